@@ -1,0 +1,75 @@
+import type {
+  AlertRecord,
+  DeviceAssignment,
+  InventorySnapshot,
+  PermissionReport,
+  PolicyTarget,
+  Rejection,
+} from '../workflows/types';
+
+export interface ApplyPolicyInput {
+  deviceId: string;
+  /** Policy name; the worker resolves the document, so documents never enter history. */
+  policy: string;
+  target: PolicyTarget;
+  /** Snapshot the assignment came from; used to resolve the policy document. */
+  snapshotId: string;
+}
+
+export interface ApplyPolicyResult {
+  status: 'succeeded' | 'unchanged';
+  /** This activity's attempt number (1-based) when it succeeded. */
+  attempts: number;
+  /** 403s seen across all attempts of this activity (carried in heartbeat details). */
+  authErrors: number;
+  /** 429/503s seen across all attempts. */
+  throttled: number;
+}
+
+export interface LoadInventoryInput {
+  /** Restrict to these ids; ids not in the inventory are rejected with source `--devices`. */
+  deviceIds?: string[];
+}
+
+export interface LoadInventoryResult {
+  snapshot: InventorySnapshot;
+  /** At most 1,000 rejections, the first ones; `rejectedCount` has the total. */
+  rejected: Rejection[];
+  rejectedCount: number;
+}
+
+export interface ReadInventoryPageInput {
+  snapshotId: string;
+  offset: number;
+  limit: number;
+}
+
+export interface FindDevicesInput {
+  snapshotId: string;
+  deviceIds: string[];
+}
+
+export interface FindDevicesResult {
+  devices: DeviceAssignment[];
+  /** Ids not in the snapshot. */
+  unknown: string[];
+}
+
+export interface SendAlertInput {
+  hub: string;
+  workflowId: string;
+  alert: AlertRecord;
+}
+
+/**
+ * What the worker registers. Workflows proxy this type; `createActivities(deps)` implements it.
+ * Every method is a Temporal activity; failures are ApplicationFailures typed by FailureType.
+ */
+export interface PolicySyncActivities {
+  checkRolePropagation(input: { target: PolicyTarget }): Promise<PermissionReport>;
+  loadInventory(input: LoadInventoryInput): Promise<LoadInventoryResult>;
+  readInventoryPage(input: ReadInventoryPageInput): Promise<DeviceAssignment[]>;
+  findDevices(input: FindDevicesInput): Promise<FindDevicesResult>;
+  applySecurityPolicy(input: ApplyPolicyInput): Promise<ApplyPolicyResult>;
+  sendAlert(input: SendAlertInput): Promise<void>;
+}

@@ -1,0 +1,389 @@
+/**
+ * The Azure layer's one error type, and the pure classification of what Azure (or the network, or
+ * Entra ID) answered into it. Codes are the FailureType values the workflows' retry policies know.
+ */
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../workflows/failure-types';
+import type { PolicyTarget } from '../workflows/types';
+import { redact } from '../logger';
+import { headerValue, retryAfterInMs, type HeaderBag } from './throttling';
+
+export const AZURE_ERROR_CODES = [
+  FailureType.AuthorizationFailed,
+  FailureType.Unauthorized,
+  FailureType.Throttled,
+  FailureType.Transient,
+  FailureType.InvalidPolicy,
+  FailureType.DeviceNotFound,
+  FailureType.TargetUnsupported,
+  FailureType.Misconfigured,
+] as const;
+export type AzureErrorCode = (typeof AZURE_ERROR_CODES)[number];
+
+export interface AzureRequestErrorOptions {
+  code: AzureErrorCode;
+  message: string;
+  statusCode?: number;
+  deviceId?: string;
+  retryAfterInMs?: number;
+  /** The error code Azure put in the body or headers (AuthorizationFailed, InvalidResourceType, AADSTS7000215…). */
+  azureCode?: string;
+  /** A claims challenge from a 401's WWW-Authenticate header (decoded JSON), for the next token request. */
+  claims?: string;
+  cause?: unknown;
+}
+
+/** Thrown by every Azure call of this layer when Azure, Entra ID or the network refuses a request. */
+export class AzureRequestError extends Error {
+  override readonly name = 'AzureRequestError';
+  readonly code: AzureErrorCode;
+  readonly statusCode?: number;
+  readonly deviceId?: string;
+  readonly retryAfterInMs?: number;
+  readonly azureCode?: string;
+  readonly claims?: string;
+  readonly retryable: boolean;
+
+  constructor(options: AzureRequestErrorOptions) {
+    super(redact(options.message), options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code;
+    if (options.statusCode !== undefined) this.statusCode = options.statusCode;
+    if (options.deviceId !== undefined) this.deviceId = options.deviceId;
+    if (options.retryAfterInMs !== undefined) this.retryAfterInMs = options.retryAfterInMs;
+    if (options.azureCode !== undefined) this.azureCode = options.azureCode;
+    if (options.claims !== undefined) this.claims = options.claims;
+    this.retryable = !(NON_RETRYABLE_FAILURE_TYPES as string[]).includes(options.code);
+  }
+
+  override toString(): string {
+    return redact(`${this.name} [${this.code}${this.statusCode ? ` ${this.statusCode}` : ''}]: ${this.message}`);
+  }
+
+  /** What logs and failure details may carry: no cause chain, no claims, nothing secret. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      statusCode: this.statusCode,
+      deviceId: this.deviceId,
+      retryAfterInMs: this.retryAfterInMs,
+      azureCode: this.azureCode,
+      retryable: this.retryable,
+      message: this.message,
+    };
+  }
+}
+
+/** Name-based guard: works across module copies and realms. */
+export function isAzureRequestError(error: unknown): error is AzureRequestError {
+  return error instanceof Error && error.name === 'AzureRequestError' && 'code' in error;
+}
+
+/** What went wrong, for classification: an HTTP answer, or an exception (network, timeout, Entra ID). */
+export type AzureFailure =
+  | { statusCode: number; headers: HeaderBag; body?: unknown; error?: undefined }
+  | { error: unknown; statusCode?: undefined };
+
+export interface ClassifyContext {
+  /** What was being done, as a phrase: "writing the security policy", "reading the device twin". */
+  operation: string;
+  deviceId?: string;
+  target?: PolicyTarget;
+  /** @default Date.now() */
+  nowInMs?: number;
+}
+
+/** ARM codes of a 404 that mean the resource type itself does not exist on this cloud or hub. */
+const TARGET_UNSUPPORTED_CODES = new Set(
+  [
+    'InvalidResourceType',
+    'NoRegisteredProviderFound',
+    'ResourceTypeNotSupported',
+    'InvalidResourceNamespace',
+    'MissingSubscriptionRegistration',
+    'UnsupportedResourceType',
+  ].map((c) => c.toLowerCase()),
+);
+
+/** 404 codes that mean the hub, group or subscription named in the configuration does not exist. */
+const MISCONFIGURED_404_CODES = new Set(
+  ['ResourceGroupNotFound', 'ParentResourceNotFound', 'SubscriptionNotFound', 'IotHubNotFound'].map((c) =>
+    c.toLowerCase(),
+  ),
+);
+
+/** Entra ID errors that retrying will not fix. */
+const MISCONFIGURED_AAD_ERRORS = new Set([
+  'invalid_client',
+  'unauthorized_client',
+  'invalid_request',
+  'invalid_grant',
+  'invalid_resource',
+  'invalid_scope',
+]);
+
+const TLS_ERROR_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+interface AzureErrorBody {
+  code?: string;
+  message?: string;
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Azure's error code and message from any of its body shapes (ARM, IoT Hub data plane, OAuth) or headers. */
+export function parseAzureErrorBody(body: unknown, headers: HeaderBag = {}): AzureErrorBody {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { code: headerValue(headers, 'iothub-errorcode'), message: body.slice(0, 300) || undefined };
+    }
+  }
+  const root = asRecord(parsed) ?? {};
+  const armError = asRecord(root.error);
+  if (armError) return { code: str(armError.code), message: str(armError.message) };
+  // OAuth: { error: 'invalid_client', error_description: 'AADSTS7000215: …' }
+  if (str(root.error)) {
+    const description = str(root.error_description);
+    const aadsts = description?.match(/AADSTS\d+/)?.[0];
+    return { code: aadsts ?? str(root.error), message: description ?? str(root.error) };
+  }
+  // IoT Hub: { Message: 'ErrorCode:DeviceNotFound;…', ExceptionMessage: '…' }
+  const hubMessage = str(root.Message) ?? str(root.message);
+  const hubCode =
+    headerValue(headers, 'iothub-errorcode') ??
+    str(root.errorCode) ??
+    str(root.code) ??
+    hubMessage?.match(/ErrorCode:(\w+)/)?.[1];
+  return { code: hubCode, message: hubMessage ?? str(root.ExceptionMessage) };
+}
+
+/** The decoded claims of a `WWW-Authenticate: Bearer … claims="base64"` challenge, if any. */
+export function parseClaimsChallenge(headers: HeaderBag): string | undefined {
+  const header = headerValue(headers, 'www-authenticate');
+  const match = header?.match(/claims="([^"]+)"/i);
+  if (!match?.[1]) return undefined;
+  try {
+    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+    JSON.parse(decoded);
+    return decoded;
+  } catch {
+    return undefined;
+  }
+}
+
+function subject(context: ClassifyContext): string {
+  return context.deviceId === undefined
+    ? context.operation
+    : `${context.operation} of device '${context.deviceId}'`;
+}
+
+function azureDetail(parsed: AzureErrorBody): string {
+  if (!parsed.message && !parsed.code) return '';
+  const message = parsed.message ? parsed.message.replace(/\s+/g, ' ').slice(0, 300) : '';
+  return ` Azure said: ${parsed.code ?? ''}${parsed.code && message ? ': ' : ''}${message}.`;
+}
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? 'a backoff' : `${Math.ceil(ms / 100) / 10} s`;
+}
+
+function classifyResponse(
+  statusCode: number,
+  headers: HeaderBag,
+  body: unknown,
+  context: ClassifyContext,
+): AzureRequestError {
+  const parsed = parseAzureErrorBody(body, headers);
+  const code = parsed.code?.toLowerCase() ?? '';
+  const what = subject(context);
+  const detail = azureDetail(parsed);
+  const base = { statusCode, deviceId: context.deviceId, azureCode: parsed.code };
+  const retryAfter = retryAfterInMs(headers, context.nowInMs ?? Date.now());
+  const targetVar = context.target === 'twin' ? 'POLICY_TARGET=twin' : 'POLICY_TARGET=arm';
+
+  if (statusCode === 403) {
+    const needs =
+      context.target === 'twin'
+        ? 'data actions Microsoft.Devices/IotHubs/twins/read and write'
+        : 'Microsoft.Devices/IotHubs/securityPolicies/read and write';
+    return new AzureRequestError({
+      ...base,
+      code: FailureType.AuthorizationFailed,
+      message:
+        `403 ${parsed.code ?? 'Forbidden'} ${what}: the principal lacks ${needs} at hub scope, or a new role ` +
+        `assignment has not propagated yet. Will retry with a fresh token; if it persists, run ` +
+        `'policy-sync preflight' and 'policy-sync setup-rbac'.${detail}`,
+    });
+  }
+  if (statusCode === 401) {
+    const claims = parseClaimsChallenge(headers);
+    return new AzureRequestError({
+      ...base,
+      code: FailureType.Unauthorized,
+      ...(claims === undefined ? {} : { claims }),
+      message: `401 ${parsed.code ?? 'Unauthorized'} ${what}: the access token was refused (expired, revoked or for another audience). Will retry with a new token.${detail}`,
+    });
+  }
+  if (statusCode === 429) {
+    return new AzureRequestError({
+      ...base,
+      code: FailureType.Throttled,
+      ...(retryAfter === undefined ? {} : { retryAfterInMs: retryAfter }),
+      message: `429 throttled ${what}: Azure asked to slow down; will retry after ${seconds(retryAfter)}.${detail}`,
+    });
+  }
+  if (statusCode === 404) {
+    if (TARGET_UNSUPPORTED_CODES.has(code)) {
+      return new AzureRequestError({
+        ...base,
+        code: FailureType.TargetUnsupported,
+        message:
+          `404 ${parsed.code} ${what}: this Azure environment has no such resource type ` +
+          `(${targetVar} is not available here). Set POLICY_TARGET=twin to write the policy as the device ` +
+          `twin's desired property 'securityPolicy' instead.${detail}`,
+      });
+    }
+    if (MISCONFIGURED_404_CODES.has(code)) {
+      return new AzureRequestError({
+        ...base,
+        code: FailureType.Misconfigured,
+        message:
+          `404 ${parsed.code} ${what}: the hub named by AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and ` +
+          `IOT_HUB_NAME (or IOT_HUB_HOST) does not exist. Check the configuration.${detail}`,
+      });
+    }
+    return new AzureRequestError({
+      ...base,
+      code: FailureType.DeviceNotFound,
+      message: `404 ${parsed.code ?? 'NotFound'} ${what}: the device is not registered in the hub. Remove it from the inventory or register it.${detail}`,
+    });
+  }
+  if (statusCode === 400 || statusCode === 413 || statusCode === 422) {
+    return new AzureRequestError({
+      ...base,
+      code: FailureType.InvalidPolicy,
+      message: `${statusCode} ${parsed.code ?? 'BadRequest'} ${what}: Azure refused the policy document; fix the document in POLICIES_FILE. Not retried.${detail}`,
+    });
+  }
+  if (statusCode === 405) {
+    return new AzureRequestError({
+      ...base,
+      code: FailureType.TargetUnsupported,
+      message: `405 ${what}: the endpoint does not accept this method; try POLICY_TARGET=twin.${detail}`,
+    });
+  }
+  return new AzureRequestError({
+    ...base,
+    code: FailureType.Transient,
+    ...(retryAfter === undefined ? {} : { retryAfterInMs: retryAfter }),
+    message: `${statusCode} ${parsed.code ?? 'error'} ${what}: a temporary failure on Azure's side; will retry after ${seconds(retryAfter)}.${detail}`,
+  });
+}
+
+function errorChain(error: unknown): Record<string, unknown>[] {
+  const chain: Record<string, unknown>[] = [];
+  let current: unknown = error;
+  while (current && typeof current === 'object' && chain.length < 6) {
+    chain.push(current as Record<string, unknown>);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
+}
+
+function classifyException(error: unknown, context: ClassifyContext): AzureRequestError {
+  if (isAzureRequestError(error)) return error;
+  const what = subject(context);
+  const chain = errorChain(error);
+  const first = chain[0] ?? {};
+  const name = str(first.name) ?? 'Error';
+
+  // Entra ID (via @azure/identity): AuthenticationError carries errorResponse { error, errorDescription }.
+  const identity = chain.find((e) => e.name === 'AuthenticationError' || e.name === 'CredentialUnavailableError');
+  const aggregate = chain.find((e) => e.name === 'AggregateAuthenticationError');
+  if (identity || aggregate) {
+    const source = identity ?? aggregate ?? {};
+    const response = asRecord(source.errorResponse);
+    const oauthError = str(response?.error)?.toLowerCase();
+    const description = str(response?.errorDescription) ?? str(source.message) ?? '';
+    const aadsts = description.match(/AADSTS\d+/)?.[0];
+    const statusCode = typeof source.statusCode === 'number' ? source.statusCode : undefined;
+    const transient = statusCode !== undefined && (statusCode >= 500 || statusCode === 429);
+    if (!transient && (source.name === 'CredentialUnavailableError' || aggregate || oauthError || aadsts)) {
+      const hint =
+        aadsts === 'AADSTS7000215'
+          ? 'the client secret is wrong or expired; set a valid AZURE_CLIENT_SECRET'
+          : 'check AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential (AZURE_CLIENT_SECRET or certificate)';
+      return new AzureRequestError({
+        code: FailureType.Misconfigured,
+        ...(statusCode === undefined ? {} : { statusCode }),
+        ...(context.deviceId === undefined ? {} : { deviceId: context.deviceId }),
+        azureCode: aadsts ?? oauthError ?? source.name?.toString(),
+        message: `Entra ID refused the credential while ${what}: ${hint}. Not retried. (${description.split('\n')[0]?.slice(0, 300) ?? ''})`,
+        cause: error,
+      });
+    }
+    return new AzureRequestError({
+      code: FailureType.Transient,
+      ...(statusCode === undefined ? {} : { statusCode }),
+      ...(context.deviceId === undefined ? {} : { deviceId: context.deviceId }),
+      message: `Entra ID did not issue a token while ${what} (${description.split('\n')[0]?.slice(0, 200) ?? 'no answer'}); will retry.`,
+      cause: error,
+    });
+  }
+
+  const codes = chain.map((e) => str(e.code)).filter((c): c is string => c !== undefined);
+  const tlsCode = codes.find((c) => TLS_ERROR_CODES.has(c));
+  if (tlsCode) {
+    return new AzureRequestError({
+      code: FailureType.Misconfigured,
+      ...(context.deviceId === undefined ? {} : { deviceId: context.deviceId }),
+      azureCode: tlsCode,
+      message: `TLS failed while ${what} (${tlsCode}): the server's certificate is not trusted. For the emulator set NODE_EXTRA_CA_CERTS to its CA file.`,
+      cause: error,
+    });
+  }
+  const timedOut =
+    name === 'TimeoutError' ||
+    codes.some((c) => /TIMEOUT/i.test(c) || c === 'ETIMEDOUT') ||
+    chain.some((e) => e.name === 'TimeoutError');
+  const reason = timedOut
+    ? 'the request timed out'
+    : `the connection failed (${codes[0] ?? name}${first.message ? `: ${String(first.message).slice(0, 150)}` : ''})`;
+  return new AzureRequestError({
+    code: FailureType.Transient,
+    ...(context.deviceId === undefined ? {} : { deviceId: context.deviceId }),
+    ...(codes[0] === undefined ? {} : { azureCode: codes[0] }),
+    message: `${what}: ${reason}; will retry.`,
+    cause: error,
+  });
+}
+
+/**
+ * Maps what went wrong to an AzureRequestError. Pure: no I/O, no clock unless `nowInMs` is omitted.
+ * 403 → AuthorizationFailed, 401 → Unauthorized, 429 → Throttled, 503/5xx/network/timeouts → Transient,
+ * 400 → InvalidPolicy, 404 → DeviceNotFound or (resource type/provider) TargetUnsupported,
+ * Entra ID refusing the credential (e.g. AADSTS7000215) → Misconfigured.
+ */
+export function classifyAzureError(failure: AzureFailure, context: ClassifyContext): AzureRequestError {
+  if (failure.statusCode !== undefined) {
+    return classifyResponse(failure.statusCode, failure.headers, failure.body, context);
+  }
+  return classifyException(failure.error, context);
+}

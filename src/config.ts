@@ -1,0 +1,183 @@
+/**
+ * The one place that reads process.env. Configuration is validated once, with every problem listed
+ * at once; callers exit with code 2 on a ConfigError.
+ */
+import { z } from 'zod';
+
+/** Thrown when the environment or flags are invalid; `problems` lists every one, each naming its variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'INVALID_CONFIGURATION';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const httpsUrl = (defaultValue: string) =>
+  z
+    .string()
+    .default(defaultValue)
+    .transform((v) => v.trim().replace(/\/+$/, ''))
+    .pipe(z.url({ protocol: /^https$/, error: 'must be an https:// URL' }));
+
+const intInRange = (min: number, max: number, defaultValue: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` })
+    .default(defaultValue);
+
+const hubName = z
+  .string({ error: 'is required' })
+  .trim()
+  .regex(/^[A-Za-z0-9-]{3,50}$/, { error: 'must be 3-50 letters, digits or hyphens (an IoT Hub name)' });
+
+const guidLike = z
+  .string({ error: 'is required' })
+  .trim()
+  .regex(/^[0-9a-fA-F-]{36}$/, { error: 'must be a GUID like 00000000-0000-0000-0000-000000000000' });
+
+export const configSchema = z
+  .object({
+    TEMPORAL_ADDRESS: z.string().trim().default('localhost:7233'),
+    TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('iot-policy-sync'),
+    TEMPORAL_API_KEY: optionalString,
+    TEMPORAL_TLS_CERT: optionalString,
+    TEMPORAL_TLS_KEY: optionalString,
+    AZURE_TENANT_ID: optionalString,
+    AZURE_CLIENT_ID: optionalString,
+    AZURE_CLIENT_SECRET: optionalString,
+    AZURE_AUTHORITY_HOST: httpsUrl('https://login.microsoftonline.com'),
+    AZURE_SUBSCRIPTION_ID: guidLike,
+    AZURE_RESOURCE_GROUP: z
+      .string({ error: 'is required' })
+      .trim()
+      .regex(/^[-\w._()]{1,90}$/, { error: 'must be a resource group name (1-90 letters, digits, -_.())' }),
+    IOT_HUB_NAME: hubName,
+    ARM_ENDPOINT: httpsUrl('https://management.azure.com'),
+    IOT_HUB_HOST: optionalString,
+    POLICY_TARGET: z.enum(['arm', 'twin'], { error: "must be 'arm' or 'twin'" }).default('arm'),
+    POLICY_API_VERSION: z
+      .string()
+      .trim()
+      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { error: 'must look like 2021-07-01' })
+      .default('2021-07-01'),
+    INVENTORY_SOURCE: z.enum(['file', 'hub'], { error: "must be 'file' or 'hub'" }).default('file'),
+    DEVICES_FILE: optionalString,
+    POLICIES_FILE: optionalString,
+    ALERT_WEBHOOK_URL: optionalString.pipe(z.url({ error: 'must be a URL' }).optional()),
+    SERVICE_PRINCIPAL_OBJECT_ID: optionalString,
+    WORKER_METRICS_PORT: intInRange(0, 65535, 0).optional(),
+    WORKER_MAX_CONCURRENT_ACTIVITIES: intInRange(1, 2000, 200),
+  });
+
+/** Rules across variables; checked even when single variables are wrong, so every problem shows at once. */
+function crossFieldProblems(raw: Record<string, string | undefined>): string[] {
+  const set = (name: string) => (raw[name] ?? '').trim() !== '';
+  const source = raw.INVENTORY_SOURCE?.trim() || 'file';
+  const problems: string[] = [];
+  if (source === 'file' && !set('DEVICES_FILE')) problems.push('DEVICES_FILE is required when INVENTORY_SOURCE=file');
+  if ((source === 'file' || source === 'hub') && !set('POLICIES_FILE'))
+    problems.push('POLICIES_FILE is required: it holds the policy documents that devices name');
+  if (set('TEMPORAL_TLS_CERT') !== set('TEMPORAL_TLS_KEY'))
+    problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
+  return problems;
+}
+
+export type RawConfig = z.infer<typeof configSchema>;
+
+export interface Config {
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    apiKey?: string;
+    tlsCertPath?: string;
+    tlsKeyPath?: string;
+  };
+  azure: {
+    tenantId?: string;
+    clientId?: string;
+    /** Kept only in the worker process; never logged. */
+    clientSecret?: string;
+    authorityHost: string;
+    /** True when the authority is not Microsoft's public one (emulator, private clouds without discovery). */
+    disableInstanceDiscovery: boolean;
+    subscriptionId: string;
+    resourceGroup: string;
+    armEndpoint: string;
+    principalObjectId?: string;
+  };
+  hub: {
+    name: string;
+    /** host[:port] of the data plane. */
+    host: string;
+    /** ARM scope of the hub. */
+    scope: string;
+  };
+  policy: { target: 'arm' | 'twin'; apiVersion: string };
+  inventory: { source: 'file' | 'hub'; devicesFile?: string; policiesFile?: string };
+  alertWebhookUrl?: string;
+  worker: { metricsPort?: number; maxConcurrentActivities: number };
+}
+
+/** Flags that override the environment variable of the same meaning. */
+export type ConfigOverrides = Partial<Record<keyof RawConfig, string | undefined>>;
+
+/** Validates env (plus overrides) into a Config; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+  const merged: Record<string, string | undefined> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    merged[key] = overrides[key as keyof RawConfig] ?? env[key];
+  }
+  const parsed = configSchema.safeParse(merged);
+  const crossField = crossFieldProblems(merged);
+  if (!parsed.success || crossField.length > 0) {
+    const problems = (parsed.error?.issues ?? []).map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const message =
+        issue.code === 'invalid_type' && merged[name] === undefined ? 'is required' : issue.message;
+      return `${name} ${message}`;
+    });
+    throw new ConfigError([...problems, ...crossField]);
+  }
+  const c = parsed.data as RawConfig;
+  const scope =
+    `/subscriptions/${c.AZURE_SUBSCRIPTION_ID}/resourceGroups/${c.AZURE_RESOURCE_GROUP}` +
+    `/providers/Microsoft.Devices/IotHubs/${c.IOT_HUB_NAME}`;
+  return {
+    temporal: {
+      address: c.TEMPORAL_ADDRESS,
+      namespace: c.TEMPORAL_NAMESPACE,
+      taskQueue: c.TEMPORAL_TASK_QUEUE,
+      apiKey: c.TEMPORAL_API_KEY,
+      tlsCertPath: c.TEMPORAL_TLS_CERT,
+      tlsKeyPath: c.TEMPORAL_TLS_KEY,
+    },
+    azure: {
+      tenantId: c.AZURE_TENANT_ID,
+      clientId: c.AZURE_CLIENT_ID,
+      clientSecret: c.AZURE_CLIENT_SECRET,
+      authorityHost: c.AZURE_AUTHORITY_HOST,
+      disableInstanceDiscovery: !/^https:\/\/login\.(microsoftonline\.(com|us)|chinacloudapi\.cn)$/i.test(
+        c.AZURE_AUTHORITY_HOST,
+      ),
+      subscriptionId: c.AZURE_SUBSCRIPTION_ID,
+      resourceGroup: c.AZURE_RESOURCE_GROUP,
+      armEndpoint: c.ARM_ENDPOINT,
+      principalObjectId: c.SERVICE_PRINCIPAL_OBJECT_ID,
+    },
+    hub: { name: c.IOT_HUB_NAME, host: c.IOT_HUB_HOST ?? `${c.IOT_HUB_NAME}.azure-devices.net`, scope },
+    policy: { target: c.POLICY_TARGET, apiVersion: c.POLICY_API_VERSION },
+    inventory: { source: c.INVENTORY_SOURCE, devicesFile: c.DEVICES_FILE, policiesFile: c.POLICIES_FILE },
+    alertWebhookUrl: c.ALERT_WEBHOOK_URL,
+    worker: { metricsPort: c.WORKER_METRICS_PORT, maxConcurrentActivities: c.WORKER_MAX_CONCURRENT_ACTIVITIES },
+  };
+}

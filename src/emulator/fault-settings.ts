@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import type { TokenBucketSettings } from './token-bucket';
+
+export type { TokenBucketSettings } from './token-bucket';
+
+/**
+ * Role assignment propagation: a new assignment is invisible (not in the permissions list, calls get 403)
+ * until `delayMs` after its creation; for `flakyWindowMs` after that moment, `flakyRatio` of the calls it
+ * authorizes still get 403 AuthorizationFailed, as Azure's caches converge.
+ */
+export interface PropagationFault {
+  delayMs: number;
+  flakyWindowMs: number;
+  flakyRatio: number;
+}
+
+/**
+ * Throttling. ARM: token buckets per principal and subscription (GET takes from reads; PUT, PATCH, POST and
+ * DELETE from writes), 429 with Retry-After in seconds. IoT Hub: twin updates per second for the hub.
+ * `null` turns a limit off.
+ */
+export interface ThrottlingFault {
+  armWrites: TokenBucketSettings | null;
+  armReads: TokenBucketSettings | null;
+  twinUpdatesPerSec: number | null;
+}
+
+/**
+ * Transient failures of ARM and IoT Hub calls (Entra ID is spared), drawn once per request: a dropped
+ * connection (socket destroyed, no response), 500, 503 with Retry-After, or (ARM only) a 401 claims
+ * challenge as continuous access evaluation sends it, which also revokes the token presented.
+ */
+export interface TransientFault {
+  error500Ratio: number;
+  error503Ratio: number;
+  /** Retry-After sent with 503. */
+  retryAfterSeconds: number;
+  dropConnectionRatio: number;
+  unauthorizedChallengeRatio: number;
+}
+
+/** Latency added to every Entra ID, ARM and IoT Hub response: `fixedMs` plus up to `jitterMs`. */
+export interface LatencyFault {
+  fixedMs: number;
+  jitterMs: number;
+}
+
+export interface FaultSettings {
+  propagation: PropagationFault;
+  throttling: ThrottlingFault;
+  transient: TransientFault;
+  latency: LatencyFault;
+}
+
+/** Overrides on top of a profile: each fault, and each field of a fault, can be set alone. */
+export type FaultOverrides = { [K in keyof FaultSettings]?: Partial<FaultSettings[K]> };
+
+export const emulatorProfileNames = ['calm', 'seed', 'throttled', 'hostile'] as const;
+export type EmulatorProfileName = (typeof emulatorProfileNames)[number];
+
+const noPropagation: PropagationFault = { delayMs: 0, flakyWindowMs: 0, flakyRatio: 0 };
+const noThrottling: ThrottlingFault = { armWrites: null, armReads: null, twinUpdatesPerSec: null };
+const noTransient: TransientFault = {
+  error500Ratio: 0,
+  error503Ratio: 0,
+  retryAfterSeconds: 1,
+  dropConnectionRatio: 0,
+  unauthorizedChallengeRatio: 0,
+};
+const noLatency: LatencyFault = { fixedMs: 0, jitterMs: 0 };
+
+/** ARM's documented subscription buckets and IoT Hub's twin update rate. */
+const azureThrottling: ThrottlingFault = {
+  armWrites: { burst: 200, refillPerSec: 10 },
+  armReads: { burst: 250, refillPerSec: 25 },
+  twinUpdatesPerSec: 50,
+};
+
+/**
+ * The named worlds. Timings are kept short so that a 300-device demo ends well within a minute.
+ * - calm: nothing goes wrong.
+ * - seed: the seed's world: the grant takes 3 s to appear, then 60% of calls still get 403 for 15 s.
+ * - throttled: ARM's buckets and IoT Hub's twin rate.
+ * - hostile: everything at once, at moderate ratios.
+ */
+export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSettings>> = {
+  calm: { propagation: noPropagation, throttling: noThrottling, transient: noTransient, latency: noLatency },
+  seed: {
+    propagation: { delayMs: 3_000, flakyWindowMs: 15_000, flakyRatio: 0.6 },
+    throttling: noThrottling,
+    transient: noTransient,
+    latency: { fixedMs: 2, jitterMs: 8 },
+  },
+  throttled: {
+    propagation: noPropagation,
+    throttling: azureThrottling,
+    transient: noTransient,
+    latency: noLatency,
+  },
+  hostile: {
+    propagation: { delayMs: 2_000, flakyWindowMs: 8_000, flakyRatio: 0.3 },
+    throttling: azureThrottling,
+    transient: {
+      error500Ratio: 0.05,
+      error503Ratio: 0.05,
+      retryAfterSeconds: 1,
+      dropConnectionRatio: 0.02,
+      unauthorizedChallengeRatio: 0.02,
+    },
+    latency: { fixedMs: 5, jitterMs: 25 },
+  },
+};
+
+/** The profile's settings with the overrides applied, field by field. */
+export function resolveFaultSettings(
+  profile: EmulatorProfileName,
+  overrides: FaultOverrides = {},
+): FaultSettings {
+  const base = emulatorProfiles[profile];
+  return {
+    propagation: { ...base.propagation, ...overrides.propagation },
+    throttling: { ...base.throttling, ...overrides.throttling },
+    transient: { ...base.transient, ...overrides.transient },
+    latency: { ...base.latency, ...overrides.latency },
+  };
+}
+
+const ratio = z.number().min(0).max(1);
+const milliseconds = z.number().int().min(0).max(3_600_000);
+const bucket = z.object({ burst: z.number().min(1), refillPerSec: z.number().min(0) }).strict();
+
+/** Validates overrides that arrive from outside (POST /_emulator/profile, the command line). */
+export const faultOverridesSchema = z
+  .object({
+    propagation: z
+      .object({ delayMs: milliseconds, flakyWindowMs: milliseconds, flakyRatio: ratio })
+      .strict()
+      .partial(),
+    throttling: z
+      .object({
+        armWrites: bucket.nullable(),
+        armReads: bucket.nullable(),
+        twinUpdatesPerSec: z.number().positive().nullable(),
+      })
+      .strict()
+      .partial(),
+    transient: z
+      .object({
+        error500Ratio: ratio,
+        error503Ratio: ratio,
+        retryAfterSeconds: z.number().int().min(0).max(3_600),
+        dropConnectionRatio: ratio,
+        unauthorizedChallengeRatio: ratio,
+      })
+      .strict()
+      .partial(),
+    latency: z.object({ fixedMs: milliseconds, jitterMs: milliseconds }).strict().partial(),
+  })
+  .strict()
+  .partial() satisfies z.ZodType<FaultOverrides>;
+
+export const emulatorProfileNameSchema = z.enum(emulatorProfileNames);
