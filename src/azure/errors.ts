@@ -111,6 +111,16 @@ const MISCONFIGURED_404_CODES = new Set(
   ),
 );
 
+/** 401 codes that mean "not allowed" rather than "bad token" (IoT Hub's RBAC refusal). */
+export const PERMISSION_401_CODES = new Set(['iothubunauthorized']);
+
+/** 400 codes about the api-version. */
+const API_VERSION_CODES = new Set(
+  ['NoRegisteredProviderFound', 'InvalidApiVersionParameter', 'MissingApiVersionParameter', 'InvalidProtocolVersion'].map(
+    (c) => c.toLowerCase(),
+  ),
+);
+
 /** Entra ID errors that retrying will not fix. */
 const MISCONFIGURED_AAD_ERRORS = new Set([
   'invalid_client',
@@ -218,7 +228,8 @@ function classifyResponse(
   const retryAfter = retryAfterInMs(headers, context.nowInMs ?? Date.now());
   const targetVar = context.target === 'twin' ? 'POLICY_TARGET=twin' : 'POLICY_TARGET=arm';
 
-  if (statusCode === 403) {
+  // IoT Hub answers a principal without the data action with 401 IotHubUnauthorized: a permission problem.
+  if (statusCode === 403 || (statusCode === 401 && PERMISSION_401_CODES.has(code))) {
     const needs =
       context.target === 'twin'
         ? 'data actions Microsoft.Devices/IotHubs/twins/read and write'
@@ -227,7 +238,7 @@ function classifyResponse(
       ...base,
       code: FailureType.AuthorizationFailed,
       message:
-        `403 ${parsed.code ?? 'Forbidden'} ${what}: the principal lacks ${needs} at hub scope, or a new role ` +
+        `${statusCode} ${parsed.code ?? 'Forbidden'} ${what}: the principal lacks ${needs} at hub scope, or a new role ` +
         `assignment has not propagated yet. Will retry with a fresh token; if it persists, run ` +
         `'policy-sync preflight' and 'policy-sync setup-rbac'.${detail}`,
     });
@@ -273,6 +284,15 @@ function classifyResponse(
       ...base,
       code: FailureType.DeviceNotFound,
       message: `404 ${parsed.code ?? 'NotFound'} ${what}: the device is not registered in the hub. Remove it from the inventory or register it.${detail}`,
+    });
+  }
+  if (statusCode === 400 && API_VERSION_CODES.has(code)) {
+    return new AzureRequestError({
+      ...base,
+      code: FailureType.Misconfigured,
+      message:
+        `400 ${parsed.code} ${what}: the api-version is not supported here. ` +
+        `Check POLICY_API_VERSION (arm target) or use POLICY_TARGET=twin.${detail}`,
     });
   }
   if (statusCode === 400 || statusCode === 413 || statusCode === 422) {
@@ -324,7 +344,9 @@ function classifyException(error: unknown, context: ClassifyContext): AzureReque
     const description = str(response?.errorDescription) ?? str(source.message) ?? '';
     const aadsts = description.match(/AADSTS\d+/)?.[0];
     const statusCode = typeof source.statusCode === 'number' ? source.statusCode : undefined;
-    const transient = statusCode !== undefined && (statusCode >= 500 || statusCode === 429);
+    // MSAL's words for "could not reach the authority" (network, DNS, an untrusted certificate).
+    const unreachable = /endpoints_resolution_error|network_error|ECONNREFUSED|ENOTFOUND|ETIMEDOUT/i.test(description);
+    const transient = unreachable || (statusCode !== undefined && (statusCode >= 500 || statusCode === 429));
     if (!transient && (source.name === 'CredentialUnavailableError' || aggregate || oauthError || aadsts)) {
       const hint =
         aadsts === 'AADSTS7000215'
@@ -343,7 +365,9 @@ function classifyException(error: unknown, context: ClassifyContext): AzureReque
       code: FailureType.Transient,
       ...(statusCode === undefined ? {} : { statusCode }),
       ...(context.deviceId === undefined ? {} : { deviceId: context.deviceId }),
-      message: `Entra ID did not issue a token while ${what} (${description.split('\n')[0]?.slice(0, 200) ?? 'no answer'}); will retry.`,
+      message: unreachable
+        ? `Entra ID could not be reached at AZURE_AUTHORITY_HOST while ${what} (network, DNS or an untrusted TLS certificate; for the emulator set NODE_EXTRA_CA_CERTS); will retry. (${description.split('\n')[0]?.slice(0, 200) ?? ''})`
+        : `Entra ID did not issue a token while ${what} (${description.split('\n')[0]?.slice(0, 200) ?? 'no answer'}); will retry.`,
       cause: error,
     });
   }

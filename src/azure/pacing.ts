@@ -28,6 +28,11 @@ export interface PacingOptions {
   assumeLimits?: boolean;
   /** Hold after a 429 without Retry-After. @default 1000 */
   defaultHoldInMs?: number;
+  /**
+   * Writes in flight before the first response has told the real budget (another process may have
+   * used the bucket already). @default 8
+   */
+  probeConcurrency?: number;
 }
 
 export interface PacingState {
@@ -42,6 +47,8 @@ export interface PacingState {
   active: boolean;
   /** Bucket size: the assumed burst, raised when the server reports more. */
   capacity: number;
+  /** Whether a response has told the real budget yet. */
+  learned: boolean;
 }
 
 type ResolvedPacingOptions = Required<Omit<PacingOptions, 'remainingHeader'>> & { remainingHeader?: string };
@@ -53,6 +60,7 @@ export function resolvePacingOptions(options: PacingOptions = {}): ResolvedPacin
     reserve: options.reserve ?? 2,
     assumeLimits: options.assumeLimits ?? true,
     defaultHoldInMs: options.defaultHoldInMs ?? 1000,
+    probeConcurrency: options.probeConcurrency ?? 8,
     ...('remainingHeader' in options
       ? options.remainingHeader === undefined
         ? {}
@@ -70,6 +78,7 @@ export function initialPacingState(options: PacingOptions = {}, nowInMs = 0): Pa
     inFlight: 0,
     active: o.assumeLimits,
     capacity: o.burst,
+    learned: !o.assumeLimits,
   };
 }
 
@@ -79,27 +88,36 @@ function refill(state: PacingState, nowInMs: number, o: ResolvedPacingOptions): 
   return { ...state, tokens, updatedAtInMs: Math.max(nowInMs, state.updatedAtInMs) };
 }
 
+export interface PacingDecision {
+  delayInMs: number;
+  state: PacingState;
+  /** False: nothing was reserved; ask again after the delay (waiting for the first response). */
+  reserved: boolean;
+}
+
 /**
  * Reserves one write: returns how long to wait before sending it and the state after the reservation.
  * Writes beyond the budget are queued at the refill rate; nothing starts before a 429's hold ends.
  */
-export function decidePacing(
-  state: PacingState,
-  nowInMs: number,
-  options: PacingOptions = {},
-): { delayInMs: number; state: PacingState } {
+export function decidePacing(state: PacingState, nowInMs: number, options: PacingOptions = {}): PacingDecision {
   const o = resolvePacingOptions(options);
   const holdDelay = Math.max(0, state.holdUntilInMs - nowInMs);
   if (!state.active) {
-    return { delayInMs: holdDelay, state: { ...state, inFlight: state.inFlight + 1 } };
+    return { delayInMs: holdDelay, state: { ...state, inFlight: state.inFlight + 1 }, reserved: true };
   }
-  const filled = refill(state, nowInMs, o);
+  if (!state.learned && state.inFlight >= o.probeConcurrency) {
+    return { delayInMs: Math.max(holdDelay, 20), state, reserved: false };
+  }
+  // The bucket as it will be when the hold ends (it refills during the hold).
+  const start = nowInMs + holdDelay;
+  const filled = refill(state, start, o);
   const available = filled.tokens - o.reserve;
   // Queue behind earlier reservations: a deficit of n tokens takes n / rate seconds to refill.
   const bucketDelay = available >= 1 ? 0 : Math.ceil(((1 - available) * 1000) / o.refillPerSecond);
   return {
-    delayInMs: Math.max(holdDelay, bucketDelay),
+    delayInMs: holdDelay + bucketDelay,
     state: { ...filled, tokens: filled.tokens - 1, inFlight: filled.inFlight + 1 },
+    reserved: true,
   };
 }
 
@@ -128,13 +146,14 @@ export function observePacing(
     const capacity = Math.max(next.capacity, remaining);
     // Writes still in flight may already be counted by the server; subtracting them errs on the safe side.
     const estimate = remaining - next.inFlight;
-    next = { ...next, active: true, capacity, tokens: next.active ? Math.min(estimate, capacity) : estimate };
+    next = { ...next, active: true, learned: true, capacity, tokens: Math.min(estimate, capacity) };
   }
   if (observation.statusCode === 429) {
     const wait = retryAfterInMs(observation.headers, nowInMs) ?? o.defaultHoldInMs;
     next = {
       ...next,
       active: true,
+      learned: true,
       tokens: Math.min(next.tokens, 0),
       holdUntilInMs: Math.max(next.holdUntilInMs, nowInMs + wait),
     };
@@ -183,7 +202,11 @@ export class WritePacer {
 
   /** Waits for this write's turn. Call `release` with the response (or undefined on a failure) exactly once. */
   async acquire(abortSignal?: AbortSignal): Promise<void> {
-    const decision = decidePacing(this.state, this.now(), this.options);
+    let decision = decidePacing(this.state, this.now(), this.options);
+    while (!decision.reserved) {
+      await this.sleep(decision.delayInMs, abortSignal);
+      decision = decidePacing(this.state, this.now(), this.options);
+    }
     this.state = decision.state;
     try {
       await this.sleep(decision.delayInMs, abortSignal);

@@ -28,7 +28,8 @@ export interface ThrottlingFault {
 /**
  * Transient failures of ARM and IoT Hub calls (Entra ID is spared), drawn once per request: a dropped
  * connection (socket destroyed, no response), 500, 503 with Retry-After, or (ARM only) a 401 claims
- * challenge as continuous access evaluation sends it, which also revokes the token presented.
+ * challenge as continuous access evaluation sends it, which also revokes the token presented. A token
+ * requested with the challenge's claims is not challenged again.
  */
 export interface TransientFault {
   error500Ratio: number;

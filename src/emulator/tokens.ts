@@ -9,6 +9,19 @@ export interface IssuedToken {
   expiresAtMs: number;
   /** Set by a claims challenge: the token is refused from then on, as continuous access evaluation does. */
   revoked: boolean;
+  /**
+   * Issued in answer to a claims challenge (the request's `claims` asked for a fresh `nbf`). Such a token is
+   * not challenged again, so a client that handles CAE gets through on its one retry.
+   */
+  answersChallenge: boolean;
+}
+
+export interface IssueTokenOptions {
+  principalObjectId: string;
+  clientId: string;
+  audience: Audience;
+  lifetimeSeconds: number;
+  answersChallenge: boolean;
 }
 
 export type TokenCheck =
@@ -20,9 +33,10 @@ export class TokenStore {
   private readonly history: string[] = [];
   private issuedSinceReset = 0;
 
-  issue(principalObjectId: string, clientId: string, audience: Audience, lifetimeSeconds: number, nowMs: number): string {
+  issue(options: IssueTokenOptions, nowMs: number): string {
+    const { lifetimeSeconds, ...identity } = options;
     const token = `emu.${randomBytes(32).toString('base64url')}`;
-    this.live.set(token, { principalObjectId, clientId, audience, expiresAtMs: nowMs + lifetimeSeconds * 1000, revoked: false });
+    this.live.set(token, { ...identity, expiresAtMs: nowMs + lifetimeSeconds * 1000, revoked: false });
     this.history.push(token);
     this.issuedSinceReset++;
     return token;

@@ -51,6 +51,13 @@ export interface DeviceRetryOptions {
   maximumIntervalInMs?: number;
   /** @default 10 */
   maximumAttempts?: number;
+  /** Limit on one attempt (one HTTP write with its token). @default 30000 */
+  startToCloseTimeoutInMs?: number;
+  /**
+   * Limit on all attempts of one device, long enough to outlast an RBAC propagation window.
+   * @default 600000 (10 minutes)
+   */
+  scheduleToCloseTimeoutInMs?: number;
 }
 
 export interface PolicySyncInput {
@@ -67,6 +74,13 @@ export interface PolicySyncInput {
   preflight?: PreflightOptions;
   alerts?: AlertOptions;
   retry?: DeviceRetryOptions;
+  /** Each batch reports its outcomes to the parent after this many devices finish. @default 10 */
+  reportEvery?: number;
+  /**
+   * Continue-as-new once the parent's history reaches this many events (or when the server suggests it),
+   * after draining the running batches. @default 4000
+   */
+  continueAsNewAfterEvents?: number;
   /** State carried over continue-as-new. Not for callers. */
   carried?: CarriedState;
 }
@@ -151,6 +165,8 @@ export interface PolicyBatchInput {
   /** Workflow id of the parent, which survives the parent's continue-as-new. */
   parentWorkflowId: string;
   batchNumber: number;
+  /** Inventory snapshot the devices come from; the activity resolves policy documents through it. */
+  snapshotId: string;
   devices: DeviceAssignment[];
   retry?: DeviceRetryOptions;
   /** Report to the parent after this many devices finish. @default 10 */
@@ -175,8 +191,13 @@ export interface CarriedState {
   /** Original workflow start time in ms since epoch, for durationMs. */
   startedAtMs: number;
   inventorySnapshot: InventorySnapshot;
-  /** Next inventory offset not yet batched. */
+  /** Next inventory offset not yet batched (the start of the first of `inventoryRanges`). */
   nextOffset: number;
+  /**
+   * Inventory offsets not yet batched, in the order they will be. When absent, `[nextOffset, deviceCount)`.
+   * More than one range only after a rerun of the whole inventory.
+   */
+  inventoryRanges?: InventoryRange[];
   /** Devices queued by rerun, not yet batched. */
   queued: DeviceAssignment[];
   nextBatchNumber: number;
@@ -185,7 +206,14 @@ export interface CarriedState {
   rejected: Rejection[];
   alerts: AlertRecord[];
   paused: boolean;
+  /** The AuthErrorRate alert was raised (once per sync, across continue-as-new). */
   authFailureAlertRaised: boolean;
+}
+
+/** Inventory offsets `from` (inclusive) to `to` (exclusive). */
+export interface InventoryRange {
+  from: number;
+  to: number;
 }
 
 export interface SyncCounters {

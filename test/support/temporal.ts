@@ -3,7 +3,10 @@
  * a worker per test file on a unique task queue, and helpers to read histories.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, Runtime, Worker, DefaultLogger, type WorkerOptions } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import { startDevServer, type DevServer } from '../../src/devserver/dev-server';
@@ -57,7 +60,9 @@ export async function connectTestTemporal(): Promise<TestTemporal> {
 /** Workflow code for test workers: the run's prebuilt bundle, else the source folder. */
 export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   const bundle = process.env.TEST_WORKFLOW_BUNDLE;
-  return bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../../src/workflows') };
+  return bundle
+    ? { workflowBundle: { codePath: bundle } }
+    : { workflowsPath: require.resolve('../../src/workflows') };
 }
 
 export async function createTestWorker(
@@ -105,7 +110,55 @@ export async function eventually<T>(
     } catch {
       // not yet: keep probing until the deadline
     }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, intervalInMs));
   }
+}
+
+/** Where replay fixtures live; test/workflows/replay.test.ts replays every JSON file here. */
+export const HISTORY_FIXTURES_DIR = join(__dirname, '..', 'fixtures', 'histories');
+
+/**
+ * Writes the handle's history as a replay fixture (the JSON the Temporal CLI and UI export), when the
+ * environment asks for it: `RECORD_HISTORY_FIXTURES=1 npm test`. Otherwise a no-op, so that ordinary runs do
+ * not rewrite committed fixtures.
+ */
+export async function recordHistoryFixture(
+  handle: WorkflowHandle,
+  name: string,
+): Promise<string | undefined> {
+  if (!process.env.RECORD_HISTORY_FIXTURES) return undefined;
+  const history = await handle.fetchHistory();
+  mkdirSync(HISTORY_FIXTURES_DIR, { recursive: true });
+  const path = join(HISTORY_FIXTURES_DIR, `${name}.json`);
+  writeFileSync(path, `${historyToJSON(history)}\n`);
+  return path;
+}
+
+export interface RunOfChain {
+  runId: string;
+  events: number;
+  /** The run's history ends with continue-as-new. */
+  continuedAsNew: boolean;
+}
+
+/** Every run of a workflow's continue-as-new chain, from its first run, with its history length. */
+export async function continueAsNewChain(
+  client: Client,
+  workflowId: string,
+  firstRunId: string,
+): Promise<RunOfChain[]> {
+  const runs: RunOfChain[] = [];
+  for (let runId: string | undefined = firstRunId; runId;) {
+    const history: temporal.api.history.v1.IHistory = await client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
+    const events = history.events ?? [];
+    const next: string | null | undefined =
+      events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    runs.push({ runId, events: events.length, continuedAsNew: Boolean(next) });
+    runId = next ?? undefined;
+  }
+  return runs;
 }

@@ -1,0 +1,153 @@
+/** The benchmark's command line: which cells to run and with which settings. Pure, tested alone. */
+import { parseArgs } from 'node:util';
+
+export const PROFILES = ['calm', 'seed', 'throttled', 'hostile'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export interface BenchArgs {
+  profiles: Profile[];
+  fleets: number[];
+  /** Every profile × fleet, 10,000 included (the throttled and hostile 10,000 cells take ~17 min per side). */
+  full: boolean;
+  quick: boolean;
+  sides: ('baseline' | 'ours')[];
+  /** Emulator seed: the same world for both sides. @default 7 */
+  seed: number;
+  /** Merged into policySyncWorkflow's input (batchSize, maxConcurrentBatches, batchStartDelayInMs, retry...). */
+  oursInput: Record<string, unknown>;
+  /** The worker's maxConcurrentActivityTaskExecutions (WORKER_MAX_CONCURRENT_ACTIVITIES). */
+  workerActivities: number | undefined;
+  /** Extra Worker options as JSON (maxConcurrentWorkflowTaskExecutions, pollers...), for tuning runs. */
+  workerOptions: Record<string, unknown>;
+  baselineTokenReset: 'new-credential' | 'cache-only';
+  /** Where latest.{json,md,svg} go. @default bench/results */
+  outDir: string;
+}
+
+export interface Cell {
+  profile: Profile;
+  fleet: number;
+}
+
+export const USAGE = `npm run bench -- [options]
+
+  --profiles calm,seed,throttled,hostile   profiles to run (default: all four)
+  --fleets 300,1000,10000                  fleet sizes (default: 300 and 1,000, plus calm × 10,000)
+  --full                                   every profile × 300, 1,000 and 10,000 (adds ~1 hour)
+  --quick                                  fleets of 300 only
+  --sides baseline,ours                    which sides to run (default: both)
+  --seed N                                 emulator seed (default 7)
+  --input JSON                             overrides of policySyncWorkflow's input, e.g. '{"maxConcurrentBatches":8}'
+  --worker-activities N                    the worker's maxConcurrentActivityTaskExecutions
+  --worker-options JSON                    extra Worker options, e.g. '{"maxConcurrentWorkflowTaskExecutions":100}'
+  --baseline-token-reset new-credential|cache-only
+  --out DIR                                where latest.json, latest.md and latest.svg go (default bench/results)
+`;
+
+function list(value: string | undefined): string[] | undefined {
+  return value
+    ?.split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      profiles: { type: 'string' },
+      fleets: { type: 'string' },
+      full: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      sides: { type: 'string' },
+      seed: { type: 'string' },
+      input: { type: 'string' },
+      'worker-activities': { type: 'string' },
+      'worker-options': { type: 'string' },
+      'baseline-token-reset': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) throw new UsageError(USAGE);
+  const profiles = (list(values.profiles) ?? [...PROFILES]).map((p) => {
+    if (!(PROFILES as readonly string[]).includes(p)) throw new UsageError(`unknown profile ${p}\n\n${USAGE}`);
+    return p as Profile;
+  });
+  const fleets = list(values.fleets)?.map((f) => {
+    const n = Number(f.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`bad fleet size ${f}\n\n${USAGE}`);
+    return n;
+  });
+  const sides = (list(values.sides) ?? ['baseline', 'ours']).map((s) => {
+    if (s !== 'baseline' && s !== 'ours') throw new UsageError(`unknown side ${s}\n\n${USAGE}`);
+    return s;
+  });
+  const json = (flag: string, text: string | undefined): Record<string, unknown> => {
+    if (!text) return {};
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new UsageError(`${flag} is not JSON: ${text}`);
+    }
+  };
+  const oursInput = json('--input', values.input);
+  const workerOptions = json('--worker-options', values['worker-options']);
+  const reset = values['baseline-token-reset'] ?? 'new-credential';
+  if (reset !== 'new-credential' && reset !== 'cache-only')
+    throw new UsageError(`--baseline-token-reset: ${reset}?\n\n${USAGE}`);
+  const workerActivities = values['worker-activities'] ? Number(values['worker-activities']) : undefined;
+  if (workerActivities !== undefined && !(Number.isInteger(workerActivities) && workerActivities > 0))
+    throw new UsageError(`--worker-activities must be a positive whole number\n\n${USAGE}`);
+  return {
+    profiles,
+    fleets: fleets ?? [],
+    full: values.full,
+    quick: values.quick,
+    sides,
+    seed: values.seed ? Number(values.seed) : 7,
+    oursInput,
+    workerActivities,
+    workerOptions,
+    baselineTokenReset: reset,
+    outDir: values.out ?? 'bench/results',
+  };
+}
+
+/** Thrown for bad flags and --help; the message is the text to print. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * The cells to run. Explicit --fleets run exactly those for the chosen profiles. Without it: --full runs
+ * 300, 1,000 and 10,000 for every profile; --quick runs 300; the default runs 300 and 1,000 for every
+ * profile plus calm × 10,000 (the 10,000-device throttled cell alone is ~17 min per side at 10 writes/s).
+ */
+export function benchMatrix(args: BenchArgs): { cells: Cell[]; note: string } {
+  const cells: Cell[] = [];
+  if (args.fleets.length) {
+    for (const profile of args.profiles) for (const fleet of args.fleets) cells.push({ profile, fleet });
+    return { cells, note: `Cells chosen with --profiles/--fleets: ${describe(cells)}.` };
+  }
+  if (args.quick) {
+    for (const profile of args.profiles) cells.push({ profile, fleet: 300 });
+    return { cells, note: `Quick run (--quick): fleets of 300 only.` };
+  }
+  const fleets = args.full ? [300, 1_000, 10_000] : [300, 1_000];
+  for (const fleet of fleets) for (const profile of args.profiles) cells.push({ profile, fleet });
+  if (!args.full && args.profiles.includes('calm')) cells.push({ profile: 'calm', fleet: 10_000 });
+  return {
+    cells,
+    note: args.full
+      ? 'Full matrix (--full): every profile × 300, 1,000 and 10,000 devices.'
+      : 'Default matrix: every profile × 300 and 1,000 devices, plus calm × 10,000. The seed, throttled and ' +
+        'hostile × 10,000 cells run only with --full (throttled × 10,000 alone takes ~17 min per side at ' +
+        "ARM's 10 writes/s).",
+  };
+}
+
+function describe(cells: Cell[]): string {
+  return cells.map((c) => `${c.profile} × ${c.fleet}`).join(', ');
+}

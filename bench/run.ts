@@ -1,0 +1,400 @@
+/**
+ * `npm run bench`: the seed's script and our Temporal sync, side by side, against the same emulated world.
+ *
+ * One Temporal dev server for the whole run. Per cell (profile × fleet) one emulator; before each side the
+ * emulator is reset (fresh devices, request counts and propagation clock, same seed), the side's process is
+ * already loaded and waiting, and the clock starts with its `go`. Each side runs in a child process of its
+ * own (the seed script; our worker) so its peak memory is its own. Results go to bench/results/latest.*
+ * after every cell, so an interrupted run keeps what it measured.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startDevServer } from '../src/devserver/dev-server';
+import { startEmulator } from '../src/emulator';
+import type { PolicySyncInput, RunSummary } from '../src/workflows/types';
+import { benchMatrix, parseBenchArgs, UsageError, type BenchArgs, type Cell } from './args';
+import {
+  countInSync,
+  sustainedWriteRate,
+  type BenchReport,
+  type CellResult,
+  type SideResult,
+  type WriteRecord,
+} from './metrics';
+import { checkTargets, renderMarkdown, renderSvg } from './report';
+
+type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+
+const ROOT = resolve(__dirname, '..');
+/** A side that has not finished by then is stopped and reported as an error (bounded run). */
+const SIDE_TIMEOUT_MS = 45 * 60_000;
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+interface Inventory {
+  devices: { deviceId: string; policy: string }[];
+  documents: Record<string, unknown>;
+}
+
+function readInventory(env: Record<string, string>): Inventory {
+  const devicesFile = env.DEVICES_FILE;
+  const policiesFile = env.POLICIES_FILE;
+  if (!devicesFile || !policiesFile) throw new Error('the emulator printed no DEVICES_FILE / POLICIES_FILE');
+  const rows = JSON.parse(readFileSync(devicesFile, 'utf8')) as { deviceId: string; policy?: string }[];
+  return {
+    devices: rows.map((r) => ({ deviceId: r.deviceId, policy: r.policy ?? 'default' })),
+    documents: JSON.parse(readFileSync(policiesFile, 'utf8')) as Record<string, unknown>,
+  };
+}
+
+/** Starts a side's process and resolves once it says `ready`. */
+function forkSide(script: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  return new Promise((resolveReady, reject) => {
+    const child = fork(join(ROOT, script), [], {
+      cwd: ROOT,
+      env,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const onExit = (code: number | null) => reject(new Error(`${script} exited with ${code} before it was ready`));
+    child.once('exit', onExit);
+    child.once('error', reject);
+    child.on('message', function onMessage(message: { type?: string }) {
+      if (message.type !== 'ready') return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolveReady(child);
+    });
+  });
+}
+
+function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolveMessage, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no ${type} from the child within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    const onMessage = (message: { type?: string }) => {
+      if (message.type !== type) return;
+      cleanup();
+      resolveMessage(message as T);
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`the child exited with ${code} before ${type}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  child.kill('SIGTERM');
+  await exited;
+  clearTimeout(timer);
+}
+
+/** What the emulator saw between the reset and now: statuses, writes, devices in sync. */
+function observeEmulator(emulator: Emulator, inventory: Inventory, fleet: number) {
+  const state = emulator.state();
+  const bucket = state.settings.throttling.armWrites;
+  const requests = emulator.requestLog();
+  const writes: WriteRecord[] = requests
+    .filter((r) => r.method === 'PUT' && r.path.includes('/securityPolicies/'))
+    .map((r) => ({ atMs: Date.parse(r.at), status: r.status }));
+  const totalRequests = requests.length;
+  return {
+    requestsByStatus: { ...state.requests } as Record<string, number>,
+    requestsPerDevice: totalRequests / fleet,
+    writeAttempts: writes.length,
+    write429s: writes.filter((w) => w.status === 429).length,
+    // Only meaningful where ARM meters writes (throttled, hostile).
+    sustainedWritesPerSec: bucket ? sustainedWriteRate(writes, bucket.burst) : null,
+    faults: state.faults,
+    inSync: countInSync(state.devices, inventory.devices, inventory.documents),
+  };
+}
+
+function sideEnv(emulator: Emulator, extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...emulator.env,
+    NODE_EXTRA_CA_CERTS: emulator.caBundlePath,
+    ...extra,
+  };
+}
+
+async function runBaseline(emulator: Emulator, cell: Cell, inventory: Inventory, args: BenchArgs): Promise<SideResult> {
+  const child = await forkSide(
+    'bench/baseline/seed-script.ts',
+    sideEnv(emulator, { SEED_TOKEN_RESET: args.baselineTokenReset }),
+  );
+  try {
+    await emulator.reset({ devices: cell.fleet });
+    const started = Date.now();
+    const done = nextMessage<{ result: Record<string, unknown> & { failureCount: number; peakRssBytes?: number } }>(
+      child,
+      'result',
+      SIDE_TIMEOUT_MS,
+    );
+    child.send({ type: 'go' });
+    const { result } = await done;
+    const wallMs = Date.now() - started;
+    const { peakRssBytes, ...reported } = result;
+    return {
+      side: 'baseline',
+      wallMs,
+      devices: cell.fleet,
+      failures: result.failureCount,
+      peakRssBytes: peakRssBytes ?? null,
+      reported,
+      ...observeEmulator(emulator, inventory, cell.fleet),
+    };
+  } finally {
+    await stopChild(child);
+  }
+}
+
+/** History events of every run of the parent, following continue-as-new, and the children it started. */
+async function parentRuns(client: Client, workflowId: string, firstRunId: string) {
+  const events: number[] = [];
+  let children = 0;
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const history: temporal.api.history.v1.IHistory = await client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
+    const list = history.events ?? [];
+    events.push(list.length);
+    children += list.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
+    runId = list.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return { events, children };
+}
+
+async function runOurs(
+  emulator: Emulator,
+  cell: Cell,
+  inventory: Inventory,
+  args: BenchArgs,
+  temporal: { client: Client; address: string; bundlePath: string },
+): Promise<SideResult> {
+  const taskQueue = `bench-${randomUUID()}`;
+  const child = await forkSide(
+    'bench/ours/worker-process.ts',
+    sideEnv(emulator, {
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      BENCH_WORKFLOW_BUNDLE: temporal.bundlePath,
+      POLICY_TARGET: 'arm',
+      ...(args.workerActivities ? { WORKER_MAX_CONCURRENT_ACTIVITIES: String(args.workerActivities) } : {}),
+      ...(Object.keys(args.workerOptions).length ? { BENCH_WORKER_OPTIONS: JSON.stringify(args.workerOptions) } : {}),
+    }),
+  );
+  const stopped = nextMessage<{ peakRssBytes?: number }>(child, 'stopped', SIDE_TIMEOUT_MS + 60_000).catch(
+    () => ({ peakRssBytes: undefined }),
+  );
+  const hub = emulator.env.IOT_HUB_NAME ?? 'hub';
+  const workflowId = `iot-policy-sync-${hub}-bench-${cell.profile}-${cell.fleet}-${Date.now()}`;
+  let summary: RunSummary | undefined;
+  let error: string | undefined;
+  let wallMs = 0;
+  try {
+    await emulator.reset({ devices: cell.fleet });
+    const input: PolicySyncInput = { hub, target: 'arm', ...(args.oursInput as Partial<PolicySyncInput>) };
+    const started = Date.now();
+    const handle = await temporal.client.workflow.start('policySyncWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [input],
+      workflowExecutionTimeout: SIDE_TIMEOUT_MS,
+    });
+    try {
+      summary = (await handle.result()) as RunSummary;
+    } catch (e) {
+      error = e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}` : String(e);
+    }
+    wallMs = Date.now() - started;
+    const observed = observeEmulator(emulator, inventory, cell.fleet);
+    const runs = await parentRuns(temporal.client, workflowId, handle.firstExecutionRunId);
+    child.send({ type: 'shutdown' });
+    const { peakRssBytes } = await stopped;
+    return {
+      side: 'ours',
+      wallMs,
+      devices: cell.fleet,
+      failures: summary ? summary.failed.length : cell.fleet - observed.inSync,
+      peakRssBytes: peakRssBytes ?? null,
+      parentRunEvents: runs.events,
+      childWorkflows: runs.children,
+      reported: summary
+        ? {
+            succeeded: summary.succeeded,
+            unchanged: summary.unchanged,
+            failed: summary.failed.length,
+            authErrors: summary.authErrors,
+            throttled: summary.throttled,
+            durationMs: summary.durationMs,
+            alerts: summary.alerts.map((a) => a.kind),
+            failedCodes: countBy(summary.failed.map((f) => f.code)),
+          }
+        : {},
+      ...(error ? { error } : {}),
+      ...observed,
+    };
+  } finally {
+    await stopChild(child);
+  }
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const v of values) counts[v] = (counts[v] ?? 0) + 1;
+  return counts;
+}
+
+function failedSide(side: 'baseline' | 'ours', fleet: number, error: unknown): SideResult {
+  return {
+    side,
+    wallMs: 0,
+    devices: fleet,
+    inSync: 0,
+    failures: fleet,
+    requestsByStatus: {},
+    requestsPerDevice: 0,
+    writeAttempts: 0,
+    write429s: 0,
+    sustainedWritesPerSec: null,
+    peakRssBytes: null,
+    reported: {},
+    error: error instanceof Error ? error.message : String(error),
+  };
+}
+
+function writeResults(report: BenchReport, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  report.targets = checkTargets(report.cells);
+  writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, 'latest.md'), renderMarkdown(report));
+  writeFileSync(join(outDir, 'latest.svg'), renderSvg(report));
+}
+
+function summaryLine(cell: CellResult): string {
+  const part = (s: SideResult | undefined) =>
+    s
+      ? s.error
+        ? `${s.side} ERROR ${s.error}`
+        : `${s.side} ${(s.wallMs / 1000).toFixed(1)} s, ${s.inSync}/${s.devices} in sync, 403=${s.requestsByStatus['403'] ?? 0} 429=${s.requestsByStatus['429'] ?? 0}`
+      : '';
+  return [part(cell.baseline), part(cell.ours)].filter(Boolean).join(' | ');
+}
+
+async function main(): Promise<void> {
+  let args: BenchArgs;
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const { cells, note } = benchMatrix(args);
+  log(note);
+  log(`cells: ${cells.map((c) => `${c.profile}×${c.fleet}`).join(', ')}; sides: ${args.sides.join(', ')}`);
+  const outDir = resolve(ROOT, args.outDir);
+  const tmpDir = join(ROOT, 'bench', 'results', 'tmp');
+  mkdirSync(tmpDir, { recursive: true });
+
+  const server = await startDevServer({ ui: false });
+  log(`Temporal dev server at ${server.address}`);
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
+  const bundlePath = join(tmpDir, `workflow-bundle-${process.pid}.js`);
+  writeFileSync(bundlePath, code);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: 'default' });
+
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    machine: {
+      cpus: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.versions.node,
+      platform: `${process.platform}-${process.arch}`,
+    },
+    matrixNote: note,
+    settings: {
+      emulatorSeed: args.seed,
+      oursInput: args.oursInput,
+      workerMaxConcurrentActivities: args.workerActivities ?? null,
+      workerOptions: args.workerOptions,
+      baselineTokenReset: args.baselineTokenReset,
+    },
+    cells: [],
+    targets: [],
+  };
+
+  try {
+    for (const cell of cells) {
+      log(`cell ${cell.profile} × ${cell.fleet}: starting the emulator`);
+      const emulator = await startEmulator({ port: 0, devices: cell.fleet, profile: cell.profile, seed: args.seed });
+      const result: CellResult = { profile: cell.profile, fleet: cell.fleet };
+      try {
+        const inventory = readInventory(emulator.env);
+        for (const side of args.sides) {
+          log(`cell ${cell.profile} × ${cell.fleet}: ${side}`);
+          try {
+            result[side] =
+              side === 'baseline'
+                ? await runBaseline(emulator, cell, inventory, args)
+                : await runOurs(emulator, cell, inventory, args, { client, address: server.address, bundlePath });
+          } catch (error) {
+            log(`cell ${cell.profile} × ${cell.fleet}: ${side} failed: ${String(error)}`);
+            result[side] = failedSide(side, cell.fleet, error);
+          }
+        }
+      } finally {
+        await emulator.close();
+      }
+      log(`cell ${cell.profile} × ${cell.fleet}: ${summaryLine(result)}`);
+      report.cells.push(result);
+      report.finishedAt = new Date().toISOString();
+      writeResults(report, outDir);
+    }
+  } finally {
+    await connection.close();
+    await server.stop();
+  }
+  report.finishedAt = new Date().toISOString();
+  writeResults(report, outDir);
+  process.stdout.write(renderMarkdown(report));
+  log(`wrote ${join(args.outDir, 'latest.json')}, latest.md and latest.svg`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,74 @@
+/**
+ * The composition of the activities' dependencies from Config: what the worker calls once at start.
+ */
+import type { Dispatcher } from 'undici';
+import { createAzureAccess, type AzureAccess, type AzureAccessOptions } from '../azure/access';
+import { checkRolePropagation } from '../azure/preflight';
+import type { Config } from '../config';
+import { queryHubDevices } from '../inventory/hub-source';
+import { InventoryStore, type InventorySourceOptions } from '../inventory/inventory';
+import { createLogger, registerSecret, type Logger } from '../logger';
+import { createAlertSender } from './alerts';
+import type { ActivityDeps } from './index';
+
+export type WorkerAzureAccess = AzureAccess;
+
+export interface ActivityDepsOptions extends AzureAccessOptions {
+  /** @default createLogger() */
+  logger?: Logger;
+  /** Dispatcher for the alert webhook. @default undici's global */
+  webhookDispatcher?: Dispatcher;
+  /** @default Math.random */
+  random?: () => number;
+  /** Where narrowed snapshots' selections are kept (see InventoryStore). */
+  selectionDir?: string;
+}
+
+/** The inventory source options from Config, with the hub query bound to this Azure access. */
+export function inventorySourceOptions(config: Config, azure: AzureAccess): InventorySourceOptions {
+  return {
+    source: config.inventory.source,
+    ...(config.inventory.devicesFile ? { devicesFile: config.inventory.devicesFile } : {}),
+    ...(config.inventory.policiesFile ? { policiesFile: config.inventory.policiesFile } : {}),
+    hubDevices: (abortSignal) =>
+      queryHubDevices({
+        http: azure.http,
+        tokens: azure.iotHubTokens,
+        hubHost: config.hub.host,
+        ...(abortSignal ? { abortSignal } : {}),
+      }),
+  };
+}
+
+/**
+ * Everything createActivities needs, built once per worker process. `azure` is exposed for reuse
+ * (e.g. the CLI's preflight) and `close()` releases the connections.
+ */
+export function createActivityDeps(
+  config: Config,
+  options: ActivityDepsOptions = {},
+): ActivityDeps & { azure: AzureAccess; inventoryStore: InventoryStore; close(): Promise<void> } {
+  const logger = options.logger ?? createLogger();
+  registerSecret(config.azure.clientSecret);
+  if (config.alertWebhookUrl) registerSecret(config.alertWebhookUrl);
+  const azure = createAzureAccess(config, options);
+  const inventoryStore = new InventoryStore({
+    ...inventorySourceOptions(config, azure),
+    ...(options.selectionDir ? { selectionDir: options.selectionDir } : {}),
+  });
+  return {
+    writers: azure.writers,
+    inventory: inventoryStore,
+    inventoryStore,
+    permissions: { check: (target, abortSignal) => checkRolePropagation(azure.rolePropagation, target, abortSignal) },
+    alerts: createAlertSender({
+      logger,
+      ...(config.alertWebhookUrl ? { webhookUrl: config.alertWebhookUrl } : {}),
+      ...(options.webhookDispatcher ? { dispatcher: options.webhookDispatcher } : {}),
+    }),
+    logger,
+    ...(options.random ? { random: options.random } : {}),
+    azure,
+    close: () => azure.close(),
+  };
+}

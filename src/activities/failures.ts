@@ -1,0 +1,73 @@
+/**
+ * The activity boundary: any error of the Azure or inventory layer becomes an ApplicationFailure whose
+ * `type` the workflows' retry policies know (FailureType), with the attempt counters in its details and,
+ * for retryable failures, a jittered nextRetryDelay.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { classifyAzureError, isAzureRequestError, type AzureRequestError } from '../azure/errors';
+import { isInventoryError, type InventoryError } from '../inventory/errors';
+import { redact } from '../logger';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES, type AttemptCounters } from '../workflows/failure-types';
+import { fullJitterBackoffInMs, retryAfterWithJitterInMs, type BackoffOptions } from './retry-delay';
+
+export interface FailureMapping {
+  type: FailureType;
+  nonRetryable: boolean;
+  message: string;
+  /** Undefined: let the retry policy decide. */
+  nextRetryDelayInMs?: number;
+}
+
+function inventoryFailureType(error: InventoryError): FailureType {
+  switch (error.code) {
+    case 'InventoryChanged':
+      return FailureType.InventoryChanged;
+    case 'PolicyNotFound':
+      return FailureType.PolicyNotFound;
+    default:
+      return FailureType.Misconfigured;
+  }
+}
+
+/** Decides the failure for an error at attempt `attempt`. Pure (randomness injected). */
+export function mapFailure(
+  error: unknown,
+  attempt: number,
+  random: () => number,
+  backoff: BackoffOptions = {},
+): FailureMapping {
+  if (isInventoryError(error)) {
+    const type = inventoryFailureType(error);
+    return { type, nonRetryable: true, message: redact(error.message) };
+  }
+  if (!isAzureRequestError(error) && error instanceof Error && error.name === 'AlertDeliveryError') {
+    return {
+      type: FailureType.Transient,
+      nonRetryable: false,
+      message: redact(error.message),
+      nextRetryDelayInMs: fullJitterBackoffInMs(attempt, random, backoff),
+    };
+  }
+  const azure: AzureRequestError = isAzureRequestError(error)
+    ? error
+    : classifyAzureError({ error }, { operation: 'calling Azure' });
+  const type: FailureType = azure.code;
+  const nonRetryable = NON_RETRYABLE_FAILURE_TYPES.includes(type);
+  if (nonRetryable) return { type, nonRetryable, message: azure.message };
+  const nextRetryDelayInMs =
+    azure.retryAfterInMs !== undefined
+      ? retryAfterWithJitterInMs(azure.retryAfterInMs, random)
+      : fullJitterBackoffInMs(attempt, random, backoff);
+  return { type, nonRetryable, message: azure.message, nextRetryDelayInMs };
+}
+
+/** The ApplicationFailure for a mapping, carrying the counters. */
+export function toApplicationFailure(mapping: FailureMapping, counters?: AttemptCounters): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: mapping.type,
+    message: mapping.message,
+    nonRetryable: mapping.nonRetryable,
+    ...(counters ? { details: [counters] } : {}),
+    ...(mapping.nextRetryDelayInMs === undefined ? {} : { nextRetryDelay: mapping.nextRetryDelayInMs }),
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * The activities: thin wrappers around the Azure and inventory layers. `createActivities(deps)` is what
+ * the worker registers; workflows only ever see the `PolicySyncActivities` type.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { isAzureRequestError } from '../azure/errors';
+import type { PolicyWriter } from '../azure/policy-writer';
+import type { InventorySnapshotData, LoadSnapshotResult } from '../inventory/inventory';
+import type { PolicyDocument } from '../inventory/policies';
+import type { Logger } from '../logger';
+import { FailureType, type AttemptCounters } from '../workflows/failure-types';
+import type { DeviceAssignment, PermissionReport, PolicyTarget } from '../workflows/types';
+import type { AlertSender } from './alerts';
+import { mapFailure, toApplicationFailure } from './failures';
+import type { BackoffOptions } from './retry-delay';
+import type { PolicySyncActivities } from './types';
+
+export type * from './types';
+export { createActivityDeps, type ActivityDepsOptions, type WorkerAzureAccess } from './deps';
+
+/** What the activities read the inventory through (InventoryStore implements it). */
+export interface InventoryAccess {
+  load(deviceIds?: string[], abortSignal?: AbortSignal): Promise<LoadSnapshotResult>;
+  get(snapshotId: string, abortSignal?: AbortSignal): Promise<InventorySnapshotData>;
+  readPage(snapshotId: string, offset: number, limit: number, abortSignal?: AbortSignal): Promise<DeviceAssignment[]>;
+  findDevices(
+    snapshotId: string,
+    deviceIds: string[],
+    abortSignal?: AbortSignal,
+  ): Promise<{ devices: DeviceAssignment[]; unknown: string[] }>;
+  policyDocument(snapshotId: string, policy: string, abortSignal?: AbortSignal): Promise<PolicyDocument>;
+}
+
+/** The role-propagation check, bound to the worker's hub and credential. */
+export interface PermissionChecker {
+  check(target: PolicyTarget, abortSignal?: AbortSignal): Promise<PermissionReport>;
+}
+
+export interface ActivityDeps {
+  writers: Readonly<Record<PolicyTarget, PolicyWriter>>;
+  inventory: InventoryAccess;
+  permissions: PermissionChecker;
+  alerts: AlertSender;
+  logger: Logger;
+  /** @default Math.random */
+  random?: () => number;
+  /** Backoff of retryable failures without Retry-After (matches the workflows' device retry policy). */
+  backoff?: BackoffOptions;
+}
+
+/** Rejections returned in a LoadInventoryResult; `rejectedCount` has the total. */
+export const MAX_RETURNED_REJECTIONS = 1000;
+
+/** Counters carried from earlier attempts in heartbeat details. */
+export function carriedCounters(details: unknown): Pick<AttemptCounters, 'authErrors' | 'throttled'> {
+  const record = (typeof details === 'object' && details !== null ? details : {}) as Record<string, unknown>;
+  const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+  return { authErrors: count(record.authErrors), throttled: count(record.throttled) };
+}
+
+/** Whether a failure is a throttling answer (429, or 503 asking to wait). */
+function isThrottlingError(error: unknown): boolean {
+  return isAzureRequestError(error) && (error.statusCode === 429 || error.statusCode === 503);
+}
+
+export function createActivities(deps: ActivityDeps): PolicySyncActivities {
+  const random = deps.random ?? Math.random;
+
+  /** Runs `fn`, turning every failure into a typed ApplicationFailure (cancellation passes through). */
+  async function boundary<T>(name: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    try {
+      return await fn(ctx);
+    } catch (error) {
+      if (ctx.cancellationSignal.aborted || error instanceof ApplicationFailure) throw error;
+      const mapping = mapFailure(error, ctx.info.attempt, random, deps.backoff);
+      deps.logger.warn(`${name} failed: ${mapping.message}`, { activity: name, type: mapping.type, attempt: ctx.info.attempt });
+      throw toApplicationFailure(mapping);
+    }
+  }
+
+  return {
+    async checkRolePropagation({ target }) {
+      return boundary('checkRolePropagation', (ctx) => deps.permissions.check(target, ctx.cancellationSignal));
+    },
+
+    async loadInventory({ deviceIds }) {
+      return boundary('loadInventory', async (ctx) => {
+        const { snapshot, rejected } = await deps.inventory.load(deviceIds, ctx.cancellationSignal);
+        deps.logger.info('Inventory loaded', {
+          snapshotId: snapshot.id,
+          devices: snapshot.devices.length,
+          rejected: rejected.length,
+        });
+        return {
+          snapshot: { id: snapshot.id, deviceCount: snapshot.devices.length },
+          rejected: rejected.slice(0, MAX_RETURNED_REJECTIONS),
+          rejectedCount: rejected.length,
+        };
+      });
+    },
+
+    async readInventoryPage({ snapshotId, offset, limit }) {
+      return boundary('readInventoryPage', (ctx) =>
+        deps.inventory.readPage(snapshotId, offset, limit, ctx.cancellationSignal),
+      );
+    },
+
+    async findDevices({ snapshotId, deviceIds }) {
+      return boundary('findDevices', (ctx) => deps.inventory.findDevices(snapshotId, deviceIds, ctx.cancellationSignal));
+    },
+
+    async applySecurityPolicy(input) {
+      const ctx = Context.current();
+      const attempt = ctx.info.attempt;
+      const counters = carriedCounters(ctx.info.heartbeatDetails);
+      const log = deps.logger.child({ deviceId: input.deviceId, target: input.target, attempt });
+      try {
+        const document = await deps.inventory.policyDocument(input.snapshotId, input.policy, ctx.cancellationSignal);
+        const writer = deps.writers[input.target];
+        const { status } = await writer.writePolicy({
+          deviceId: input.deviceId,
+          document,
+          abortSignal: ctx.cancellationSignal,
+        });
+        log.debug(`Policy '${input.policy}' ${status}`);
+        return { status, attempts: attempt, authErrors: counters.authErrors, throttled: counters.throttled };
+      } catch (error) {
+        if (ctx.cancellationSignal.aborted) throw error;
+        const mapping = mapFailure(error, attempt, random, deps.backoff);
+        const next: AttemptCounters = {
+          attempts: attempt,
+          authErrors: counters.authErrors + (mapping.type === FailureType.AuthorizationFailed ? 1 : 0),
+          throttled: counters.throttled + (isThrottlingError(error) ? 1 : 0),
+        };
+        // The next attempt reads these back from info.heartbeatDetails.
+        ctx.heartbeat({ authErrors: next.authErrors, throttled: next.throttled });
+        const level = mapping.nonRetryable ? 'warn' : 'info';
+        log[level](mapping.message, {
+          type: mapping.type,
+          nonRetryable: mapping.nonRetryable,
+          nextRetryDelayInMs: mapping.nextRetryDelayInMs,
+        });
+        throw toApplicationFailure(mapping, next);
+      }
+    },
+
+    async sendAlert(input) {
+      return boundary('sendAlert', (ctx) => deps.alerts.send(input, ctx.cancellationSignal));
+    },
+  };
+}

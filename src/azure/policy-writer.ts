@@ -1,0 +1,45 @@
+/**
+ * The one interface both policy targets implement, and the pure helpers they share.
+ */
+import type { PolicyTarget } from '../workflows/types';
+
+/** A policy document: a JSON object (validated by the inventory). */
+export type PolicyDocument = Record<string, unknown>;
+
+export interface WritePolicyOptions {
+  deviceId: string;
+  document: PolicyDocument;
+  /** The activity's cancellation signal. */
+  abortSignal?: AbortSignal;
+}
+
+export interface WritePolicyResult {
+  /** 'unchanged' when the device already held the desired policy; nothing was written. */
+  status: 'succeeded' | 'unchanged';
+}
+
+/** Writes one device's security policy; throws AzureRequestError. */
+export interface PolicyWriter {
+  readonly target: PolicyTarget;
+  writePolicy(options: WritePolicyOptions): Promise<WritePolicyResult>;
+}
+
+/** JSON equality: same values, object key order ignored. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((item, i) => jsonEqual(item, b[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const aKeys = Object.keys(ao).filter((k) => ao[k] !== undefined);
+  const bKeys = Object.keys(bo).filter((k) => bo[k] !== undefined);
+  return aKeys.length === bKeys.length && aKeys.every((k) => k in bo && jsonEqual(ao[k], bo[k]));
+}
+
+/** Encodes a device id for a URL path segment (ids may hold '#', '?', '%', '$'…). */
+export function encodeDeviceId(deviceId: string): string {
+  return encodeURIComponent(deviceId).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}

@@ -1,0 +1,198 @@
+/**
+ * One token provider per scope (ARM, IoT Hub), shared by every activity of the worker: the token is
+ * cached, checked before every request, refreshed ahead of expiry, and concurrent refreshes share one
+ * request. After Azure refuses a token (401/403), `invalidate(refused)` makes the next `getToken`
+ * return a genuinely new one, even though MSAL's cache would still hand out the refused token.
+ */
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { registerSecret } from '../logger';
+import type { CredentialSource } from './credential';
+
+export const ARM_SCOPE = 'https://management.azure.com/.default';
+export const IOT_HUB_SCOPE = 'https://iothubs.azure.net/.default';
+
+export interface CachedToken {
+  token: string;
+  expiresOnTimestamp: number;
+  /** When MSAL suggests refreshing (long-lived tokens). */
+  refreshAfterTimestamp?: number;
+  obtainedAtInMs: number;
+}
+
+export interface TokenRefreshOptions {
+  /** Refresh at most this long before expiry. @default 300000 (5 minutes) */
+  refreshMarginInMs?: number;
+  /** …or when less than this fraction of the lifetime is left, if that comes later. @default 0.1 */
+  refreshFraction?: number;
+}
+
+export type TokenFreshness = 'fresh' | 'refresh' | 'expired';
+
+/**
+ * Whether a cached token can be used as is, should be refreshed (still usable if refreshing fails), or
+ * must not be used. The refresh point is the later of "5 minutes before expiry" and "10% of the lifetime
+ * left", so short-lived tokens are not refreshed on every call. Pure.
+ */
+export function tokenFreshness(token: CachedToken, nowInMs: number, options: TokenRefreshOptions = {}): TokenFreshness {
+  const lifetime = Math.max(0, token.expiresOnTimestamp - token.obtainedAtInMs);
+  const margin = Math.min(options.refreshMarginInMs ?? 300_000, lifetime * (options.refreshFraction ?? 0.1));
+  const remaining = token.expiresOnTimestamp - nowInMs;
+  // A token about to expire could lapse in flight: treat it as expired.
+  if (remaining <= Math.min(30_000, margin / 2)) return 'expired';
+  if (remaining <= margin) return 'refresh';
+  if (token.refreshAfterTimestamp !== undefined && nowInMs >= token.refreshAfterTimestamp) return 'refresh';
+  return 'fresh';
+}
+
+export interface TokenProviderOptions extends TokenRefreshOptions {
+  /** e.g. ARM_SCOPE or IOT_HUB_SCOPE. */
+  scope: string;
+  credentials: CredentialSource;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+export interface InvalidateOptions {
+  /** A claims challenge from the 401 (decoded JSON), passed to the next token request. */
+  claims?: string;
+}
+
+export interface TokenProviderStats {
+  /** Token requests made (each de-duplicated refresh counts once). */
+  refreshes: number;
+  /** Of those, the ones forced by `invalidate`. */
+  forcedRefreshes: number;
+  /** `invalidate` calls that were ignored because the refused token was no longer the cached one. */
+  staleInvalidations: number;
+}
+
+function raceAbort<T>(promise: Promise<T>, abortSignal?: AbortSignal): Promise<T> {
+  if (!abortSignal) return promise;
+  if (abortSignal.aborted) return Promise.reject(abortSignal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortSignal.reason);
+    abortSignal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        abortSignal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        abortSignal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+/** Tokens for one scope. Never logs a token; every token it obtains is registered for redaction. */
+export class TokenProvider {
+  readonly scope: string;
+  private cached: CachedToken | undefined;
+  private forceNext = false;
+  private pendingClaims: string | undefined;
+  private inflight: Promise<CachedToken> | undefined;
+  /** Tokens Azure refused; a refresh that returns one of them (MSAL's cache) is repeated with a fresh credential. */
+  private readonly refused = new Set<string>();
+  private readonly now: () => number;
+  private readonly statsValue: TokenProviderStats = { refreshes: 0, forcedRefreshes: 0, staleInvalidations: 0 };
+
+  constructor(private readonly options: TokenProviderOptions) {
+    this.scope = options.scope;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A token valid for at least the next request. Waiting callers can abort; the shared refresh goes on. */
+  async getToken(abortSignal?: AbortSignal): Promise<string> {
+    const cached = this.cached;
+    if (cached && !this.forceNext) {
+      const freshness = tokenFreshness(cached, this.now(), this.options);
+      if (freshness === 'fresh') return cached.token;
+      if (freshness === 'refresh') {
+        try {
+          return (await raceAbort(this.refresh(), abortSignal)).token;
+        } catch (error) {
+          if (abortSignal?.aborted) throw error;
+          // Refreshing early failed; the old token still has a little life left.
+          if (cached.expiresOnTimestamp > this.now() + 5_000 && !this.refused.has(cached.token)) return cached.token;
+          throw error;
+        }
+      }
+    }
+    return (await raceAbort(this.refresh(), abortSignal)).token;
+  }
+
+  /**
+   * Azure refused `refusedToken` (401/403): the next getToken returns a new token. Ignored when the cached
+   * token has already moved on, so many concurrent refusals of one token cause one refresh.
+   * Returns whether this call caused the invalidation.
+   */
+  invalidate(refusedToken: string, options: InvalidateOptions = {}): boolean {
+    if (this.refused.size > 64) this.refused.clear();
+    this.refused.add(refusedToken);
+    if (this.cached?.token !== refusedToken || this.forceNext) {
+      this.statsValue.staleInvalidations += 1;
+      return false;
+    }
+    this.forceNext = true;
+    if (options.claims !== undefined) this.pendingClaims = options.claims;
+    return true;
+  }
+
+  stats(): Readonly<TokenProviderStats> {
+    return { ...this.statsValue };
+  }
+
+  /** Adapts this provider to a TokenCredential for SDK clients (e.g. AuthorizationManagementClient), sharing the cache. */
+  asTokenCredential(): TokenCredential {
+    return {
+      getToken: async (_scopes, options) => {
+        const token = await this.getToken(options?.abortSignal as AbortSignal | undefined);
+        return { token, expiresOnTimestamp: this.cached?.expiresOnTimestamp ?? this.now() + 60_000 };
+      },
+    };
+  }
+
+  private refresh(): Promise<CachedToken> {
+    if (!this.inflight) {
+      this.inflight = this.fetchToken().finally(() => {
+        this.inflight = undefined;
+      });
+    }
+    return this.inflight;
+  }
+
+  private async fetchToken(): Promise<CachedToken> {
+    const forced = this.forceNext;
+    const claims = this.pendingClaims;
+    this.statsValue.refreshes += 1;
+    if (forced) this.statsValue.forcedRefreshes += 1;
+    let credential = forced ? this.options.credentials.renew() : this.options.credentials.current;
+    let token = await this.request(credential, claims);
+    if (this.refused.has(token.token)) {
+      // A cache still held the refused token: only a fresh credential bypasses it.
+      credential = this.options.credentials.renew();
+      token = await this.request(credential, claims);
+    }
+    registerSecret(token.token);
+    const cached: CachedToken = {
+      token: token.token,
+      expiresOnTimestamp: token.expiresOnTimestamp,
+      ...(token.refreshAfterTimestamp === undefined ? {} : { refreshAfterTimestamp: token.refreshAfterTimestamp }),
+      obtainedAtInMs: this.now(),
+    };
+    this.cached = cached;
+    // An invalidation that arrived during this request named the token this request replaced.
+    if (this.refused.has(cached.token) === false) {
+      this.forceNext = false;
+      this.pendingClaims = undefined;
+    }
+    return cached;
+  }
+
+  private async request(credential: TokenCredential, claims: string | undefined): Promise<AccessToken> {
+    const token = await credential.getToken(this.scope, claims === undefined ? {} : { claims });
+    if (!token) throw new Error(`No token was issued for ${this.scope}`);
+    return token;
+  }
+}

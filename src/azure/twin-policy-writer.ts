@@ -1,0 +1,142 @@
+/**
+ * What works on public Azure: the policy as the device twin's desired property `securityPolicy`,
+ * GET then PATCH https://{IOT_HUB_HOST}/twins/{deviceId}?api-version=2021-04-12 with If-Match.
+ */
+import { z } from 'zod';
+import { FailureType } from '../workflows/failure-types';
+import { AzureRequestError, classifyAzureError, type ClassifyContext } from './errors';
+import { sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
+import type { WritePacer } from './pacing';
+import {
+  encodeDeviceId,
+  jsonEqual,
+  type PolicyDocument,
+  type PolicyWriter,
+  type WritePolicyOptions,
+  type WritePolicyResult,
+} from './policy-writer';
+import type { TokenProvider } from './token-provider';
+
+export const TWIN_API_VERSION = '2021-04-12';
+export const TWIN_POLICY_PROPERTY = 'securityPolicy';
+
+export interface TwinPolicyWriterOptions {
+  http: HttpClient;
+  /** IoT Hub-scoped tokens (IOT_HUB_SCOPE). */
+  tokens: TokenProvider;
+  /** host[:port] of the hub's data plane. */
+  hubHost: string;
+  /** Worker-wide pacing of twin updates (learns from the hub's 429s); none when omitted. */
+  writePacer?: WritePacer;
+}
+
+const twinSchema = z.object({
+  etag: z.string().optional(),
+  properties: z.object({ desired: z.record(z.string(), z.unknown()).optional() }).optional(),
+});
+
+/** Removes twin metadata ($metadata, $version) at any depth. */
+function withoutMetadata(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutMetadata);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([k]) => !k.startsWith('$'))
+      .map(([k, v]) => [k, withoutMetadata(v)]),
+  );
+}
+
+/**
+ * The desired-property patch that turns `current` into `desired`: twin PATCH merges objects, so keys
+ * that must disappear are sent as null. Pure.
+ */
+export function twinMergePatch(current: unknown, desired: PolicyDocument): PolicyDocument {
+  const patch: PolicyDocument = {};
+  const currentObject =
+    typeof current === 'object' && current !== null && !Array.isArray(current)
+      ? (current as Record<string, unknown>)
+      : {};
+  for (const [key, value] of Object.entries(desired)) {
+    const before = currentObject[key];
+    const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    patch[key] = isObject(value) && isObject(before) ? twinMergePatch(before, value as PolicyDocument) : value;
+  }
+  for (const key of Object.keys(currentObject)) {
+    if (!(key in desired) && !key.startsWith('$')) patch[key] = null;
+  }
+  return patch;
+}
+
+function quoteEtag(etag: string): string {
+  return etag.startsWith('"') || etag.startsWith('W/') ? etag : `"${etag}"`;
+}
+
+/** Writes policies to device twins; throws AzureRequestError. */
+export class TwinPolicyWriter implements PolicyWriter {
+  readonly target = 'twin' as const;
+
+  constructor(private readonly options: TwinPolicyWriterOptions) {}
+
+  twinUrl(deviceId: string): string {
+    return `https://${this.options.hubHost}/twins/${encodeDeviceId(deviceId)}?api-version=${TWIN_API_VERSION}`;
+  }
+
+  async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {
+    const url = this.twinUrl(deviceId);
+    const signal = abortSignal ? { abortSignal } : {};
+    const readContext: ClassifyContext = { operation: 'reading the device twin', deviceId, target: 'twin' };
+    const writeContext: ClassifyContext = { operation: 'updating the device twin', deviceId, target: 'twin' };
+
+    for (let round = 1; round <= 2; round++) {
+      const read = await sendAuthorized(this.options.http, this.options.tokens, { method: 'GET', url, ...signal }, readContext);
+      if (read.statusCode !== 200) throw this.refuse(read, readContext);
+      const parsed = twinSchema.safeParse(read.body);
+      if (!parsed.success) {
+        throw new AzureRequestError({
+          code: FailureType.Transient,
+          statusCode: read.statusCode,
+          deviceId,
+          message: `Reading the device twin of device '${deviceId}' returned an unexpected body; will retry.`,
+        });
+      }
+      const stored = withoutMetadata(parsed.data.properties?.desired?.[TWIN_POLICY_PROPERTY]);
+      if (jsonEqual(stored, document)) return { status: 'unchanged' };
+
+      const patch = { properties: { desired: { [TWIN_POLICY_PROPERTY]: twinMergePatch(stored, document) } } };
+      const headers: Record<string, string> = parsed.data.etag ? { 'if-match': quoteEtag(parsed.data.etag) } : {};
+      const pacer = this.options.writePacer;
+      await pacer?.acquire(abortSignal);
+      let written: AuthorizedResponse;
+      try {
+        written = await sendAuthorized(
+          this.options.http,
+          this.options.tokens,
+          { method: 'PATCH', url, headers, json: patch, ...signal },
+          writeContext,
+        );
+      } catch (error) {
+        pacer?.release(undefined);
+        throw error;
+      }
+      pacer?.release(written);
+      if (written.statusCode >= 200 && written.statusCode < 300) return { status: 'succeeded' };
+      // Someone changed the twin between our read and write: read again, once.
+      if (written.statusCode === 412 && round === 1) continue;
+      throw this.refuse(written, writeContext);
+    }
+    throw new AzureRequestError({
+      code: FailureType.Transient,
+      statusCode: 412,
+      deviceId,
+      message: `Updating the device twin of device '${deviceId}': the twin kept changing under us (412 twice); will retry.`,
+    });
+  }
+
+  private refuse(response: AuthorizedResponse, context: ClassifyContext): AzureRequestError {
+    const error = classifyAzureError(response, context);
+    if (response.statusCode === 401 || response.statusCode === 403) {
+      this.options.tokens.invalidate(response.token, error.claims === undefined ? {} : { claims: error.claims });
+    }
+    return error;
+  }
+}

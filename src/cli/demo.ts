@@ -1,0 +1,180 @@
+/**
+ * `policy-sync demo` (`npm start`): everything embedded on one machine. A Temporal dev server with its
+ * UI, the Azure emulator with 300 devices in the seed profile (in-process), a worker (in-process), the
+ * hub's schedule, and one sync triggered from the schedule, watched live to its summary.
+ */
+import { createServer } from 'node:net';
+import tls from 'node:tls';
+import type { Client } from '@temporalio/client';
+import { loadConfig, type Config } from '../config';
+import { startDevServer, freePort, type DevServer } from '../devserver/dev-server';
+import { startEmulator, emulatorProfileNames, type Emulator, type EmulatorProfileName } from '../emulator';
+import { createLogger } from '../logger';
+import { createPolicySyncWorker, installWorkerRuntime, type PolicySyncWorker } from '../worker';
+import { connectClient } from '../client';
+import { defineCommand, parseChoiceFlag, parseIntegerFlag } from './args';
+import { formatDuration } from './duration';
+import { CommandFailedError } from './errors';
+import { colorsFor, note } from './output';
+import { upsertPolicySyncSchedule } from './schedule';
+import { WatchInterruptedError } from './sync-runs';
+import { reportOutcome, watchWithProgress } from './watch';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+
+/** Listens on `port` if it is free on 127.0.0.1, else a free port. */
+async function preferredPort(port: number): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+  return free ? port : freePort();
+}
+
+export const demoCommand = defineCommand(
+  {
+    name: 'demo',
+    summary:
+      'Runs everything on this machine: a Temporal dev server with its UI, the Azure emulator (300 devices, ' +
+      'seed profile), a worker, the schedule (every 4h), and one sync triggered from the schedule with live ' +
+      'progress; then the summary and the UI address. Stays up until Ctrl-C, or leaves with --exit.',
+    usage: 'demo [--exit] [--devices 300] [--profile seed]',
+    flags: {
+      exit: {
+        type: 'boolean',
+        description: 'leave when the sync is done (exit 0 when every device is in sync)',
+      },
+      devices: { type: 'string', valueName: 'N', description: 'devices in the emulated hub (default 300)' },
+      profile: {
+        type: 'string',
+        valueName: 'NAME',
+        description: 'emulator fault profile: calm, seed, throttled, hostile (default seed)',
+      },
+      seed: {
+        type: 'string',
+        valueName: 'N',
+        description: 'seed of the emulator’s random faults (default 1)',
+      },
+    },
+    notes: ['The dev server listens on 127.0.0.1:7233 and its UI on :8233 when free, else on free ports.'],
+  },
+  async (values, ctx) => {
+    const devices = parseIntegerFlag('devices', values.devices, 1, 100_000) ?? 300;
+    const profile: EmulatorProfileName =
+      parseChoiceFlag('profile', values.profile, emulatorProfileNames) ?? 'seed';
+    const seed = parseIntegerFlag('seed', values.seed, 0, 2 ** 31) ?? 1;
+    const colors = colorsFor(ctx.stderr, ctx.env);
+    const step = (text: string) => note(ctx, `${colors.cyan('▸')} ${text}`);
+    const started = Date.now();
+
+    let server: DevServer | undefined;
+    let emulator: Emulator | undefined;
+    let worker: PolicySyncWorker | undefined;
+    let workerRun: Promise<void> | undefined;
+    let client: Client | undefined;
+    const teardown = async () => {
+      worker?.shutdown();
+      await workerRun?.catch(() => undefined);
+      await client?.connection.close().catch(() => undefined);
+      await emulator?.close().catch(() => undefined);
+      await server?.stop().catch(() => undefined);
+    };
+    const stopRequested = new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+
+    try {
+      step('Starting the Temporal dev server with its UI…');
+      server = await startDevServer({
+        port: await preferredPort(7233),
+        uiPort: await preferredPort(8233),
+        ui: true,
+      });
+      step(`Temporal at ${server.address}, UI at ${colors.bold(server.uiUrl ?? '-')}`);
+
+      step(`Starting the Azure emulator: ${devices} devices, profile ${profile}…`);
+      emulator = await startEmulator({ devices, profile, seed });
+      // This process talks to the emulator over HTTPS: trust its CA next to the usual ones (Node ≥ 24.5).
+      tls.setDefaultCACertificates([...tls.getCACertificates('default'), emulator.caPem]);
+      step(`Emulator at ${emulator.url} (hub ${emulator.hub.name})`);
+
+      const config: Config = loadConfig({
+        ...emulator.env,
+        TEMPORAL_ADDRESS: server.address,
+        TEMPORAL_NAMESPACE: server.namespace,
+      });
+      const logger = createLogger({ level: 'ERROR', write: (line) => ctx.stderr.write(`${line}\n`) });
+      installWorkerRuntime(config, logger);
+      step('Starting a worker (bundling the workflows)…');
+      worker = await createPolicySyncWorker(config, { logger, shutdownGraceTimeInMs: 5_000 });
+      workerRun = worker.run();
+      workerRun.catch((error: unknown) => note(ctx, `worker stopped: ${String(error)}`));
+
+      client = await connectClient(config);
+      const { handle } = await upsertPolicySyncSchedule(client, config);
+      step(`Schedule ${handle.scheduleId}: every 4h, overlap SKIP, catch-up window 1h`);
+
+      // One sync now, taken by the schedule itself (trigger, overlap SKIP), so it shows as the schedule's run.
+      const before = (await handle.describe()).info.numActionsTaken;
+      await handle.trigger(ScheduleOverlapPolicy.SKIP);
+      const workflowId = await startedBySchedule(client, handle.scheduleId, before);
+      step(`Triggered the schedule (overlap SKIP): sync ${colors.bold(workflowId)}`);
+
+      const outcome = await Promise.race([
+        watchWithProgress(client, workflowId, ctx, { lineEveryMs: 3_000 }),
+        stopRequested.then((signal) => {
+          throw new WatchInterruptedError(`${signal} received`);
+        }),
+      ]);
+      const code = reportOutcome(ctx, workflowId, outcome, false);
+
+      const state = emulator.state();
+      const holding = Object.values(state.devices).filter(
+        (d) => d.policy !== null || d.twinPolicy !== null,
+      ).length;
+      const out = colorsFor(ctx.stdout, ctx.env);
+      ctx.stdout.write(
+        `Emulator: ${holding} of ${Object.keys(state.devices).length} devices hold their policy; ` +
+          `responses by status ${JSON.stringify(state.requests)}\n`,
+      );
+      const uiUrl = `${server.uiUrl}/namespaces/${server.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+      ctx.stdout.write(`Temporal UI: ${out.bold(uiUrl)}\n`);
+      ctx.stdout.write(
+        `Demo ran in ${formatDuration(Date.now() - started)}. Schedules: ${server.uiUrl}/namespaces/${server.namespace}/schedules\n`,
+      );
+
+      if (!values.exit) {
+        ctx.stdout.write(
+          `Everything stays up; try in another shell:\n` +
+            `  TEMPORAL_ADDRESS=${server.address} temporal workflow query --workflow-id ${workflowId} --type metrics\n` +
+            `Ctrl-C to stop.\n`,
+        );
+        await stopRequested;
+        note(ctx, 'Stopping…');
+      }
+      return code;
+    } catch (error) {
+      if (error instanceof WatchInterruptedError) {
+        note(ctx, 'Stopping…');
+        return 130;
+      }
+      throw error;
+    } finally {
+      await teardown();
+    }
+  },
+);
+
+/** The workflow id of the action the schedule takes after `before` actions. */
+async function startedBySchedule(client: Client, scheduleId: string, before: number): Promise<string> {
+  const handle = client.schedule.getHandle(scheduleId);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const { info } = await handle.describe();
+    const latest = info.recentActions.at(-1);
+    if (info.numActionsTaken > before && latest) return latest.action.workflow.workflowId;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new CommandFailedError(`schedule ${scheduleId} did not start a sync within 30 s of the trigger`);
+}

@@ -1,0 +1,210 @@
+/**
+ * What the commands print. Results go to stdout (only JSON with `--json`); progress and logs go to
+ * stderr. Colours and the live bar are used only when the stream is a terminal.
+ */
+import { SingleBar } from 'cli-progress';
+import Table from 'cli-table3';
+import picocolors from 'picocolors';
+import type { RunSummary, SyncMetrics } from '../workflows/types';
+import { formatDuration } from './duration';
+
+export interface OutputStream {
+  write(chunk: string): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface CommandContext {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on the first SIGINT/SIGTERM; long waits stop on it. */
+  signal: AbortSignal;
+}
+
+export type Colors = ReturnType<typeof picocolors.createColors>;
+
+/** Colours for one stream: on for a terminal unless NO_COLOR is set; FORCE_COLOR turns them on. */
+export function colorsFor(stream: OutputStream, env: NodeJS.ProcessEnv): Colors {
+  const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0';
+  return picocolors.createColors(forced || (stream.isTTY === true && !('NO_COLOR' in env)));
+}
+
+export function printJson(ctx: CommandContext, value: unknown): void {
+  ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A line on stderr: progress, notes and hints, never the result. */
+export function note(ctx: CommandContext, line: string): void {
+  ctx.stderr.write(`${line}\n`);
+}
+
+function table(head: string[] | undefined, rows: (string | number)[][], colors: Colors): string {
+  const t = new Table({
+    ...(head ? { head: head.map((h) => colors.bold(h)) } : {}),
+    style: { head: [], border: [], compact: false },
+    wordWrap: true,
+  });
+  t.push(...rows.map((row) => row.map(String)));
+  return t.toString();
+}
+
+/** The run summary for people; `limit` caps the failed and rejected rows shown. */
+export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): string {
+  const inSync = summary.succeeded + summary.unchanged;
+  const failed = summary.failed.length;
+  const headline =
+    failed === 0
+      ? colors.green(`✔ ${inSync} of ${summary.devicesTotal} devices in sync`)
+      : colors.red(`✖ ${failed} of ${summary.devicesTotal} devices failed; ${inSync} in sync`);
+  const lines = [
+    `${headline} — hub ${summary.hub}, target ${summary.target}, ${formatDuration(summary.durationMs)}`,
+    table(
+      undefined,
+      [
+        ['workflow', summary.workflowId],
+        ['devices', summary.devicesTotal],
+        ['written', summary.succeeded],
+        ['already in sync', summary.unchanged],
+        ['failed', failed],
+        ['rejected rows', summary.rejected.length],
+        ['403 responses', summary.authErrors],
+        ['throttled (429/503)', summary.throttled],
+        ['alerts', summary.alerts.length],
+      ],
+      colors,
+    ),
+  ];
+  if (failed > 0) {
+    lines.push(colors.bold(`Failed devices${failed > limit ? ` (first ${limit} of ${failed})` : ''}:`));
+    lines.push(
+      table(
+        ['device', 'code', 'message'],
+        summary.failed.slice(0, limit).map((f) => [f.deviceId, f.code, truncate(f.message, 100)]),
+        colors,
+      ),
+    );
+  }
+  if (summary.rejected.length > 0) {
+    const n = summary.rejected.length;
+    lines.push(colors.bold(`Rejected inventory rows${n > limit ? ` (first ${limit} of ${n})` : ''}:`));
+    lines.push(
+      table(
+        ['source', 'row', 'reason'],
+        summary.rejected.slice(0, limit).map((r) => [r.source, r.row, truncate(r.reason, 100)]),
+        colors,
+      ),
+    );
+  }
+  for (const alert of summary.alerts) {
+    lines.push(colors.yellow(`⚠ alert ${alert.kind}: ${alert.message}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The `metrics` query's answer for people. */
+export function renderMetrics(
+  workflowId: string,
+  status: string,
+  metrics: SyncMetrics,
+  colors: Colors,
+): string {
+  const phase = metrics.phase === 'failed' ? colors.red(metrics.phase) : colors.cyan(metrics.phase);
+  const lines = [
+    `${colors.bold(workflowId)} — ${status.toLowerCase()}, phase ${phase}`,
+    table(
+      undefined,
+      [
+        ['devices done', `${metrics.devicesDone} / ${metrics.devicesTotal}`],
+        ['written', metrics.successCount],
+        ['already in sync', metrics.unchangedCount],
+        ['failed', metrics.failureCount],
+        ['403 responses', `${metrics.authErrors} (rate ${(metrics.authErrorRate * 100).toFixed(1)}%)`],
+        ['throttled (429/503)', metrics.throttledCount],
+        ['retried', metrics.retriedCount],
+        ['started', metrics.startedAt ?? '-'],
+        ['last success', metrics.lastSuccessTime ?? '-'],
+        ['alerts', metrics.alerts.length],
+      ],
+      colors,
+    ),
+  ];
+  for (const alert of metrics.alerts) {
+    lines.push(
+      colors.yellow(`⚠ alert ${alert.kind}${alert.acknowledged ? ' (acknowledged)' : ''}: ${alert.message}`),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export interface ProgressViewOptions {
+  /** Without a terminal, one line at most this often (and on every phase change). @default 5000 */
+  lineEveryMs?: number;
+}
+
+/** Live progress on stderr: a bar on a terminal, otherwise a line every few seconds. */
+export class ProgressView {
+  private bar?: SingleBar;
+  private lastLineAt = 0;
+  private lastPhase?: string;
+  private readonly lineEveryMs: number;
+  private readonly colors: Colors;
+
+  constructor(
+    private readonly ctx: CommandContext,
+    options: ProgressViewOptions = {},
+  ) {
+    this.lineEveryMs = options.lineEveryMs ?? 5_000;
+    this.colors = colorsFor(ctx.stderr, ctx.env);
+  }
+
+  update(metrics: SyncMetrics): void {
+    const payload = {
+      phase: metrics.phase.padEnd(9),
+      ok: metrics.successCount,
+      unchanged: metrics.unchangedCount,
+      failed: metrics.failureCount,
+      auth: metrics.authErrors,
+      throttled: metrics.throttledCount,
+    };
+    if (this.ctx.stderr.isTTY) {
+      if (!this.bar) {
+        const c = this.colors;
+        this.bar = new SingleBar({
+          stream: this.ctx.stderr as NodeJS.WritableStream,
+          format:
+            `${c.cyan('{phase}')} [{bar}] {value}/{total} | ${c.green('written {ok}')} · unchanged {unchanged} · ` +
+            `${c.red('failed {failed}')} | 403s {auth} · throttled {throttled} | {duration_formatted}`,
+          barCompleteChar: '█',
+          barIncompleteChar: '░',
+          hideCursor: true,
+          barsize: 30,
+          fps: 5,
+        });
+        this.bar.start(Math.max(metrics.devicesTotal, 1), metrics.devicesDone, payload);
+      }
+      this.bar.setTotal(Math.max(metrics.devicesTotal, 1));
+      this.bar.update(metrics.devicesDone, payload);
+      return;
+    }
+    const now = Date.now();
+    if (metrics.phase === this.lastPhase && now - this.lastLineAt < this.lineEveryMs) return;
+    this.lastPhase = metrics.phase;
+    this.lastLineAt = now;
+    note(
+      this.ctx,
+      `[${new Date(now).toISOString()}] ${metrics.phase}: ${metrics.devicesDone}/${metrics.devicesTotal} done, ` +
+        `${metrics.successCount} written, ${metrics.unchangedCount} unchanged, ${metrics.failureCount} failed, ` +
+        `${metrics.authErrors} 403s, ${metrics.throttledCount} throttled`,
+    );
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The Temporal side of the commands: naming, starting, finding and watching a hub's sync.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  WorkflowFailedError,
+  type Client,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import { type SearchAttributePair } from '@temporalio/common';
+import type { Config } from '../config';
+import type { PolicySyncInput, RunSummary, SyncMetrics } from '../workflows/types';
+import { policySyncWorkflow } from '../workflows';
+import { metricsQuery } from '../workflows/messages';
+import { iotHubSearchAttribute, policySyncPhaseSearchAttribute } from '../workflows/search-attributes';
+
+export const SYNC_WORKFLOW_TYPE = 'policySyncWorkflow';
+
+/** `iot-policy-sync-{hub}-manual-{ISO time without ':'}`, e.g. `…-manual-2025-01-31T120000.000Z`. */
+export function manualWorkflowId(hub: string, now: Date = new Date()): string {
+  return `iot-policy-sync-${hub}-manual-${now.toISOString().replace(/:/g, '')}`;
+}
+
+/** The hub's schedule: `iot-policy-sync-{hub}`. */
+export function scheduleIdFor(hub: string): string {
+  return `iot-policy-sync-${hub}`;
+}
+
+export interface SyncInputOptions {
+  deviceIds?: string[];
+  batchSize?: number;
+  maxConcurrentBatches?: number;
+}
+
+/** The workflow input for this hub; batch settings only when given, so the workflow's defaults apply. */
+export function syncInput(config: Config, options: SyncInputOptions = {}): PolicySyncInput {
+  const input: PolicySyncInput = { hub: config.hub.name, target: config.policy.target };
+  if (options.deviceIds) input.deviceIds = options.deviceIds;
+  if (options.batchSize !== undefined) input.batchSize = options.batchSize;
+  if (options.maxConcurrentBatches !== undefined) input.maxConcurrentBatches = options.maxConcurrentBatches;
+  return input;
+}
+
+/** IotHub (and PolicySyncPhase before the workflow's first update) set from the start. */
+export function syncSearchAttributes(hub: string): SearchAttributePair[] {
+  return [
+    { key: iotHubSearchAttribute, value: hub },
+    { key: policySyncPhaseSearchAttribute, value: 'preflight' },
+  ];
+}
+
+/** Starts a manual sync now. */
+export async function startManualSync(
+  client: Client,
+  config: Config,
+  input: PolicySyncInput,
+  workflowId = manualWorkflowId(config.hub.name),
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof policySyncWorkflow>> {
+  return client.workflow.start(policySyncWorkflow, {
+    workflowId,
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+    typedSearchAttributes: syncSearchAttributes(config.hub.name),
+    staticSummary: `Policy sync of hub ${config.hub.name} (manual)`,
+  });
+}
+
+export interface SyncRef {
+  workflowId: string;
+  runId: string;
+  status: string;
+  startTime: Date;
+  closeTime?: Date;
+}
+
+function hubQuery(hub: string): string {
+  // Hub names are letters, digits and hyphens (config validates), so quoting is safe.
+  return `WorkflowType='${SYNC_WORKFLOW_TYPE}' AND IotHub='${hub}'`;
+}
+
+/** The hub's running sync, if any. */
+export async function findRunningSync(client: Client, hub: string): Promise<SyncRef | undefined> {
+  for await (const info of client.workflow.list({
+    query: `${hubQuery(hub)} AND ExecutionStatus='Running'`,
+    pageSize: 10,
+  })) {
+    return {
+      workflowId: info.workflowId,
+      runId: info.runId,
+      status: info.status.name,
+      startTime: info.startTime,
+    };
+  }
+  return undefined;
+}
+
+/** The hub's running sync, else the one that started last. */
+export async function findLatestSync(client: Client, hub: string): Promise<SyncRef | undefined> {
+  const running = await findRunningSync(client, hub);
+  if (running) return running;
+  let latest: SyncRef | undefined;
+  let seen = 0;
+  // SQL visibility lists the most recently closed first; look at a page to pick the latest start.
+  for await (const info of client.workflow.list({ query: hubQuery(hub), pageSize: 20 })) {
+    if (!latest || info.startTime > latest.startTime) {
+      latest = {
+        workflowId: info.workflowId,
+        runId: info.runId,
+        status: info.status.name,
+        startTime: info.startTime,
+        closeTime: info.closeTime,
+      };
+    }
+    if (++seen >= 20) break;
+  }
+  return latest;
+}
+
+/** The `metrics` query with a deadline; undefined when no worker answers in time. */
+export async function queryMetrics(
+  client: Client,
+  workflowId: string,
+  timeoutInMs = 5_000,
+): Promise<SyncMetrics | undefined> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return await client.connection.withDeadline(Date.now() + timeoutInMs, () => handle.query(metricsQuery));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a closed sync came to. */
+export type SyncOutcome =
+  | { status: 'COMPLETED'; summary: RunSummary }
+  | { status: 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'TIMED_OUT'; message: string; type?: string };
+
+/** The outcome of a closed sync (following continue-as-new to the last run). */
+export async function syncOutcome(client: Client, workflowId: string): Promise<SyncOutcome> {
+  const handle = client.workflow.getHandle<typeof policySyncWorkflow>(workflowId);
+  try {
+    return { status: 'COMPLETED', summary: await handle.result() };
+  } catch (error) {
+    if (error instanceof WorkflowFailedError) {
+      const cause = error.cause as (Error & { type?: string }) | undefined;
+      const name = cause?.name ?? '';
+      const status = /Cancel/.test(name)
+        ? 'CANCELLED'
+        : /Terminat/.test(name)
+          ? 'TERMINATED'
+          : /Timeout/.test(name)
+            ? 'TIMED_OUT'
+            : 'FAILED';
+      return { status, message: cause?.message ?? error.message, type: cause?.type };
+    }
+    throw error;
+  }
+}
+
+/** Metrics derived from a summary: what `status` shows for a closed sync when no worker answers queries. */
+export function metricsFromSummary(summary: RunSummary): SyncMetrics {
+  const failureCount = summary.failed.length;
+  return {
+    phase: 'done',
+    devicesTotal: summary.devicesTotal,
+    devicesDone: summary.succeeded + summary.unchanged + failureCount,
+    successCount: summary.succeeded,
+    failureCount,
+    unchangedCount: summary.unchanged,
+    authErrors: summary.authErrors,
+    throttledCount: summary.throttled,
+    retriedCount: 0,
+    authErrorRate: 0,
+    lastSuccessTime: null,
+    startedAt: null,
+    alerts: summary.alerts,
+  };
+}
+
+export interface WatchOptions {
+  onMetrics(metrics: SyncMetrics): void;
+  /** @default 1000 */
+  intervalInMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Thrown when the person watching stops (Ctrl-C); the sync itself goes on. */
+export class WatchInterruptedError extends Error {
+  override readonly name = 'WatchInterruptedError';
+  readonly code = 'WATCH_INTERRUPTED';
+}
+
+/** Polls `metrics` until the sync closes, then returns its outcome. */
+export async function watchSync(
+  client: Client,
+  workflowId: string,
+  options: WatchOptions,
+): Promise<SyncOutcome> {
+  const interval = options.intervalInMs ?? 1_000;
+  const outcome = syncOutcome(client, workflowId);
+  let closed = false;
+  outcome.then(
+    () => (closed = true),
+    () => (closed = true),
+  );
+  const aborted = new Promise<never>((_, reject) => {
+    const stop = () => reject(new WatchInterruptedError(`stopped watching ${workflowId}`));
+    if (options.signal?.aborted) stop();
+    options.signal?.addEventListener('abort', stop, { once: true });
+  });
+  aborted.catch(() => undefined);
+  const poll = (async () => {
+    while (!closed && !options.signal?.aborted) {
+      const metrics = await queryMetrics(client, workflowId, Math.max(interval * 3, 3_000));
+      if (metrics && !closed) options.onMetrics(metrics);
+      await Promise.race([sleep(interval), outcome.catch(() => undefined)]);
+    }
+  })();
+  const result = await Promise.race([outcome, aborted]);
+  await Promise.race([poll, aborted.catch(() => undefined)]);
+  return result;
+}

@@ -1,0 +1,50 @@
+/** `policy-sync worker`: polls the task queue until SIGINT/SIGTERM, then shuts down gracefully. */
+import { createLogger } from '../logger';
+import { createPolicySyncWorker, installWorkerRuntime } from '../worker';
+import { CONNECTION_FLAGS, connectionOverrides, defineCommand } from './args';
+import { loadCliConfig } from './context';
+import { ExitCode } from './errors';
+
+export const workerCommand = defineCommand(
+  {
+    name: 'worker',
+    summary:
+      'Runs a worker: the policy-sync workflows and the Azure activities on the task queue, until SIGINT or ' +
+      'SIGTERM; then running activities get 30 s to finish. Several workers may share the task queue.',
+    usage: 'worker [--metrics-port N] [--max-concurrent-activities N]',
+    flags: {
+      'metrics-port': {
+        type: 'string',
+        valueName: 'N',
+        description: 'serve Prometheus metrics on 0.0.0.0:N/metrics (overrides WORKER_METRICS_PORT)',
+      },
+      'max-concurrent-activities': {
+        type: 'string',
+        valueName: 'N',
+        description: 'activity slots (overrides WORKER_MAX_CONCURRENT_ACTIVITIES)',
+      },
+      ...CONNECTION_FLAGS,
+    },
+    notes: ['Logs go to stderr, one JSON object a line unless stderr is a terminal.'],
+  },
+  async (values, ctx) => {
+    const config = loadCliConfig(ctx, {
+      ...connectionOverrides(values),
+      WORKER_METRICS_PORT: values['metrics-port'],
+      WORKER_MAX_CONCURRENT_ACTIVITIES: values['max-concurrent-activities'],
+    });
+    const logger = createLogger({ write: (line) => ctx.stderr.write(`${line}\n`) });
+    installWorkerRuntime(config, logger);
+    const worker = await createPolicySyncWorker(config, { logger });
+    logger.info('Worker started', {
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      hub: config.hub.name,
+      target: config.policy.target,
+    });
+    await worker.run();
+    logger.info('Worker stopped');
+    return ExitCode.Ok;
+  },
+);

@@ -1,0 +1,101 @@
+import { hasAccess } from './access';
+import { authorizationFailed, iotHubApiVersions, requireApiVersion, type ArmCaller, type ArmTarget } from './arm-paths';
+import { isJsonObject, type DeviceRecord } from './devices';
+import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
+import type { EmulatorWorld } from './world';
+
+type SecurityPolicyTarget = Extract<ArmTarget, { kind: 'securityPolicies' }>;
+
+/** The largest policy document accepted, in bytes of the request body. */
+export const maxPolicyDocumentBytes = 32 * 1024;
+
+const resourceType = 'Microsoft.Devices/IotHubs/securityPolicies';
+
+/**
+ * The seed's contract: `{hub}/securityPolicies/{deviceId}`, the body is the policy document. Authorization
+ * comes first (as ARM checks it before the resource provider sees the call), then the device, then the body.
+ */
+export function handleSecurityPolicyRequest(
+  request: EmulatorRequest,
+  world: EmulatorWorld,
+  caller: ArmCaller,
+  target: SecurityPolicyTarget,
+): EmulatorResponse {
+  requireApiVersion(request, iotHubApiVersions, 'IotHubs');
+  const operation = operationFor(request.method);
+  const resourceScope =
+    target.deviceId === undefined ? `${world.hub.scope}/securityPolicies` : `${world.hub.scope}/securityPolicies/${target.deviceId}`;
+  if (!operation || (target.deviceId === undefined && request.method !== 'GET')) {
+    throw new EmulatorHttpError(405, 'MethodNotAllowed', `The HTTP method '${request.method}' is not supported for '${request.path}'.`);
+  }
+  const action = `${resourceType}/${operation}`;
+  if (!hasAccess(world, caller.objectId, resourceScope, action, 'action')) throw authorizationFailed(caller, action, resourceScope);
+
+  if (target.deviceId === undefined) {
+    const written = world.devices.list().filter((device) => device.policy !== null);
+    return { status: 200, body: { value: written.map((device) => renderPolicy(world, device)) } };
+  }
+  request.note.deviceId = target.deviceId;
+  const device = world.devices.get(target.deviceId);
+  if (!device) {
+    throw new EmulatorHttpError(404, 'DeviceNotFound', `The device '${target.deviceId}' does not exist in IoT hub '${world.hub.name}'.`);
+  }
+  switch (request.method) {
+    case 'GET':
+      if (device.policy === null) throw resourceNotFound(world, device.deviceId);
+      return { status: 200, body: renderPolicy(world, device) };
+    case 'PUT': {
+      const document = readPolicyDocument(request);
+      const created = device.policy === null;
+      device.policy = document;
+      device.armWrites++;
+      return { status: created ? 201 : 200, body: renderPolicy(world, device) };
+    }
+    default: {
+      if (device.policy === null) return { status: 204 };
+      const body = renderPolicy(world, device);
+      device.policy = null;
+      device.armWrites++;
+      return { status: 200, body };
+    }
+  }
+}
+
+function operationFor(method: string): 'read' | 'write' | 'delete' | undefined {
+  if (method === 'GET') return 'read';
+  if (method === 'PUT') return 'write';
+  if (method === 'DELETE') return 'delete';
+  return undefined;
+}
+
+function readPolicyDocument(request: EmulatorRequest): unknown {
+  if (request.body.length > maxPolicyDocumentBytes) {
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRequestContent',
+      `The security policy document is ${request.body.length} bytes; at most ${maxPolicyDocumentBytes} bytes are allowed.`,
+    );
+  }
+  const parsed = parseJsonBody(request);
+  if (!parsed.ok || !isJsonObject(parsed.value)) {
+    throw new EmulatorHttpError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized: the policy document must be a JSON object.');
+  }
+  return parsed.value;
+}
+
+function renderPolicy(world: EmulatorWorld, device: DeviceRecord): Record<string, unknown> {
+  return {
+    id: `${world.hub.scope}/securityPolicies/${device.deviceId}`,
+    name: device.deviceId,
+    type: resourceType,
+    properties: structuredClone(device.policy),
+  };
+}
+
+function resourceNotFound(world: EmulatorWorld, deviceId: string): EmulatorHttpError {
+  return new EmulatorHttpError(
+    404,
+    'ResourceNotFound',
+    `The Resource 'Microsoft.Devices/IotHubs/${world.hub.name}/securityPolicies/${deviceId}' under resource group '${world.hub.resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+  );
+}

@@ -1,0 +1,45 @@
+import { generate } from 'selfsigned';
+
+export interface EmulatorCertificates {
+  /** PEM of the CA clients must trust. */
+  caPem: string;
+  /** The server's key and certificate chain (leaf, then CA). */
+  serverKeyPem: string;
+  serverChainPem: string;
+}
+
+const validityMs = 365 * 24 * 60 * 60 * 1000;
+
+/**
+ * A CA made for this start and a server certificate it signs for localhost and 127.0.0.1. EC P-256 keeps
+ * generation to a few milliseconds. Validity starts an hour back to forgive skewed clocks.
+ */
+export async function createCertificates(): Promise<EmulatorCertificates> {
+  const notBeforeDate = new Date(Date.now() - 60 * 60 * 1000);
+  const notAfterDate = new Date(notBeforeDate.getTime() + validityMs);
+  const common = { keyType: 'ec', curve: 'P-256', algorithm: 'sha256', notBeforeDate, notAfterDate } as const;
+  const ca = await generate([{ name: 'commonName', value: 'iot-policy-sync Azure emulator CA' }], {
+    ...common,
+    extensions: [
+      { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    ],
+  });
+  const server = await generate([{ name: 'commonName', value: 'localhost' }], {
+    ...common,
+    ca: { key: ca.private, cert: ca.cert },
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
+  });
+  return { caPem: ca.cert, serverKeyPem: server.private, serverChainPem: `${server.cert.trimEnd()}\n${ca.cert}` };
+}

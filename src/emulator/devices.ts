@@ -1,0 +1,216 @@
+/** The hub's devices: each one's security policy (the ARM resource) and its twin. */
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface TwinState {
+  version: number;
+  tags: JsonObject;
+  desired: JsonObject;
+  desiredVersion: number;
+  desiredUpdatedAt: string;
+  reported: JsonObject;
+}
+
+export interface DeviceRecord {
+  deviceId: string;
+  /** The policy the inventory names for this device (tags.securityPolicy). */
+  policyName: string;
+  /** The securityPolicies resource: null until written. */
+  policy: unknown;
+  armWrites: number;
+  twinWrites: number;
+  twin: TwinState;
+}
+
+/** The policy documents the inventory files carry: small, like the seed's. */
+export const policyDocuments: Readonly<Record<string, JsonObject>> = {
+  baseline: {
+    version: 3,
+    rules: [
+      { id: 'tls-min', setting: 'tls.minVersion', value: '1.2' },
+      { id: 'ssh-off', setting: 'services.ssh', value: 'disabled' },
+      { id: 'fw-default', setting: 'firewall.defaultInbound', value: 'deny' },
+    ],
+  },
+  strict: {
+    version: 5,
+    rules: [
+      { id: 'tls-min', setting: 'tls.minVersion', value: '1.3' },
+      { id: 'ssh-off', setting: 'services.ssh', value: 'disabled' },
+      { id: 'usb-off', setting: 'ports.usb', value: 'disabled' },
+      { id: 'fw-default', setting: 'firewall.defaultInbound', value: 'deny' },
+      { id: 'fw-egress', setting: 'firewall.allowedEgress', value: ['*.azure-devices.net:8883'] },
+    ],
+  },
+  kiosk: {
+    version: 2,
+    rules: [
+      { id: 'tls-min', setting: 'tls.minVersion', value: '1.2' },
+      { id: 'screen-lock', setting: 'display.lockAfterSeconds', value: 120 },
+    ],
+  },
+};
+
+/** `device-0001` … : zero-padded to at least four digits. */
+export function deviceIdFor(index: number, total: number): string {
+  const width = Math.max(4, String(total).length);
+  return `device-${String(index).padStart(width, '0')}`;
+}
+
+/** Most devices run `baseline`, every fourth `strict`, a few `kiosk`. */
+export function policyNameFor(index: number): string {
+  if (index % 4 === 0) return 'strict';
+  if (index % 10 === 7) return 'kiosk';
+  return 'baseline';
+}
+
+export class DeviceRegistry {
+  private devices = new Map<string, DeviceRecord>();
+  private order: string[] = [];
+
+  constructor(count: number, nowIso: string) {
+    this.populate(count, nowIso);
+  }
+
+  /** Replaces every device with `count` fresh, never-written ones. */
+  populate(count: number, nowIso: string): void {
+    this.devices = new Map();
+    this.order = [];
+    for (let index = 1; index <= count; index++) {
+      const deviceId = deviceIdFor(index, count);
+      const policyName = policyNameFor(index);
+      this.order.push(deviceId);
+      this.devices.set(deviceId, {
+        deviceId,
+        policyName,
+        policy: null,
+        armWrites: 0,
+        twinWrites: 0,
+        twin: {
+          version: 1,
+          tags: { securityPolicy: policyName, site: index % 2 === 0 ? 'plant-north' : 'plant-south' },
+          desired: {},
+          desiredVersion: 1,
+          desiredUpdatedAt: nowIso,
+          reported: { firmwareVersion: '1.4.2' },
+        },
+      });
+    }
+  }
+
+  get(deviceId: string): DeviceRecord | undefined {
+    return this.devices.get(deviceId);
+  }
+
+  list(): DeviceRecord[] {
+    return this.order.map((id) => this.devices.get(id)).filter((device) => device !== undefined);
+  }
+
+  /** The inventory as DEVICES_FILE carries it. */
+  inventory(): { deviceId: string; policy: string }[] {
+    return this.list().map((device) => ({ deviceId: device.deviceId, policy: device.policyName }));
+  }
+}
+
+/** IoT Hub's twin etag: the twin version as a big-endian 64-bit integer in base64. */
+export function twinEtag(version: number): string {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigUInt64BE(BigInt(version));
+  return buffer.toString('base64');
+}
+
+/** The twin as GET /twins/{id} returns it. */
+export function renderTwin(device: DeviceRecord): JsonObject {
+  const { twin } = device;
+  return {
+    deviceId: device.deviceId,
+    etag: twinEtag(twin.version),
+    deviceEtag: Buffer.from(`${device.deviceId}:1`).toString('base64'),
+    status: 'enabled',
+    statusUpdateTime: '0001-01-01T00:00:00Z',
+    connectionState: 'Disconnected',
+    lastActivityTime: '0001-01-01T00:00:00Z',
+    cloudToDeviceMessageCount: 0,
+    authenticationType: 'sas',
+    x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
+    modelId: '',
+    version: twin.version,
+    tags: structuredClone(twin.tags),
+    properties: {
+      desired: {
+        ...structuredClone(twin.desired),
+        $metadata: { $lastUpdated: twin.desiredUpdatedAt },
+        $version: twin.desiredVersion,
+      },
+      reported: {
+        ...structuredClone(twin.reported),
+        $metadata: { $lastUpdated: twin.desiredUpdatedAt },
+        $version: 1,
+      },
+    },
+    capabilities: { iotEdge: false },
+  };
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** RFC 7386 JSON merge patch, as IoT Hub applies it to tags and desired properties: null removes a key. */
+export function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {
+  const result: JsonObject = { ...target };
+  for (const [key, value] of Object.entries(patch)) {
+    if (key.startsWith('$')) continue;
+    if (value === null) {
+      delete result[key];
+    } else if (isJsonObject(value)) {
+      const current = result[key];
+      result[key] = mergePatch(isJsonObject(current) ? current : {}, value);
+    } else {
+      result[key] = structuredClone(value);
+    }
+  }
+  return result;
+}
+
+export function jsonByteLength(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+/** A parsed `SELECT * FROM devices [WHERE a = 'x' AND b = 'y']`. */
+export interface DeviceQuery {
+  conditions: { path: string[]; value: string | number | boolean }[];
+}
+
+/** The subset of IoT Hub's query language the emulator understands; undefined for anything else. */
+export function parseDeviceQuery(text: string): DeviceQuery | undefined {
+  const match = /^\s*select\s+\*\s+from\s+devices(?:\s+where\s+(.+?))?\s*$/is.exec(text);
+  if (!match) return undefined;
+  const where = match[1];
+  if (!where) return { conditions: [] };
+  const conditions: DeviceQuery['conditions'] = [];
+  for (const clause of where.split(/\s+and\s+/i)) {
+    const condition = /^\s*([A-Za-z$][\w$]*(?:\.[A-Za-z$][\w$]*)*)\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)\s*$/i.exec(
+      clause,
+    );
+    if (!condition?.[1] || !condition[2]) return undefined;
+    const literal = condition[2];
+    const value = literal.startsWith("'")
+      ? literal.slice(1, -1).replace(/''/g, "'")
+      : /^(true|false)$/i.test(literal)
+        ? literal.toLowerCase() === 'true'
+        : Number(literal);
+    conditions.push({ path: condition[1].split('.'), value });
+  }
+  return { conditions };
+}
+
+export function twinMatches(twin: JsonObject, query: DeviceQuery): boolean {
+  return query.conditions.every(({ path, value }) => {
+    let current: unknown = twin;
+    for (const segment of path) {
+      current = isJsonObject(current) ? current[segment] : undefined;
+    }
+    return current === value;
+  });
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { emulatorProfileNameSchema, faultOverridesSchema, type EmulatorProfileName, type FaultOverrides, type FaultSettings } from './fault-settings';
+import type { FaultCounters } from './fault-injector';
+import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
+import type { EmulatorWorld } from './world';
+
+/** GET /_emulator/state: what was written, and what happened. */
+export interface EmulatorState {
+  devices: Record<
+    string,
+    {
+      /** The securityPolicies resource; null when never written (or deleted). */
+      policy: unknown;
+      /** ARM writes (PUT, DELETE) plus twin updates. */
+      writes: number;
+      armWrites: number;
+      twinWrites: number;
+      /** The twin's desired.securityPolicy; null when absent. */
+      twinPolicy: unknown;
+    }
+  >;
+  /** Responses by HTTP status. Dropped connections are counted in `faults.dropped` instead. */
+  requests: Record<string, number>;
+  tokensIssued: number;
+  /** How often each fault fired; `throttled` is the 429s. */
+  faults: FaultCounters;
+  profile: EmulatorProfileName;
+  settings: FaultSettings;
+  roleAssignments: { name: string; scope: string; roleDefinitionId: string; principalId: string; createdOn: string }[];
+}
+
+/** The operations behind the introspection routes, also offered in-process by the Emulator object. */
+export interface IntrospectionControls {
+  state(): EmulatorState;
+  reset(options?: { devices?: number }): void;
+  setProfile(profile: EmulatorProfileName, faults?: FaultOverrides): void;
+}
+
+export function collectState(world: EmulatorWorld): EmulatorState {
+  const devices: EmulatorState['devices'] = {};
+  for (const device of world.devices.list()) {
+    devices[device.deviceId] = {
+      policy: structuredClone(device.policy),
+      writes: device.armWrites + device.twinWrites,
+      armWrites: device.armWrites,
+      twinWrites: device.twinWrites,
+      twinPolicy: structuredClone(device.twin.desired['securityPolicy'] ?? null),
+    };
+  }
+  return {
+    devices,
+    requests: world.journal.countsByStatus(),
+    tokensIssued: world.tokens.issuedCount,
+    faults: { ...world.faults.counters },
+    profile: world.faults.profileName,
+    settings: structuredClone(world.faults.current),
+    roleAssignments: [...world.rbac.assignments.values()].map((assignment) => ({
+      name: assignment.name,
+      scope: assignment.scope,
+      roleDefinitionId: `/subscriptions/${world.hub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${assignment.roleDefinitionGuid}`,
+      principalId: assignment.principalId,
+      createdOn: assignment.createdOn,
+    })),
+  };
+}
+
+const resetBodySchema = z.object({ devices: z.number().int().min(0).max(100_000).optional() }).strict();
+const profileBodySchema = z.object({ profile: emulatorProfileNameSchema, faults: faultOverridesSchema.optional() }).strict();
+
+/** /_emulator/state, /_emulator/reset and /_emulator/profile. No authentication: it is the operator's door. */
+export function handleIntrospection(request: EmulatorRequest, controls: IntrospectionControls): EmulatorResponse {
+  try {
+    const route = `${request.method} ${request.segments.slice(1).join('/')}`;
+    switch (route) {
+      case 'GET state':
+        return { status: 200, body: controls.state() };
+      case 'POST reset': {
+        const body = readBody(request, resetBodySchema, true);
+        controls.reset(body.devices === undefined ? {} : { devices: body.devices });
+        return { status: 200, body: controls.state() };
+      }
+      case 'POST profile': {
+        const body = readBody(request, profileBodySchema, false);
+        controls.setProfile(body.profile, body.faults);
+        return { status: 200, body: controls.state() };
+      }
+      default:
+        throw new EmulatorHttpError(404, 'NotFound', `No introspection route ${request.method} ${request.path}.`);
+    }
+  } catch (error) {
+    const failure =
+      error instanceof EmulatorHttpError ? error : new EmulatorHttpError(500, 'InternalServerError', String(error));
+    request.note.code = failure.code;
+    return { status: failure.status, body: { error: { code: failure.code, message: failure.message } } };
+  }
+}
+
+function readBody<T>(request: EmulatorRequest, schema: z.ZodType<T>, emptyAllowed: boolean): T {
+  if (request.body.length === 0 && emptyAllowed) return schema.parse({});
+  const parsed = parseJsonBody(request);
+  if (!parsed.ok) throw new EmulatorHttpError(400, 'InvalidRequestContent', 'The body must be JSON.');
+  const result = schema.safeParse(parsed.value);
+  if (!result.success) {
+    throw new EmulatorHttpError(400, 'InvalidRequestContent', z.prettifyError(result.error));
+  }
+  return result.data;
+}

@@ -1,0 +1,62 @@
+/**
+ * When a sync raises an alert, and what the alert says. Pure; sandbox-safe.
+ * Alert ids are deterministic: each kind is raised at most once per sync.
+ */
+import { authErrorRate } from './metrics';
+import type { AlertKind, AlertRecord, PermissionReport, SyncCounters } from './types';
+
+export const ALERT_IDS = {
+  AuthErrorRate: 'auth-error-rate',
+  AbortThreshold: 'abort-threshold',
+  PermissionsNotPropagated: 'permissions-not-propagated',
+} as const satisfies Record<AlertKind, string>;
+
+/** The 403 rate is judged only after `minAttempts` write attempts, and alerts when strictly above the threshold. */
+export function authErrorRateExceeded(
+  counters: Pick<SyncCounters, 'authErrors' | 'writeAttempts'>,
+  options: { authErrorRateThreshold: number; minAttempts: number },
+): boolean {
+  return (
+    counters.writeAttempts >= options.minAttempts && authErrorRate(counters) > options.authErrorRateThreshold
+  );
+}
+
+/** Like AWS IoT Jobs' abort criteria: stop starting batches once more devices than this finally failed with 403. */
+export function abortThresholdExceeded(authFailedDevices: number, abortAfterAuthFailures: number): boolean {
+  return authFailedDevices > abortAfterAuthFailures;
+}
+
+export function makeAlert(kind: AlertKind, message: string, raisedAt: string): AlertRecord {
+  return { id: ALERT_IDS[kind], kind, message, raisedAt, acknowledged: false };
+}
+
+export function authErrorRateMessage(
+  counters: Pick<SyncCounters, 'authErrors' | 'writeAttempts'>,
+  threshold: number,
+): string {
+  return (
+    `Authorization errors (403) in ${percent(authErrorRate(counters))} of write attempts ` +
+    `(${counters.authErrors} of ${counters.writeAttempts}), above ${percent(threshold)}: ` +
+    `role assignments may not have propagated yet, or the principal lacks a permission.`
+  );
+}
+
+export function abortThresholdMessage(authFailedDevices: number, abortAfterAuthFailures: number): string {
+  return (
+    `${authFailedDevices} devices failed with AuthorizationFailed (more than ${abortAfterAuthFailures}): ` +
+    `no new batches were started; devices not attempted are reported as failed with code Aborted.`
+  );
+}
+
+export function permissionsNotPropagatedMessage(report: PermissionReport, waitedMs: number): string {
+  const missing = report.missing.length > 0 ? report.missing.join(', ') : '(not reported)';
+  const roles = report.rolesAssigned.length > 0 ? report.rolesAssigned.join(', ') : 'none found';
+  return (
+    `Permissions not effective at hub scope after ${Math.round(waitedMs / 1000)} s; missing: ${missing}. ` +
+    `Roles assigned: ${roles}. Grant them with the role ${report.grantingRole} (policy-sync setup-rbac).`
+  );
+}
+
+function percent(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
+}

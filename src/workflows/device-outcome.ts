@@ -1,0 +1,120 @@
+/**
+ * What one device's applySecurityPolicy came to, as a DeviceOutcome. Pure; sandbox-safe.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  RetryState,
+  TemporalFailure,
+  TimeoutFailure,
+} from '@temporalio/common';
+import type { ApplyPolicyResult } from '../activities/types';
+import type { AttemptCounters } from './failure-types';
+import type { DeviceOutcome } from './types';
+
+/** Codes the workflows give failed devices besides the activities' FailureType values. */
+export const OutcomeCode = {
+  /** The activity ran out of time (start-to-close on the last attempt, or schedule-to-close). */
+  Timeout: 'Timeout',
+  /** The write was cancelled (the sync was cancelled). */
+  Cancelled: 'Cancelled',
+  /** Not attempted: the sync stopped starting batches after too many AuthorizationFailed devices. */
+  Aborted: 'Aborted',
+  /** The batch workflow failed or could not start; its devices without an outcome get this code. */
+  BatchFailed: 'BatchFailed',
+} as const;
+export type OutcomeCode = (typeof OutcomeCode)[keyof typeof OutcomeCode];
+
+/** Failure messages are cut to this length: the summary stays small, and no stack enters it. */
+export const MAX_FAILURE_MESSAGE_LENGTH = 300;
+
+export function outcomeFromResult(
+  deviceId: string,
+  result: ApplyPolicyResult,
+  completedAt: string,
+): DeviceOutcome {
+  return {
+    deviceId,
+    status: result.status,
+    attempts: result.attempts,
+    authErrors: result.authErrors,
+    throttled: result.throttled,
+    completedAt,
+  };
+}
+
+/**
+ * The outcome of a device whose activity finally failed. The activity puts AttemptCounters in the
+ * ApplicationFailure's details[0] (or its last heartbeat, for timeouts); without them, attempts are
+ * inferred from the retry state.
+ */
+export function outcomeFromFailure(deviceId: string, error: unknown, maximumAttempts: number): DeviceOutcome {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  let code: string;
+  let counters: AttemptCounters | undefined;
+  if (cause instanceof ApplicationFailure) {
+    code = cause.type ?? 'Error';
+    counters = attemptCountersOf(cause.details?.[0]);
+  } else if (cause instanceof TimeoutFailure) {
+    code = OutcomeCode.Timeout;
+    counters = attemptCountersOf(cause.lastHeartbeatDetails);
+  } else if (cause instanceof CancelledFailure) {
+    code = OutcomeCode.Cancelled;
+  } else {
+    code = cause instanceof TemporalFailure ? cause.name : 'Error';
+  }
+  const inferredAttempts =
+    error instanceof ActivityFailure && error.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED
+      ? maximumAttempts
+      : 1;
+  return {
+    deviceId,
+    status: 'failed',
+    attempts: counters?.attempts ?? inferredAttempts,
+    authErrors: counters?.authErrors ?? 0,
+    throttled: counters?.throttled ?? 0,
+    code,
+    message: sanitizeMessage(messageOf(cause) || messageOf(error)),
+  };
+}
+
+/** A device that was never attempted. */
+export function failedWithoutAttempt(deviceId: string, code: OutcomeCode, message: string): DeviceOutcome {
+  return { deviceId, status: 'failed', attempts: 0, authErrors: 0, throttled: 0, code, message };
+}
+
+export function isAttemptCounters(value: unknown): value is AttemptCounters {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.attempts === 'number' && typeof v.authErrors === 'number' && typeof v.throttled === 'number'
+  );
+}
+
+function attemptCountersOf(value: unknown): AttemptCounters | undefined {
+  if (isAttemptCounters(value)) return value;
+  // Heartbeat details arrive as the list of values given to heartbeat().
+  if (Array.isArray(value) && isAttemptCounters(value[0])) return value[0];
+  return undefined;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : '';
+}
+
+/**
+ * One line, no stack, no bearer token or JWT-looking string, at most MAX_FAILURE_MESSAGE_LENGTH characters.
+ * The activities already redact; this is the workflow's own guard, since whatever it returns stays in history.
+ */
+export function sanitizeMessage(message: string): string {
+  const firstLine = (message.split('\n')[0] ?? '').trim();
+  const redacted = firstLine
+    .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]')
+    .replace(/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]')
+    .replace(/(client_secret|password|sig|secret)=([^&\s]+)/gi, '$1=[redacted]');
+  return redacted.length > MAX_FAILURE_MESSAGE_LENGTH
+    ? `${redacted.slice(0, MAX_FAILURE_MESSAGE_LENGTH - 1)}…`
+    : redacted;
+}

@@ -1,0 +1,112 @@
+/**
+ * How device outcomes add up to the sync's counters and metrics. Pure; sandbox-safe.
+ *
+ * The counters count device writes planned by the sync: every inventory device once, plus devices a rerun
+ * queued again that had not failed. A failed device queued again by a rerun is taken off the books
+ * (`uncountFailures`) and counted afresh by its new outcome, so that at the end
+ * `devicesTotal = successCount + unchangedCount + failureCount = devicesDone`.
+ */
+import type {
+  AlertRecord,
+  DeviceFailure,
+  DeviceOutcome,
+  SyncCounters,
+  SyncMetrics,
+  SyncPhase,
+} from './types';
+
+export function emptyCounters(): SyncCounters {
+  return {
+    devicesTotal: 0,
+    devicesDone: 0,
+    successCount: 0,
+    failureCount: 0,
+    unchangedCount: 0,
+    authErrors: 0,
+    throttledCount: 0,
+    retriedCount: 0,
+    writeAttempts: 0,
+    lastSuccessTime: null,
+  };
+}
+
+/** Adds one device's final outcome. `retriedCount` counts devices that needed more than one attempt. */
+export function countOutcome(counters: SyncCounters, outcome: DeviceOutcome): SyncCounters {
+  const next: SyncCounters = {
+    ...counters,
+    devicesDone: counters.devicesDone + 1,
+    authErrors: counters.authErrors + outcome.authErrors,
+    throttledCount: counters.throttledCount + outcome.throttled,
+    retriedCount: counters.retriedCount + (outcome.attempts > 1 ? 1 : 0),
+    writeAttempts: counters.writeAttempts + outcome.attempts,
+  };
+  switch (outcome.status) {
+    case 'succeeded':
+      next.successCount += 1;
+      break;
+    case 'unchanged':
+      next.unchangedCount += 1;
+      break;
+    case 'failed':
+      next.failureCount += 1;
+      break;
+  }
+  const completedAt = outcome.status === 'failed' ? undefined : outcome.completedAt;
+  if (completedAt && (next.lastSuccessTime === null || completedAt > next.lastSuccessTime))
+    next.lastSuccessTime = completedAt;
+  return next;
+}
+
+/** The failure record of an outcome, or undefined when it did not fail. */
+export function failureOf(outcome: DeviceOutcome): DeviceFailure | undefined {
+  if (outcome.status !== 'failed') return undefined;
+  return {
+    deviceId: outcome.deviceId,
+    code: outcome.code ?? 'Unknown',
+    message: outcome.message ?? '',
+    attempts: outcome.attempts,
+  };
+}
+
+/** Takes `count` failed writes off the books, because their devices are queued again. */
+export function uncountFailures(counters: SyncCounters, count: number): SyncCounters {
+  return {
+    ...counters,
+    devicesTotal: counters.devicesTotal - count,
+    devicesDone: counters.devicesDone - count,
+    failureCount: counters.failureCount - count,
+  };
+}
+
+/** Plans `count` more device writes. */
+export function planWrites(counters: SyncCounters, count: number): SyncCounters {
+  return { ...counters, devicesTotal: counters.devicesTotal + count };
+}
+
+/** 403s seen per write attempt; 0 before any attempt. */
+export function authErrorRate(counters: Pick<SyncCounters, 'authErrors' | 'writeAttempts'>): number {
+  return counters.writeAttempts > 0 ? counters.authErrors / counters.writeAttempts : 0;
+}
+
+export function toSyncMetrics(
+  counters: SyncCounters,
+  phase: SyncPhase,
+  startedAt: string | null,
+  alerts: readonly AlertRecord[],
+): SyncMetrics {
+  return {
+    phase,
+    devicesTotal: counters.devicesTotal,
+    devicesDone: counters.devicesDone,
+    successCount: counters.successCount,
+    failureCount: counters.failureCount,
+    unchangedCount: counters.unchangedCount,
+    authErrors: counters.authErrors,
+    throttledCount: counters.throttledCount,
+    retriedCount: counters.retriedCount,
+    authErrorRate: authErrorRate(counters),
+    lastSuccessTime: counters.lastSuccessTime,
+    startedAt,
+    alerts: alerts.map((alert) => ({ ...alert })),
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * Defaults and validation of the workflows' inputs. Pure; sandbox-safe.
+ */
+import { POLICY_TARGETS, type DeviceRetryOptions, type PolicySyncInput } from './types';
+
+/** Most devices in one batch (interface.md: a policyBatchWorkflow holds at most 50 devices). */
+export const MAX_BATCH_SIZE = 50;
+/** Most devices in flight at once (batchSize × maxConcurrentBatches): keeps pending activities bounded. */
+export const MAX_DEVICES_IN_FLIGHT = 500;
+/** Every parent run must stay well under 10,000 events; draining the window after the threshold adds a few hundred. */
+export const MAX_CONTINUE_AS_NEW_AFTER_EVENTS = 8_000;
+
+export const SYNC_DEFAULTS = {
+  batchSize: 50,
+  maxConcurrentBatches: 4,
+  batchStartDelayInMs: 0,
+  reportEvery: 10,
+  continueAsNewAfterEvents: 4_000,
+  preflight: { firstRecheckInMs: 2_000, maxRecheckInMs: 60_000, timeoutInMs: 30 * 60_000 },
+  alerts: { authErrorRateThreshold: 0.1, minAttempts: 20, abortAfterAuthFailures: 50 },
+} as const;
+
+export const RETRY_DEFAULTS: Required<DeviceRetryOptions> = {
+  initialIntervalInMs: 1_000,
+  backoffCoefficient: 2,
+  maximumIntervalInMs: 30_000,
+  maximumAttempts: 10,
+  startToCloseTimeoutInMs: 30_000,
+  scheduleToCloseTimeoutInMs: 10 * 60_000,
+};
+
+export interface ResolvedSyncOptions {
+  batchSize: number;
+  maxConcurrentBatches: number;
+  batchStartDelayInMs: number;
+  reportEvery: number;
+  continueAsNewAfterEvents: number;
+  /** Devices read from the inventory per readInventoryPage call: one window's worth. */
+  pageSize: number;
+  preflight: { firstRecheckInMs: number; maxRecheckInMs: number; timeoutInMs: number };
+  alerts: { authErrorRateThreshold: number; minAttempts: number; abortAfterAuthFailures: number };
+  retry: Required<DeviceRetryOptions>;
+}
+
+export function resolveRetryOptions(retry: DeviceRetryOptions = {}): Required<DeviceRetryOptions> {
+  return {
+    initialIntervalInMs: retry.initialIntervalInMs ?? RETRY_DEFAULTS.initialIntervalInMs,
+    backoffCoefficient: retry.backoffCoefficient ?? RETRY_DEFAULTS.backoffCoefficient,
+    maximumIntervalInMs: retry.maximumIntervalInMs ?? RETRY_DEFAULTS.maximumIntervalInMs,
+    maximumAttempts: retry.maximumAttempts ?? RETRY_DEFAULTS.maximumAttempts,
+    startToCloseTimeoutInMs: retry.startToCloseTimeoutInMs ?? RETRY_DEFAULTS.startToCloseTimeoutInMs,
+    scheduleToCloseTimeoutInMs: retry.scheduleToCloseTimeoutInMs ?? RETRY_DEFAULTS.scheduleToCloseTimeoutInMs,
+  };
+}
+
+export function resolveSyncOptions(input: PolicySyncInput): ResolvedSyncOptions {
+  const batchSize = input.batchSize ?? SYNC_DEFAULTS.batchSize;
+  const maxConcurrentBatches = input.maxConcurrentBatches ?? SYNC_DEFAULTS.maxConcurrentBatches;
+  return {
+    batchSize,
+    maxConcurrentBatches,
+    batchStartDelayInMs: input.batchStartDelayInMs ?? SYNC_DEFAULTS.batchStartDelayInMs,
+    reportEvery: input.reportEvery ?? SYNC_DEFAULTS.reportEvery,
+    continueAsNewAfterEvents: input.continueAsNewAfterEvents ?? SYNC_DEFAULTS.continueAsNewAfterEvents,
+    pageSize: batchSize * maxConcurrentBatches,
+    preflight: { ...SYNC_DEFAULTS.preflight, ...definedOnly(input.preflight) },
+    alerts: { ...SYNC_DEFAULTS.alerts, ...definedOnly(input.alerts) },
+    retry: resolveRetryOptions(input.retry),
+  };
+}
+
+/** Every problem with the input, so that a caller sees them all at once. Empty when valid. */
+export function validateSyncInput(input: PolicySyncInput): string[] {
+  const problems: string[] = [];
+  if (typeof input?.hub !== 'string' || input.hub.length === 0)
+    problems.push('hub must be a non-empty string');
+  if (!POLICY_TARGETS.includes(input?.target))
+    problems.push(`target must be one of ${POLICY_TARGETS.join(', ')}`);
+  if (input?.deviceIds !== undefined && !isStringArray(input.deviceIds))
+    problems.push('deviceIds must be an array of strings');
+  if (problems.length > 0 && (typeof input !== 'object' || input === null)) return problems;
+
+  const o = resolveSyncOptions(input);
+  const int = (name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(value) || value < min || value > max)
+      problems.push(
+        `${name} must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}`,
+      );
+  };
+  int('batchSize', o.batchSize, 1, MAX_BATCH_SIZE);
+  int('maxConcurrentBatches', o.maxConcurrentBatches, 1);
+  if (o.batchSize * o.maxConcurrentBatches > MAX_DEVICES_IN_FLIGHT)
+    problems.push(`batchSize × maxConcurrentBatches must be at most ${MAX_DEVICES_IN_FLIGHT}`);
+  int('batchStartDelayInMs', o.batchStartDelayInMs, 0);
+  int('reportEvery', o.reportEvery, 1);
+  int('continueAsNewAfterEvents', o.continueAsNewAfterEvents, 100, MAX_CONTINUE_AS_NEW_AFTER_EVENTS);
+  int('preflight.firstRecheckInMs', o.preflight.firstRecheckInMs, 1);
+  int('preflight.maxRecheckInMs', o.preflight.maxRecheckInMs, o.preflight.firstRecheckInMs);
+  int('preflight.timeoutInMs', o.preflight.timeoutInMs, 0);
+  const rate = o.alerts.authErrorRateThreshold;
+  if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1))
+    problems.push('alerts.authErrorRateThreshold must be from 0 to 1');
+  int('alerts.minAttempts', o.alerts.minAttempts, 0);
+  int('alerts.abortAfterAuthFailures', o.alerts.abortAfterAuthFailures, 0);
+  problems.push(...validateRetryOptions(o.retry));
+  return problems;
+}
+
+export function validateRetryOptions(retry: Required<DeviceRetryOptions>): string[] {
+  const problems: string[] = [];
+  const positive = (name: string, value: number) => {
+    if (!Number.isInteger(value) || value < 1) problems.push(`retry.${name} must be a positive integer`);
+  };
+  positive('initialIntervalInMs', retry.initialIntervalInMs);
+  positive('maximumIntervalInMs', retry.maximumIntervalInMs);
+  positive('maximumAttempts', retry.maximumAttempts);
+  positive('startToCloseTimeoutInMs', retry.startToCloseTimeoutInMs);
+  positive('scheduleToCloseTimeoutInMs', retry.scheduleToCloseTimeoutInMs);
+  if (typeof retry.backoffCoefficient !== 'number' || !(retry.backoffCoefficient >= 1))
+    problems.push('retry.backoffCoefficient must be at least 1');
+  if (retry.maximumIntervalInMs < retry.initialIntervalInMs)
+    problems.push('retry.maximumIntervalInMs must be at least retry.initialIntervalInMs');
+  if (retry.scheduleToCloseTimeoutInMs < retry.startToCloseTimeoutInMs)
+    problems.push('retry.scheduleToCloseTimeoutInMs must be at least retry.startToCloseTimeoutInMs');
+  return problems;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+/** Drops keys whose value is undefined, so that `{ timeoutInMs: undefined }` keeps the default. */
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** What is wrong with a rerun signal's payload (it may come from any client), or undefined. */
+export function validateRerunRequest(request: unknown): string | undefined {
+  if (typeof request !== 'object' || request === null || Array.isArray(request))
+    return 'Invalid rerun request: expected { failedOnly?: boolean, deviceIds?: string[] }';
+  const { failedOnly, deviceIds } = request as Record<string, unknown>;
+  if (failedOnly !== undefined && typeof failedOnly !== 'boolean')
+    return 'Invalid rerun request: failedOnly must be a boolean';
+  if (deviceIds !== undefined && !isStringArray(deviceIds))
+    return 'Invalid rerun request: deviceIds must be an array of strings';
+  return undefined;
+}

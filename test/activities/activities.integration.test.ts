@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createActivities, createActivityDeps } from '../../src/activities';
+import type { PolicySyncActivities } from '../../src/activities/types';
+import { createAzureAgent } from '../../src/azure/http';
+import { startEmulator, type Emulator } from '../../src/emulator';
+import { createLogger } from '../../src/logger';
+import { FailureType, type AttemptCounters } from '../../src/workflows/failure-types';
+import { configFor, trustEmulator } from '../azure/emulator-support';
+import { applyWithRetries, runActivity } from './activity-support';
+
+describe('applySecurityPolicy in the seed profile (grant still propagating)', () => {
+  let emulator: Emulator;
+  let activities: PolicySyncActivities;
+  let closeDeps: () => Promise<void>;
+  const logLines: string[] = [];
+
+  before(async () => {
+    emulator = await startEmulator({
+      devices: 12,
+      profile: 'seed',
+      faults: { propagation: { delayMs: 1500, flakyWindowMs: 2500, flakyRatio: 0.6 } },
+    });
+    trustEmulator(emulator);
+    const dispatcher = createAzureAgent({ ca: emulator.caPem });
+    const deps = createActivityDeps(configFor(emulator), {
+      dispatcher,
+      logger: createLogger({ format: 'json', level: 'DEBUG', write: (l) => logLines.push(l) }),
+    });
+    activities = createActivities(deps);
+    closeDeps = async () => {
+      await deps.close();
+      await dispatcher.close();
+    };
+  });
+  after(async () => {
+    await closeDeps();
+    await emulator.close();
+  });
+
+  it('devices whose first writes get 403 end written, and every attempt after a 403 carries a new token', async () => {
+    const loaded = await runActivity(() => activities.loadInventory({}));
+    assert.equal(loaded.snapshot.deviceCount, 12);
+    const pages = await runActivity(() => activities.readInventoryPage({ snapshotId: loaded.snapshot.id, offset: 0, limit: 12 }));
+
+    const runs = await Promise.all(
+      pages.map((device) =>
+        applyWithRetries(activities, { ...device, target: 'arm', snapshotId: loaded.snapshot.id }),
+      ),
+    );
+
+    const state = emulator.state();
+    const log = emulator.requestLog().filter((r) => r.path.includes('/securityPolicies/'));
+    let refusals = 0;
+    for (const [i, device] of pages.entries()) {
+      const run = runs[i]!;
+      assert.ok(run.result, `device ${device.deviceId} failed: ${run.final?.message}`);
+      assert.equal(run.result.status, 'succeeded');
+      assert.ok(state.devices[device.deviceId]?.policy, `${device.deviceId} holds a policy`);
+
+      // Every failed attempt was a retryable AuthorizationFailed carrying the counters.
+      for (const failure of run.failures) {
+        assert.equal(failure.type, FailureType.AuthorizationFailed);
+        assert.equal(failure.nonRetryable, false);
+        assert.ok(typeof failure.nextRetryDelay === 'number' && failure.nextRetryDelay > 0);
+      }
+      const lastDetails = run.failures.at(-1)?.details?.[0] as AttemptCounters | undefined;
+      if (lastDetails) assert.equal(lastDetails.authErrors, run.failures.length);
+      assert.equal(run.result.authErrors, run.failures.length, 'authErrors counted across attempts');
+      assert.equal(run.result.attempts, run.failures.length + 1);
+
+      // By path: the emulator notes deviceId only once a request is authorized.
+      const requests = log.filter((r) => r.path.split('/securityPolicies/')[1] === device.deviceId);
+      assert.ok(requests[0]?.status === 403, `${device.deviceId}: the first write was refused (pending grant)`);
+      requests.forEach((request, at) => {
+        if (request.status !== 403) return;
+        refusals += 1;
+        const next = requests[at + 1];
+        assert.ok(next, `${device.deviceId}: an attempt follows every 403`);
+        assert.ok(request.token && next.token, 'tokens are logged');
+        assert.notEqual(next.token, request.token, `${device.deviceId}: the attempt after a 403 carried the refused token`);
+      });
+      assert.equal(requests.filter((r) => r.status === 403).length, run.result.authErrors);
+    }
+    assert.ok(refusals >= pages.length);
+    // Concurrent refusals of one token caused far fewer token requests than refusals.
+    assert.ok(state.tokensIssued < refusals, `tokens issued ${state.tokensIssued} < refusals ${refusals}`);
+  });
+});

@@ -1,0 +1,47 @@
+/** Test support: runs an activity the way Temporal would retry it, carrying heartbeat details between attempts. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../../src/activities/types';
+
+/** The SDK's activity logger, quiet: failures are what these tests provoke. */
+const quietLogger = new DefaultLogger('ERROR', () => undefined);
+
+export interface RetryRun {
+  result?: ApplyPolicyResult;
+  failures: ApplicationFailure[];
+  final?: ApplicationFailure;
+}
+
+/** Runs applySecurityPolicy until it succeeds, fails for good, or maxAttempts pass; delays are capped for speed. */
+export async function applyWithRetries(
+  activities: PolicySyncActivities,
+  input: ApplyPolicyInput,
+  options: { maxAttempts?: number; delayCapInMs?: number } = {},
+): Promise<RetryRun> {
+  const failures: ApplicationFailure[] = [];
+  let heartbeatDetails: unknown;
+  const maxAttempts = options.maxAttempts ?? 20;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const env = new MockActivityEnvironment({ attempt, heartbeatDetails }, { logger: quietLogger });
+    env.on('heartbeat', (details: unknown) => {
+      heartbeatDetails = details;
+    });
+    try {
+      const result: ApplyPolicyResult = await env.run(activities.applySecurityPolicy, input);
+      return { result, failures };
+    } catch (error) {
+      if (!(error instanceof ApplicationFailure)) throw error;
+      failures.push(error);
+      if (error.nonRetryable) return { failures, final: error };
+      const delay = typeof error.nextRetryDelay === 'number' ? error.nextRetryDelay : 200;
+      await sleep(Math.min(options.delayCapInMs ?? 300, delay));
+    }
+  }
+  return { failures, final: failures.at(-1) };
+}
+
+export async function runActivity<R>(fn: () => Promise<R>, info: ConstructorParameters<typeof MockActivityEnvironment>[0] = {}): Promise<R> {
+  return new MockActivityEnvironment(info, { logger: quietLogger }).run(fn);
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  AzureRequestError,
+  classifyAzureError,
+  isAzureRequestError,
+  parseAzureErrorBody,
+  parseClaimsChallenge,
+} from '../../src/azure/errors';
+import { FailureType } from '../../src/workflows/failure-types';
+
+const arm = (code: string, message = 'm') => ({ error: { code, message } });
+const ctx = { operation: 'writing the security policy', deviceId: 'device-0001', target: 'arm' as const, nowInMs: 0 };
+
+describe('classifyAzureError', () => {
+  it('403 AuthorizationFailed → retryable AuthorizationFailed naming the device and what to do', () => {
+    const e = classifyAzureError({ statusCode: 403, headers: {}, body: arm('AuthorizationFailed') }, ctx);
+    assert.equal(e.code, FailureType.AuthorizationFailed);
+    assert.equal(e.retryable, true);
+    assert.equal(e.statusCode, 403);
+    assert.equal(e.deviceId, 'device-0001');
+    assert.match(e.message, /device 'device-0001'/);
+    assert.match(e.message, /preflight/);
+  });
+
+  it("IoT Hub's 401 IotHubUnauthorized (no data action) → AuthorizationFailed", () => {
+    const e = classifyAzureError(
+      {
+        statusCode: 401,
+        headers: { 'iothub-errorcode': 'IotHubUnauthorized' },
+        body: { Message: 'ErrorCode:IotHubUnauthorized;Principal x is not authorized' },
+      },
+      { ...ctx, target: 'twin' },
+    );
+    assert.equal(e.code, FailureType.AuthorizationFailed);
+    assert.match(e.message, /twins\/read and write/);
+  });
+
+  it('401 → retryable Unauthorized, carrying a claims challenge', () => {
+    const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: '1' } } });
+    const header = `Bearer authorization_uri="x", error="insufficient_claims", claims="${Buffer.from(claims).toString('base64')}"`;
+    const e = classifyAzureError(
+      { statusCode: 401, headers: { 'www-authenticate': header }, body: arm('InvalidAuthenticationToken') },
+      ctx,
+    );
+    assert.equal(e.code, FailureType.Unauthorized);
+    assert.equal(e.retryable, true);
+    assert.equal(e.claims, claims);
+    assert.equal(parseClaimsChallenge({ 'www-authenticate': 'Bearer error="invalid_token"' }), undefined);
+  });
+
+  it('429 → Throttled with the delay from Retry-After', () => {
+    const e = classifyAzureError({ statusCode: 429, headers: { 'retry-after': '3' }, body: arm('SubscriptionRequestsThrottled') }, ctx);
+    assert.equal(e.code, FailureType.Throttled);
+    assert.equal(e.retryAfterInMs, 3000);
+    assert.equal(e.retryable, true);
+  });
+
+  it('503 → Transient with the delay from x-ms-retry-after-ms; other 5xx → Transient', () => {
+    const e = classifyAzureError({ statusCode: 503, headers: { 'x-ms-retry-after-ms': '1200' }, body: '' }, ctx);
+    assert.equal(e.code, FailureType.Transient);
+    assert.equal(e.retryAfterInMs, 1200);
+    assert.equal(classifyAzureError({ statusCode: 500, headers: {}, body: arm('InternalServerError') }, ctx).code, FailureType.Transient);
+    assert.equal(classifyAzureError({ statusCode: 502, headers: {}, body: '<html>' }, ctx).code, FailureType.Transient);
+  });
+
+  it('400 → non-retryable InvalidPolicy', () => {
+    const e = classifyAzureError({ statusCode: 400, headers: {}, body: arm('InvalidRequestContent') }, ctx);
+    assert.equal(e.code, FailureType.InvalidPolicy);
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /POLICIES_FILE/);
+  });
+
+  it('400 about the api-version → Misconfigured', () => {
+    const e = classifyAzureError({ statusCode: 400, headers: {}, body: arm('NoRegisteredProviderFound') }, ctx);
+    assert.equal(e.code, FailureType.Misconfigured);
+    assert.match(e.message, /POLICY_API_VERSION/);
+  });
+
+  it('404 for the device → non-retryable DeviceNotFound (ARM and IoT Hub shapes)', () => {
+    assert.equal(classifyAzureError({ statusCode: 404, headers: {}, body: arm('DeviceNotFound') }, ctx).code, FailureType.DeviceNotFound);
+    const hub = classifyAzureError(
+      { statusCode: 404, headers: {}, body: { Message: 'ErrorCode:DeviceNotFound;Device x not registered' } },
+      ctx,
+    );
+    assert.equal(hub.code, FailureType.DeviceNotFound);
+    assert.equal(hub.azureCode, 'DeviceNotFound');
+    assert.equal(hub.retryable, false);
+  });
+
+  it('404 for the resource type or provider → TargetUnsupported pointing to POLICY_TARGET=twin', () => {
+    for (const code of ['InvalidResourceType', 'NoRegisteredProviderFound', 'ResourceTypeNotSupported']) {
+      const e = classifyAzureError({ statusCode: 404, headers: {}, body: arm(code) }, ctx);
+      assert.equal(e.code, FailureType.TargetUnsupported, code);
+      assert.equal(e.retryable, false);
+      assert.match(e.message, /POLICY_TARGET=twin/);
+    }
+  });
+
+  it('404 for the hub or group → Misconfigured', () => {
+    assert.equal(classifyAzureError({ statusCode: 404, headers: {}, body: arm('ResourceGroupNotFound') }, ctx).code, FailureType.Misconfigured);
+  });
+
+  it('timeouts and dropped connections → Transient', () => {
+    const timeout = Object.assign(new Error('timed out after 30000 ms'), { name: 'TimeoutError' });
+    assert.equal(classifyAzureError({ error: timeout }, ctx).code, FailureType.Transient);
+    const socket = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    const e = classifyAzureError({ error: socket }, ctx);
+    assert.equal(e.code, FailureType.Transient);
+    assert.match(e.message, /UND_ERR_SOCKET/);
+    const reset = new Error('fetch failed', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
+    assert.equal(classifyAzureError({ error: reset }, ctx).azureCode, 'ECONNRESET');
+  });
+
+  it('an untrusted certificate → Misconfigured naming NODE_EXTRA_CA_CERTS', () => {
+    const tls = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    const e = classifyAzureError({ error: tls }, ctx);
+    assert.equal(e.code, FailureType.Misconfigured);
+    assert.match(e.message, /NODE_EXTRA_CA_CERTS/);
+  });
+
+  it('AADSTS7000215 invalid_client → non-retryable Misconfigured', () => {
+    const identity = Object.assign(new Error('ClientSecretCredential authentication failed. AADSTS7000215: Invalid client secret provided.'), {
+      name: 'AuthenticationError',
+      statusCode: 401,
+      errorResponse: { error: 'invalid_client', errorDescription: 'AADSTS7000215: Invalid client secret provided.' },
+    });
+    const e = classifyAzureError({ error: identity }, ctx);
+    assert.equal(e.code, FailureType.Misconfigured);
+    assert.equal(e.retryable, false);
+    assert.equal(e.azureCode, 'AADSTS7000215');
+    assert.match(e.message, /AZURE_CLIENT_SECRET/);
+  });
+
+  it('Entra ID unavailable (5xx) → Transient', () => {
+    const identity = Object.assign(new Error('boom'), { name: 'AuthenticationError', statusCode: 503, errorResponse: { error: 'temporarily_unavailable' } });
+    assert.equal(classifyAzureError({ error: identity }, ctx).code, FailureType.Transient);
+  });
+});
+
+describe('AzureRequestError', () => {
+  it('has a name-based guard and never prints a bearer token', () => {
+    const e = new AzureRequestError({
+      code: FailureType.Transient,
+      message: 'failed with Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl and access_token=abc123',
+    });
+    assert.ok(isAzureRequestError(e));
+    assert.ok(!isAzureRequestError(new Error('x')));
+    const printed = `${e.toString()} ${JSON.stringify(e)} ${e.message}`;
+    assert.doesNotMatch(printed, /eyJhbGciOi|abc123/);
+    assert.equal(JSON.parse(JSON.stringify(e)).code, 'Transient');
+  });
+});
+
+describe('parseAzureErrorBody', () => {
+  it('reads ARM, IoT Hub and OAuth shapes', () => {
+    assert.deepEqual(parseAzureErrorBody(arm('X', 'y')), { code: 'X', message: 'y' });
+    assert.equal(parseAzureErrorBody({ Message: 'ErrorCode:PreconditionFailed;nope' }).code, 'PreconditionFailed');
+    assert.equal(parseAzureErrorBody({ error: 'invalid_client', error_description: 'AADSTS7000215: bad' }).code, 'AADSTS7000215');
+    assert.equal(parseAzureErrorBody('not json', { 'iothub-errorcode': 'ThrottlingException' }).code, 'ThrottlingException');
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * Usage and configuration errors, help for every command: no Temporal server needed. Every bad flag or
+ * value names itself and exits 2; configuration problems are listed all at once and exit 2.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runCli, show } from './helpers';
+
+/** A complete, valid configuration (nothing is contacted by the tests that use it). */
+const validEnv = {
+  TEMPORAL_ADDRESS: '127.0.0.1:1',
+  AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000004',
+  AZURE_RESOURCE_GROUP: 'rg-iot',
+  IOT_HUB_NAME: 'hub-usage',
+  DEVICES_FILE: '/nonexistent/devices.json',
+  POLICIES_FILE: '/nonexistent/policies.json',
+};
+
+const COMMANDS = [
+  'worker',
+  'run',
+  'status',
+  'rerun',
+  'pause',
+  'resume',
+  'schedule create',
+  'schedule describe',
+  'schedule pause',
+  'schedule unpause',
+  'schedule trigger',
+  'schedule delete',
+  'preflight',
+  'setup-rbac',
+  'emulator',
+  'demo',
+];
+
+describe('policy-sync usage', () => {
+  it('prints help for the program and for every command, exit 0', async () => {
+    const top = await runCli(['--help']);
+    assert.equal(top.code, 0, show(top));
+    for (const command of COMMANDS) assert.ok(top.stdout.includes(command.split(' ')[0]!), command);
+    const results = await Promise.all(COMMANDS.map((command) => runCli([...command.split(' '), '--help'])));
+    results.forEach((result, i) => {
+      const command = COMMANDS[i]!;
+      assert.equal(result.code, 0, `${command}: ${show(result)}`);
+      assert.match(result.stdout, new RegExp(`Usage: policy-sync ${command}`), `${command}: ${show(result)}`);
+    });
+    const schedule = await runCli(['schedule', '--help']);
+    assert.equal(schedule.code, 0, show(schedule));
+    assert.match(schedule.stdout, /create.*\n(.*\n)*.*trigger/);
+  });
+
+  it('refuses unknown commands and flags, naming them, exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['schedule'], /schedule needs a subcommand/],
+      [['schedule', 'explode'], /unknown schedule subcommand 'explode'/],
+      [['run', '--fast'], /unknown flag '--fast' for 'run'/],
+      [['status', '--workflow-id'], /--workflow-id needs a value/],
+      [['rerun', '--failed-only=yes'], /--failed-only takes no value/],
+      [['pause', 'now'], /unexpected argument 'now'/],
+      [['schedule', 'create', '--every', '4 hours'], /--every: '4 hours' is not a duration/],
+      [['schedule', 'create', '--every', '10s'], /--every must be at least 1m/],
+      [['schedule', 'trigger', '--overlap', 'allow-all'], /--overlap must be one of skip, buffer-one/],
+      [['preflight', '--timeout', 'soon'], /--timeout: 'soon' is not a duration/],
+      [['run', '--devices', ' , '], /--devices needs at least one device id/],
+      [['run', '--batch-size', '500'], /--batch-size must be an integer from 1 to 50/],
+      [['demo', '--profile', 'stormy'], /--profile must be one of/],
+      [['worker', '--verbose'], /unknown flag '--verbose' for 'worker'/],
+      [['emulator', '--profile', 'stormy'], /profile/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(args, validEnv)));
+    results.forEach((result, i) => {
+      const [args, pattern] = cases[i]!;
+      assert.equal(result.code, 2, `${args.join(' ')}: ${show(result)}`);
+      assert.match(result.stderr, pattern, `${args.join(' ')}: ${show(result)}`);
+      assert.equal(result.stdout, '', `${args.join(' ')}: nothing on stdout`);
+    });
+  });
+
+  it('lists every configuration problem at once, exit 2', async () => {
+    const result = await runCli(['run', '--json'], {
+      AZURE_SUBSCRIPTION_ID: 'not-a-guid',
+      POLICY_TARGET: 'blob',
+      TEMPORAL_TLS_CERT: '/tmp/cert.pem',
+    });
+    assert.equal(result.code, 2, show(result));
+    assert.equal(result.stdout, '', '--json: nothing but JSON on stdout, and here nothing');
+    for (const problem of [
+      /AZURE_SUBSCRIPTION_ID must be a GUID/,
+      /AZURE_RESOURCE_GROUP is required/,
+      /IOT_HUB_NAME is required/,
+      /POLICY_TARGET must be 'arm' or 'twin'/,
+      /DEVICES_FILE is required/,
+      /POLICIES_FILE is required/,
+      /TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together/,
+    ]) {
+      assert.match(result.stderr, problem, show(result));
+    }
+  });
+
+  it('lets flags override the environment variable of the same meaning', async () => {
+    const result = await runCli(['status', '--hub', 'x'], validEnv);
+    assert.equal(result.code, 2, show(result));
+    assert.match(result.stderr, /IOT_HUB_NAME must be 3-50 letters/);
+  });
+
+  it('fails with exit 1 and a hint when Temporal cannot be reached', async () => {
+    const result = await runCli(['pause'], validEnv);
+    assert.equal(result.code, 1, show(result));
+    assert.match(result.stderr, /cannot reach Temporal at 127\.0\.0\.1:1/);
+  });
+});

@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { deviceIdProblem } from '../../src/inventory/device-id';
+import { InventoryStore, loadInventory } from '../../src/inventory/inventory';
+import { isInventoryError } from '../../src/inventory/errors';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'inventory-test-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(name: string, content: string | Buffer): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, content);
+  return path;
+}
+
+const policies = { default: { version: 1 }, baseline: { version: 3, rules: [] }, strict: { version: 5 } };
+
+describe('deviceIdProblem', () => {
+  it("accepts IoT Hub's allowed set and refuses the rest", () => {
+    assert.equal(deviceIdProblem("a-b.c+d%e_f#g*h?i!j(k)l,m:n=o@p$q'r"), undefined);
+    assert.equal(deviceIdProblem('x'.repeat(128)), undefined);
+    assert.match(deviceIdProblem('x'.repeat(129)) ?? '', /129 characters .* at most 128/);
+    assert.match(deviceIdProblem('a b') ?? '', /' ' \(space\)/);
+    assert.match(deviceIdProblem('a/b') ?? '', /'\/'/);
+    assert.match(deviceIdProblem('café') ?? '', /'é'/);
+    assert.match(deviceIdProblem('') ?? '', /empty/);
+  });
+});
+
+describe('a 1,000-row CSV inventory with 50 bad rows of different kinds', () => {
+  it('yields 950 devices and 50 precise rejections', async () => {
+    const lines: string[] = ['\uFEFFdeviceId,policy'];
+    const expected = new Map<number, RegExp>();
+    let row = 0;
+    const push = (line: string, reason?: RegExp) => {
+      row += 1;
+      lines.push(line);
+      if (reason) expected.set(row, reason);
+    };
+    for (let i = 1; i <= 1000; i++) {
+      const id = `dev-${String(i).padStart(4, '0')}`;
+      const kind = i % 20 === 0 ? (i / 20) % 7 : -1;
+      switch (kind) {
+        case 0:
+          push(`dev ${i},baseline`, /^deviceId 'dev \d+' contains ' ' \(space\)/);
+          break;
+        case 1:
+          push(`${'x'.repeat(130)}${i},baseline`, /^deviceId is 13\d characters long; IoT Hub allows at most 128/);
+          break;
+        case 2:
+          push(`,strict`, /^deviceId is empty/);
+          break;
+        case 3:
+          push(`dev-0001,strict`, /^deviceId 'dev-0001' duplicates row 1; the first one is kept/);
+          break;
+        case 4:
+          push(`${id},gold`, new RegExp(`^policy 'gold' of device '${id}' is not in POLICIES_FILE`));
+          break;
+        case 5:
+          push(`${id},baseline,extra`, /^row has 3 fields but the header has 2/);
+          break;
+        default:
+          if (kind === 6) push(`"${id}/x",baseline`, /contains '\/', which IoT Hub does not allow/);
+          else if (i % 3 === 0) push(`"${id}",""`); // quoted, empty policy → default
+          else if (i % 3 === 1) push(`${id},baseline`);
+          else push(`${id}`); // no policy column → default
+      }
+      if (i % 100 === 0) lines.push(''); // blank lines are not rows
+    }
+    const devicesFile = await file('devices.csv', `${lines.join('\r\n')}\r\n`);
+    const policiesFile = await file('policies.json', JSON.stringify(policies));
+    const inventory = await loadInventory({ source: 'file', devicesFile, policiesFile });
+
+    assert.equal(expected.size, 50);
+    assert.equal(inventory.devices.length, 950);
+    assert.equal(inventory.rejected.length, 50);
+    for (const rejection of inventory.rejected) {
+      assert.equal(rejection.source, devicesFile);
+      const reason = expected.get(rejection.row);
+      assert.ok(reason, `unexpected rejection of row ${rejection.row}: ${rejection.reason}`);
+      assert.match(rejection.reason, reason, `row ${rejection.row}`);
+      assert.match(rejection.reason, /\(line \d+\)$/, 'names the line too');
+    }
+    assert.deepEqual(inventory.devices[0], { deviceId: 'dev-0001', policy: 'baseline' });
+    assert.deepEqual(inventory.devices[1], { deviceId: 'dev-0002', policy: 'default' });
+    assert.deepEqual(inventory.devices[2], { deviceId: 'dev-0003', policy: 'default' });
+    assert.match(inventory.id, /^inv-[0-9a-f]{40}$/);
+  });
+});
+
+describe('JSON devices file', () => {
+  it('rejects bad rows precisely and keeps the rest', async () => {
+    const devicesFile = await file(
+      'devices.json',
+      JSON.stringify([
+        { deviceId: 'a', policy: 'baseline' },
+        { deviceId: 'b' },
+        'c',
+        { deviceId: 7 },
+        { policy: 'baseline' },
+        { deviceId: 'd', policy: 3 },
+        { deviceId: 'a', policy: 'strict' },
+        null,
+      ]),
+    );
+    const policiesFile = await file('policies2.json', JSON.stringify(policies));
+    const inventory = await loadInventory({ source: 'file', devicesFile, policiesFile });
+    assert.deepEqual(inventory.devices, [
+      { deviceId: 'a', policy: 'baseline' },
+      { deviceId: 'b', policy: 'default' },
+    ]);
+    assert.deepEqual(
+      inventory.rejected.map((r) => [r.row, r.reason.split(/[,:]/)[0]]),
+      [
+        [3, 'row must be an object like {"deviceId"'],
+        [4, 'deviceId must be a string'],
+        [5, 'deviceId is missing'],
+        [6, 'policy must be a string naming a policy in POLICIES_FILE'],
+        [7, "deviceId 'a' duplicates row 1; the first one is kept"],
+        [8, 'row must be an object like {"deviceId"'],
+      ],
+    );
+  });
+});
+
+describe('POLICIES_FILE', () => {
+  it('rejects a document over 32 KB or not an object, and the devices naming it', async () => {
+    const devicesFile = await file('d3.csv', 'deviceId,policy\nok,small\nbig-one,huge\narr,list\n');
+    const policiesFile = await file(
+      'p3.json',
+      JSON.stringify({ small: { a: 1 }, huge: { blob: 'x'.repeat(33 * 1024) }, list: [1, 2] }),
+    );
+    const inventory = await loadInventory({ source: 'file', devicesFile, policiesFile });
+    assert.deepEqual(inventory.devices, [{ deviceId: 'ok', policy: 'small' }]);
+    assert.equal(inventory.rejected.length, 4);
+    assert.match(inventory.rejected[0]!.reason, /policy 'huge': the document is \d+ bytes; at most 32768/);
+    assert.equal(inventory.rejected[0]!.source, policiesFile);
+    assert.equal(inventory.rejected[0]!.row, 2);
+    assert.match(inventory.rejected[1]!.reason, /policy 'list': the document must be a JSON object, not an array/);
+    assert.match(inventory.rejected[2]!.reason, /policy 'huge' of device 'big-one' was rejected in POLICIES_FILE/);
+  });
+});
+
+describe('whole-file problems name the file', () => {
+  const cases: [string, string | undefined, RegExp][] = [
+    ['missing.json', undefined, /DEVICES_FILE .*missing\.json does not exist/],
+    ['empty.json', '', /DEVICES_FILE .*empty\.json is empty/],
+    ['empty.csv', '\n\n', /DEVICES_FILE .*empty\.csv is empty/],
+    ['truncated.json', '[{"deviceId":"a"},{"devi', /DEVICES_FILE .*truncated\.json is not valid JSON \(the file looks truncated\)/],
+    ['object.json', '{"deviceId":"a"}', /must hold a JSON array/],
+    ['noheader.csv', 'dev-1,baseline\n', /must be a header naming a deviceId column/],
+    ['unclosed.csv', 'deviceId,policy\n"dev-1,baseline\n', /DEVICES_FILE .*unclosed\.csv is not valid CSV/],
+  ];
+  for (const [name, content, pattern] of cases) {
+    it(name, async () => {
+      const devicesFile = content === undefined ? join(dir, name) : await file(name, content);
+      const policiesFile = await file(`p-${name}.json`, JSON.stringify(policies));
+      await assert.rejects(loadInventory({ source: 'file', devicesFile, policiesFile }), (error: unknown) => {
+        assert.ok(isInventoryError(error));
+        assert.equal(error.code, 'InvalidInventoryFile');
+        assert.match(error.message, pattern);
+        return true;
+      });
+    });
+  }
+  it('a truncated POLICIES_FILE', async () => {
+    const devicesFile = await file('ok.csv', 'deviceId\na\n');
+    const policiesFile = await file('bad-policies.json', '{"default": {"a":');
+    await assert.rejects(loadInventory({ source: 'file', devicesFile, policiesFile }), /POLICIES_FILE .*bad-policies\.json is not valid JSON/);
+  });
+});
+
+describe('InventoryStore', () => {
+  it('serves pages and lookups by snapshot id, re-loads on a cache miss, and refuses a changed inventory', async () => {
+    const devicesFile = await file('store.csv', 'deviceId,policy\na,baseline\nb,strict\nc\n');
+    const policiesFile = await file('store-policies.json', JSON.stringify(policies));
+    const selectionDir = join(dir, 'selections');
+    const store = new InventoryStore({ source: 'file', devicesFile, policiesFile, selectionDir });
+    const { snapshot } = await store.load();
+    assert.deepEqual(await store.readPage(snapshot.id, 1, 5), [
+      { deviceId: 'b', policy: 'strict' },
+      { deviceId: 'c', policy: 'default' },
+    ]);
+    assert.deepEqual(await store.findDevices(snapshot.id, ['c', 'zz']), { devices: [{ deviceId: 'c', policy: 'default' }], unknown: ['zz'] });
+    assert.deepEqual(await store.policyDocument(snapshot.id, 'strict'), { version: 5 });
+    await assert.rejects(store.policyDocument(snapshot.id, 'nope'), (e: unknown) => isInventoryError(e) && e.code === 'PolicyNotFound');
+
+    // A selection (run --devices a,zz)
+    const narrowed = await store.load(['a', 'zz']);
+    assert.equal(narrowed.snapshot.devices.length, 1);
+    assert.deepEqual(narrowed.rejected, [{ source: '--devices', row: 2, reason: "deviceId 'zz' cannot be synced: it is not in the inventory" }]);
+
+    // Another worker process: nothing cached, same files → same snapshot.
+    const other = new InventoryStore({ source: 'file', devicesFile, policiesFile, selectionDir });
+    assert.equal((await other.readPage(snapshot.id, 0, 10)).length, 3);
+    assert.deepEqual(await other.readPage(narrowed.snapshot.id, 0, 10), [{ deviceId: 'a', policy: 'baseline' }]);
+
+    // The file changes: a third worker cannot find the snapshot any more.
+    await writeFile(devicesFile, 'deviceId,policy\na,baseline\n');
+    const third = new InventoryStore({ source: 'file', devicesFile, policiesFile, selectionDir });
+    await assert.rejects(third.readPage(snapshot.id, 0, 10), (e: unknown) => {
+      assert.ok(isInventoryError(e));
+      assert.equal(e.code, 'InventoryChanged');
+      assert.match(e.message, /changed since this sync loaded it/);
+      return true;
+    });
+    // …while the worker that has it cached still serves it.
+    assert.equal((await store.readPage(snapshot.id, 0, 10)).length, 3);
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * Deterministic, in-memory activities for workflow tests: an inventory, a permission check and a policy
+ * writer whose behaviour each test scripts per device and attempt.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../../src/activities/types';
+import type { AttemptCounters, FailureType } from '../../src/workflows/failure-types';
+import type { AlertRecord, DeviceAssignment, PermissionReport } from '../../src/workflows/types';
+
+export interface ApplyCall {
+  deviceId: string;
+  attempt: number;
+}
+
+/** Decides what one attempt at one device does: return a result, throw, or wait. */
+export type ApplyBehavior = (
+  call: ApplyCall,
+  fake: FakeAzure,
+) => Promise<ApplyPolicyResult> | ApplyPolicyResult;
+
+export function deviceIds(count: number, prefix = 'dev'): string[] {
+  const width = String(count).length;
+  return Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(width, '0')}`);
+}
+
+/** A failure the way the real activity reports it: typed, with AttemptCounters in details[0]. */
+export function applyFailure(
+  type: FailureType,
+  message: string,
+  counters: AttemptCounters,
+  options: { nonRetryable?: boolean; nextRetryDelayInMs?: number } = {},
+): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: options.nonRetryable ?? false,
+    details: [counters],
+    nextRetryDelay: options.nextRetryDelayInMs,
+  });
+}
+
+/** A gate a test opens to let held activities finish. */
+export class Gate {
+  private opened = false;
+  private waiters: (() => void)[] = [];
+  open(): void {
+    this.opened = true;
+    this.waiters.splice(0).forEach((resolve) => resolve());
+  }
+  /** Resolves when opened; inside an activity, rejects when the activity is cancelled (worker shutdown). */
+  wait(): Promise<void> {
+    if (this.opened) return Promise.resolve();
+    const opened = new Promise<void>((resolve) => this.waiters.push(resolve));
+    let cancelled: Promise<never> | undefined;
+    try {
+      cancelled = Context.current().cancelled;
+    } catch {
+      // not in an activity
+    }
+    return cancelled ? Promise.race([opened, cancelled]) : opened;
+  }
+}
+
+export class FakeAzure {
+  readonly inventory: DeviceAssignment[];
+  readonly snapshotId = 'snapshot-1';
+  readonly applyCalls: ApplyCall[] = [];
+  /** Devices that hold the policy, and how many successful writes each got. */
+  readonly writes = new Map<string, number>();
+  readonly alertsSent: AlertRecord[] = [];
+  permissionChecks = 0;
+  loadCalls = 0;
+  /** The permission check's answer for check number n (1-based). @default granted */
+  permission: (check: number) => PermissionReport = () => ({
+    granted: true,
+    missing: [],
+    rolesAssigned: ['IoT Policy Writer'],
+    grantingRole: 'IoT Policy Writer',
+  });
+  behavior: ApplyBehavior = ({ deviceId, attempt }, fake) => fake.succeed(deviceId, attempt);
+
+  constructor(ids: string[]) {
+    this.inventory = ids.map((deviceId) => ({ deviceId, policy: 'default' }));
+  }
+
+  /** Records a successful write: `succeeded` the first time, `unchanged` after. */
+  succeed(deviceId: string, attempt: number, extra: Partial<ApplyPolicyResult> = {}): ApplyPolicyResult {
+    const previous = this.writes.get(deviceId) ?? 0;
+    this.writes.set(deviceId, previous + 1);
+    return {
+      status: previous > 0 ? 'unchanged' : 'succeeded',
+      attempts: attempt,
+      authErrors: 0,
+      throttled: 0,
+      ...extra,
+    };
+  }
+
+  callsFor(deviceId: string): number {
+    return this.applyCalls.filter((call) => call.deviceId === deviceId).length;
+  }
+
+  activities(): PolicySyncActivities {
+    return {
+      checkRolePropagation: async () => this.permission(++this.permissionChecks),
+      loadInventory: async ({ deviceIds }) => {
+        this.loadCalls += 1;
+        const known = new Set(this.inventory.map((device) => device.deviceId));
+        const wanted = deviceIds ? new Set(deviceIds) : undefined;
+        const devices = wanted
+          ? this.inventory.filter((device) => wanted.has(device.deviceId))
+          : this.inventory;
+        const rejected = (deviceIds ?? [])
+          .map((id, i) => ({ id, row: i + 1 }))
+          .filter(({ id }) => !known.has(id))
+          .map(({ id, row }) => ({
+            source: '--devices',
+            row,
+            reason: `Device ${id} is not in the inventory`,
+          }));
+        this.selection = devices;
+        return {
+          snapshot: { id: this.snapshotId, deviceCount: devices.length },
+          rejected,
+          rejectedCount: rejected.length,
+        };
+      },
+      readInventoryPage: async ({ snapshotId, offset, limit }) => {
+        if (snapshotId !== this.snapshotId)
+          throw ApplicationFailure.nonRetryable('unknown snapshot', 'InventoryChanged');
+        return this.selection.slice(offset, offset + limit);
+      },
+      findDevices: async ({ deviceIds }) => {
+        const byId = new Map(this.selection.map((device) => [device.deviceId, device]));
+        return {
+          devices: deviceIds.flatMap((id) => byId.get(id) ?? []),
+          unknown: deviceIds.filter((id) => !byId.has(id)),
+        };
+      },
+      applySecurityPolicy: async (input: ApplyPolicyInput) => {
+        const call = { deviceId: input.deviceId, attempt: Context.current().info.attempt };
+        this.applyCalls.push(call);
+        return this.behavior(call, this);
+      },
+      sendAlert: async ({ alert }) => {
+        this.alertsSent.push(alert);
+      },
+    };
+  }
+
+  private selection: DeviceAssignment[] = [];
+}

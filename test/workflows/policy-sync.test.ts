@@ -1,0 +1,513 @@
+/**
+ * policySyncWorkflow and policyBatchWorkflow on the real dev server, with in-memory fake activities:
+ * start, signal, query, read the result — preflight, pause/resume, reruns, alerts, abort, continue-as-new.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
+import type { policySyncWorkflow } from '../../src/workflows';
+import { FailureType } from '../../src/workflows/failure-types';
+import {
+  acknowledgeAlertSignal,
+  alertsQuery,
+  failuresQuery,
+  metricsQuery,
+  pauseSignal,
+  rerunSignal,
+  resumeSignal,
+} from '../../src/workflows/messages';
+import { iotHubSearchAttribute, policySyncPhaseSearchAttribute } from '../../src/workflows/search-attributes';
+import type { PolicySyncInput, RerunRequest, SyncMetrics } from '../../src/workflows/types';
+import {
+  connectTestTemporal,
+  continueAsNewChain,
+  createTestWorker,
+  eventually,
+  recordHistoryFixture,
+  type TestTemporal,
+} from '../support/temporal';
+import { applyFailure, deviceIds, FakeAzure, Gate } from './fake-azure';
+
+const HUB = 'hub-test';
+let env: TestTemporal;
+let queues = 0;
+
+before(async () => {
+  env = await connectTestTemporal();
+});
+after(async () => {
+  await env?.close();
+});
+
+/** Runs `fn` with a worker whose activities are `fake`'s, on a task queue of its own. */
+async function withFake<T>(fake: FakeAzure, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `${env.taskQueue}-${++queues}`;
+  const worker = await createTestWorker(env, { taskQueue, activities: fake.activities() });
+  return worker.runUntil(fn(taskQueue));
+}
+
+function syncOptions(taskQueue: string, input: Partial<PolicySyncInput> = {}) {
+  return {
+    taskQueue,
+    workflowId: `iot-policy-sync-${HUB}-manual-${randomUUID()}`,
+    args: [{ hub: HUB, target: 'arm', ...input } satisfies PolicySyncInput] as [PolicySyncInput],
+    typedSearchAttributes: [{ key: iotHubSearchAttribute, value: HUB }],
+    staticSummary: `policy sync of ${HUB}`,
+    workflowExecutionTimeout: '3 minutes',
+  };
+}
+
+function startSync(taskQueue: string, input: Partial<PolicySyncInput> = {}) {
+  return env.client.workflow.start<typeof policySyncWorkflow>(
+    'policySyncWorkflow',
+    syncOptions(taskQueue, input),
+  );
+}
+
+function metricsOf(handle: WorkflowHandle<typeof policySyncWorkflow>): Promise<SyncMetrics> {
+  return handle.query(metricsQuery);
+}
+
+async function phaseAttribute(handle: WorkflowHandle): Promise<string | undefined> {
+  return (await handle.describe()).typedSearchAttributes.get(policySyncPhaseSearchAttribute);
+}
+
+const fast = { initialIntervalInMs: 50, maximumIntervalInMs: 200, maximumAttempts: 3 };
+
+void describe('policySyncWorkflow', () => {
+  void it(
+    'starts, pauses, resumes, reruns, answers queries and returns the summary',
+    { timeout: 90_000 },
+    async () => {
+      const fake = new FakeAzure(deviceIds(30));
+      const gate = new Gate();
+      let healed = false;
+      fake.behavior = async ({ deviceId, attempt }, f) => {
+        await delay(20);
+        if ((deviceId === 'dev-05' || deviceId === 'dev-12') && !healed)
+          throw applyFailure(
+            FailureType.InvalidPolicy,
+            `The policy document was refused for ${deviceId}\n    at stack (file.ts:1:1)`,
+            { attempts: attempt, authErrors: 0, throttled: 0 },
+            { nonRetryable: true },
+          );
+        if (deviceId === 'dev-07') return f.succeed(deviceId, 2, { authErrors: 1 });
+        if (deviceId === 'dev-30') await gate.wait();
+        return f.succeed(deviceId, attempt);
+      };
+
+      await withFake(fake, async (taskQueue) => {
+        try {
+          // Paused from its first moment (signal-with-start), so that nothing is written before we look.
+          const handle = await env.client.workflow.signalWithStart<typeof policySyncWorkflow, []>(
+            'policySyncWorkflow',
+            {
+              ...syncOptions(taskQueue, {
+                batchSize: 5,
+                maxConcurrentBatches: 2,
+                reportEvery: 2,
+                retry: fast,
+              }),
+              signal: pauseSignal,
+              signalArgs: [],
+            },
+          );
+          await eventually(
+            'phase paused',
+            () => metricsOf(handle),
+            (m) => m.phase === 'paused',
+          );
+          await eventually(
+            'search attribute paused',
+            () => phaseAttribute(handle),
+            (p) => p === 'paused',
+          );
+          const described = await handle.describe();
+          assert.equal(described.typedSearchAttributes.get(iotHubSearchAttribute), HUB);
+          await delay(700);
+          assert.equal(fake.applyCalls.length, 0, 'no write while paused');
+          assert.equal((await metricsOf(handle)).devicesTotal, 30);
+
+          await handle.signal(resumeSignal);
+          const seen: number[] = [];
+          const held = await eventually(
+            'all devices but the held one done',
+            async () => {
+              const m = await metricsOf(handle);
+              seen.push(m.devicesDone);
+              return m;
+            },
+            (m) => m.devicesDone === 29,
+            30_000,
+            25,
+          );
+          assert.ok(
+            seen.every((done, i) => i === 0 || done >= seen[i - 1]!),
+            `devicesDone never decreases: ${seen}`,
+          );
+          assert.ok(
+            seen.some((done) => done > 0 && done < 29),
+            `counts grow during the run: ${seen}`,
+          );
+          assert.equal(held.phase, 'syncing');
+          assert.equal(held.successCount, 27);
+          assert.equal(held.failureCount, 2);
+          assert.equal(held.authErrors, 1);
+          assert.ok(held.lastSuccessTime && held.startedAt && held.lastSuccessTime >= held.startedAt);
+
+          const failures = await handle.query(failuresQuery);
+          assert.deepEqual(failures.map((f) => [f.deviceId, f.code, f.attempts]).sort(), [
+            ['dev-05', 'InvalidPolicy', 1],
+            ['dev-12', 'InvalidPolicy', 1],
+          ]);
+          assert.ok(
+            failures.every((f) => !f.message.includes('\n') && !f.message.includes('at stack')),
+            'no stack in messages',
+          );
+
+          healed = true;
+          await handle.signal(rerunSignal, { failedOnly: true });
+          await eventually(
+            'failures re-queued',
+            () => handle.query(failuresQuery),
+            (f) => f.length === 0,
+          );
+          await handle.signal(rerunSignal, { deviceIds: ['dev-01', 'ghost'] });
+          await eventually(
+            'reruns written',
+            () => metricsOf(handle),
+            (m) => m.devicesTotal === 31 && m.devicesDone === 30,
+          );
+          gate.open();
+
+          const summary = await handle.result();
+          assert.equal(summary.workflowId, handle.workflowId);
+          assert.equal(summary.hub, HUB);
+          assert.equal(summary.target, 'arm');
+          assert.equal(summary.devicesTotal, 31);
+          assert.equal(summary.succeeded, 30);
+          assert.equal(summary.unchanged, 1, 'dev-01 written again');
+          assert.deepEqual(summary.failed, []);
+          assert.deepEqual(summary.rejected, [
+            { source: 'rerun', row: 2, reason: 'Device ghost is not in the inventory' },
+          ]);
+          assert.equal(summary.authErrors, 1);
+          assert.deepEqual(summary.alerts, []);
+          assert.ok(summary.durationMs > 700);
+          assert.equal(fake.callsFor('dev-05'), 2);
+          assert.equal(fake.callsFor('dev-01'), 2);
+          assert.equal(fake.writes.size, 30, 'every device holds the policy');
+          assert.equal((await metricsOf(handle)).phase, 'done');
+          await eventually(
+            'search attribute done',
+            () => phaseAttribute(handle),
+            (p) => p === 'done',
+          );
+
+          await recordHistoryFixture(handle, 'policy-sync-pause-resume-rerun');
+          await recordHistoryFixture(
+            env.client.workflow.getHandle(`${handle.workflowId}/batch-1`),
+            'policy-batch',
+          );
+        } finally {
+          gate.open();
+        }
+      });
+    },
+  );
+
+  void it('raises the auth error rate alert once per sync, across continue-as-new, and acknowledges it', async () => {
+    const fake = new FakeAzure(deviceIds(40));
+    const gate = new Gate();
+    fake.behavior = async ({ deviceId }, f) => {
+      if (deviceId === 'dev-40') await gate.wait();
+      return f.succeed(deviceId, 2, { authErrors: 1 });
+    };
+    await withFake(fake, async (taskQueue) => {
+      try {
+        const handle = await startSync(taskQueue, {
+          batchSize: 5,
+          maxConcurrentBatches: 2,
+          continueAsNewAfterEvents: 100,
+          alerts: { minAttempts: 20, authErrorRateThreshold: 0.1 },
+        });
+        const held = await eventually(
+          '39 done',
+          () => metricsOf(handle),
+          (m) => m.devicesDone === 39,
+        );
+        assert.equal(held.authErrorRate, 0.5);
+        const alerts = await handle.query(alertsQuery);
+        assert.equal(alerts.length, 1);
+        assert.equal(alerts[0]!.id, 'auth-error-rate');
+        assert.equal(alerts[0]!.kind, 'AuthErrorRate');
+        assert.equal(alerts[0]!.acknowledged, false);
+        assert.match(alerts[0]!.message, /403/);
+        assert.ok(!Number.isNaN(Date.parse(alerts[0]!.raisedAt)));
+
+        await handle.signal(acknowledgeAlertSignal, { id: 'no-such-alert' });
+        await handle.signal(acknowledgeAlertSignal, { id: 'auth-error-rate' });
+        await eventually(
+          'acknowledged',
+          () => handle.query(alertsQuery),
+          (a) => a[0]?.acknowledged === true,
+        );
+        gate.open();
+
+        const summary = await handle.result();
+        assert.equal(summary.succeeded, 40);
+        assert.equal(summary.authErrors, 40);
+        assert.equal(summary.alerts.length, 1);
+        assert.equal(summary.alerts[0]!.acknowledged, true);
+        assert.equal(fake.alertsSent.length, 1, 'sent through sendAlert once');
+        const runs = await continueAsNewChain(env.client, handle.workflowId, handle.firstExecutionRunId);
+        assert.ok(runs.length >= 2, `continued as new (${runs.length} runs)`);
+      } finally {
+        gate.open();
+      }
+    });
+  });
+
+  void it('waits for permissions to propagate, with backoff', async () => {
+    const fake = new FakeAzure(deviceIds(12));
+    fake.permission = (check) => ({
+      granted: check >= 4,
+      missing: check >= 4 ? [] : ['Microsoft.Devices/IotHubs/securityPolicies/write'],
+      rolesAssigned: [],
+      grantingRole: 'IoT Policy Writer',
+    });
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, {
+        batchSize: 5,
+        preflight: { firstRecheckInMs: 100, maxRecheckInMs: 200, timeoutInMs: 60_000 },
+      });
+      const summary = await handle.result();
+      assert.equal(summary.succeeded, 12);
+      assert.equal(fake.permissionChecks, 4);
+      const history = await handle.fetchHistory();
+      const timers = (history.events ?? []).flatMap((e) => e.timerStartedEventAttributes ?? []);
+      assert.deepEqual(
+        timers.map((t) => tsToMs(t.startToFireTimeout)),
+        [100, 200, 200],
+      );
+      await recordHistoryFixture(handle, 'policy-sync-preflight-waited');
+    });
+  });
+
+  void it('fails with PermissionsNotPropagated when permissions never arrive, writing nothing', async () => {
+    const fake = new FakeAzure(deviceIds(5));
+    fake.permission = () => ({
+      granted: false,
+      missing: ['Microsoft.Devices/IotHubs/securityPolicies/write', 'Microsoft.Devices/IotHubs/Read'],
+      rolesAssigned: ['Reader'],
+      grantingRole: 'IoT Policy Writer',
+    });
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, {
+        preflight: { firstRecheckInMs: 100, maxRecheckInMs: 400, timeoutInMs: 1_500 },
+      });
+      const error = await handle.result().then(
+        () => assert.fail('the run should fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.ok(error.cause instanceof ApplicationFailure);
+      assert.equal(error.cause.type, 'PermissionsNotPropagated');
+      assert.equal(error.cause.nonRetryable, true);
+      assert.match(error.cause.message, /securityPolicies\/write/);
+      assert.match(error.cause.message, /IotHubs\/Read/);
+      assert.equal(fake.applyCalls.length, 0, 'zero writes');
+      assert.equal(fake.loadCalls, 0);
+      assert.ok(fake.permissionChecks >= 4);
+      assert.deepEqual(
+        fake.alertsSent.map((a) => a.kind),
+        ['PermissionsNotPropagated'],
+      );
+      const alerts = await handle.query(alertsQuery);
+      assert.equal(alerts.length, 1);
+      assert.equal(alerts[0]!.id, 'permissions-not-propagated');
+      assert.equal((await metricsOf(handle)).phase, 'failed');
+      await eventually(
+        'search attribute failed',
+        () => phaseAttribute(handle),
+        (p) => p === 'failed',
+      );
+    });
+  });
+
+  void it('stops starting batches past the abort threshold and reports the rest as Aborted', async () => {
+    const fake = new FakeAzure(deviceIds(30));
+    fake.behavior = ({ deviceId, attempt }) => {
+      throw applyFailure(
+        FailureType.AuthorizationFailed,
+        `403 AuthorizationFailed writing ${deviceId}`,
+        { attempts: attempt, authErrors: attempt, throttled: 0 },
+        { nextRetryDelayInMs: 10 },
+      );
+    };
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, {
+        batchSize: 5,
+        maxConcurrentBatches: 1,
+        retry: { ...fast, maximumAttempts: 2 },
+        alerts: { abortAfterAuthFailures: 5, minAttempts: 20 },
+      });
+      const summary = await handle.result();
+      assert.equal(summary.devicesTotal, 30);
+      assert.equal(summary.failed.length, 30, 'nothing silently dropped');
+      const withCode = (code: string) => summary.failed.filter((f) => f.code === code).length;
+      assert.equal(withCode('AuthorizationFailed'), 10);
+      assert.equal(withCode('Aborted'), 20);
+      assert.equal(fake.applyCalls.length, 20, '10 devices × 2 attempts');
+      assert.equal(summary.authErrors, 20);
+      assert.deepEqual(summary.alerts.map((a) => a.kind).sort(), ['AbortThreshold', 'AuthErrorRate']);
+      assert.equal(fake.alertsSent.length, 2);
+      const failures = await handle.query(failuresQuery);
+      assert.equal(failures.find((f) => f.code === 'AuthorizationFailed')?.attempts, 2);
+    });
+  });
+
+  void it('reports a device whose writes time out with code Timeout', async () => {
+    const fake = new FakeAzure(deviceIds(3));
+    fake.behavior = async ({ deviceId, attempt }, f) => {
+      if (deviceId === 'dev-2') await delay(2_000);
+      return f.succeed(deviceId, attempt);
+    };
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, {
+        retry: { ...fast, maximumAttempts: 1, startToCloseTimeoutInMs: 500, scheduleToCloseTimeoutInMs: 500 },
+      });
+      const summary = await handle.result();
+      assert.equal(summary.succeeded, 2);
+      assert.deepEqual(
+        summary.failed.map((f) => [f.deviceId, f.code]),
+        [['dev-2', 'Timeout']],
+      );
+    });
+  });
+
+  void it('reruns the whole inventory on rerun {}, without writing devices not reached yet twice', async () => {
+    const fake = new FakeAzure(deviceIds(10));
+    const gate = new Gate();
+    fake.behavior = async ({ deviceId, attempt }, f) => {
+      if (deviceId === 'dev-10' && !f.writes.has(deviceId)) await gate.wait();
+      return f.succeed(deviceId, attempt);
+    };
+    await withFake(fake, async (taskQueue) => {
+      try {
+        // Signal-with-start: a rerun before the first batch changes nothing.
+        const handle = await env.client.workflow.signalWithStart<typeof policySyncWorkflow, [RerunRequest?]>(
+          'policySyncWorkflow',
+          {
+            ...syncOptions(taskQueue, { batchSize: 5, maxConcurrentBatches: 2 }),
+            signal: rerunSignal,
+            signalArgs: [{}],
+          },
+        );
+        await eventually(
+          '9 done',
+          () => metricsOf(handle),
+          (m) => m.devicesDone === 9,
+        );
+        assert.equal((await metricsOf(handle)).devicesTotal, 10);
+        await handle.signal(rerunSignal, {});
+        await eventually(
+          'rerun planned',
+          () => metricsOf(handle),
+          (m) => m.devicesTotal === 20,
+        );
+        gate.open();
+        const summary = await handle.result();
+        assert.equal(summary.devicesTotal, 20);
+        assert.equal(summary.succeeded, 10);
+        assert.equal(summary.unchanged, 10);
+        assert.equal(fake.applyCalls.length, 20);
+      } finally {
+        gate.open();
+      }
+    });
+  });
+
+  void it('continues as new with the window drained, carrying everything', { timeout: 120_000 }, async () => {
+    const fake = new FakeAzure(deviceIds(150));
+    fake.behavior = ({ deviceId, attempt }, f) => {
+      if (deviceId === 'dev-077')
+        throw applyFailure(FailureType.DeviceNotFound, 'no such device', {
+          attempts: 1,
+          authErrors: 0,
+          throttled: 0,
+        });
+      return f.succeed(deviceId, attempt);
+    };
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, {
+        batchSize: 5,
+        maxConcurrentBatches: 3,
+        reportEvery: 2,
+        continueAsNewAfterEvents: 150,
+      });
+      const summary = await handle.result();
+      assert.equal(summary.devicesTotal, 150);
+      assert.equal(summary.succeeded, 149);
+      assert.deepEqual(
+        summary.failed.map((f) => [f.deviceId, f.code]),
+        [['dev-077', 'DeviceNotFound']],
+      );
+      assert.equal(fake.writes.size, 149);
+      assert.equal(fake.applyCalls.length, 150, 'each device once: nothing lost or repeated across runs');
+      const runs = await continueAsNewChain(env.client, handle.workflowId, handle.firstExecutionRunId);
+      assert.ok(runs.length >= 3, `several runs: ${JSON.stringify(runs)}`);
+      for (const run of runs) assert.ok(run.events < 400, `run ${run.runId} has ${run.events} events`);
+      const latest = await handle.describe();
+      assert.equal(latest.typedSearchAttributes.get(iotHubSearchAttribute), HUB);
+      assert.equal(latest.typedSearchAttributes.get(policySyncPhaseSearchAttribute), 'done');
+      const [first, second] = runs;
+      await recordHistoryFixture(
+        env.client.workflow.getHandle(handle.workflowId, first!.runId),
+        'policy-sync-can-run-1',
+      );
+      await recordHistoryFixture(
+        env.client.workflow.getHandle(handle.workflowId, second!.runId),
+        'policy-sync-can-run-2',
+      );
+    });
+  });
+
+  void it('restricts the run to deviceIds and rejects unknown ones', async () => {
+    const fake = new FakeAzure(deviceIds(10));
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, { deviceIds: ['dev-02', 'dev-09', 'nope'] });
+      const summary = await handle.result();
+      assert.equal(summary.devicesTotal, 2);
+      assert.equal(summary.succeeded, 2);
+      assert.deepEqual(summary.rejected, [
+        { source: '--devices', row: 3, reason: 'Device nope is not in the inventory' },
+      ]);
+      assert.deepEqual([...fake.writes.keys()].sort(), ['dev-02', 'dev-09']);
+    });
+  });
+
+  void it('refuses invalid input with every problem listed', async () => {
+    const fake = new FakeAzure([]);
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, {
+        batchSize: 500,
+        maxConcurrentBatches: 0,
+        target: 'ftp' as 'arm',
+      });
+      const error = await handle.result().then(
+        () => assert.fail('should fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
+      assert.equal(error.cause.type, 'InvalidInput');
+      assert.match(error.cause.message, /target/);
+      assert.match(error.cause.message, /batchSize/);
+      assert.match(error.cause.message, /maxConcurrentBatches/);
+    });
+  });
+});
