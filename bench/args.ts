@@ -17,6 +17,8 @@ export interface BenchArgs {
   oursInput: Record<string, unknown>;
   /** The worker's maxConcurrentActivityTaskExecutions (WORKER_MAX_CONCURRENT_ACTIVITIES). */
   workerActivities: number | undefined;
+  /** Probe: our worker writes nothing (applySecurityPolicy is a no-op), to measure the orchestration's own cost. */
+  noopWrites: boolean;
   /** Extra Worker options as JSON (maxConcurrentWorkflowTaskExecutions, pollers...), for tuning runs. */
   workerOptions: Record<string, unknown>;
   baselineTokenReset: 'new-credential' | 'cache-only';
@@ -39,6 +41,7 @@ export const USAGE = `npm run bench -- [options]
   --seed N                                 emulator seed (default 7)
   --input JSON                             overrides of policySyncWorkflow's input, e.g. '{"maxConcurrentBatches":8}'
   --worker-activities N                    the worker's maxConcurrentActivityTaskExecutions
+  --noop-writes                            probe: our applySecurityPolicy writes nothing (orchestration cost only)
   --worker-options JSON                    extra Worker options, e.g. '{"maxConcurrentWorkflowTaskExecutions":100}'
   --baseline-token-reset new-credential|cache-only
   --out DIR                                where latest.json, latest.md and latest.svg go (default bench/results)
@@ -65,6 +68,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       input: { type: 'string' },
       'worker-activities': { type: 'string' },
       'worker-options': { type: 'string' },
+      'noop-writes': { type: 'boolean', default: false },
       'baseline-token-reset': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -110,6 +114,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     oursInput,
     workerActivities,
     workerOptions,
+    noopWrites: values['noop-writes'],
     baselineTokenReset: reset,
     outDir: values.out ?? 'bench/results',
   };

@@ -25,10 +25,23 @@ export interface SideResult {
   write429s: number;
   /** Successful writes per second while the write bucket was the limit (see `sustainedWriteRate`). */
   sustainedWritesPerSec: number | null;
+  /** Milestones in ms after the side's start: first request to the emulator, first write, last successful write. */
+  timeline?: { firstRequestMs: number | null; firstWriteMs: number | null; lastWriteOkMs: number | null };
   /** How often each emulator fault fired (dropped connections, 500s, 503s, claims challenges...). */
   faults?: Record<string, number>;
   /** Peak resident memory of the process that did the writes (the worker, or the seed script). */
   peakRssBytes: number | null;
+  /**
+   * CPU time (ms) between the side's start and end: the side's own process (seed script; our worker), the
+   * Temporal dev server, and the benchmark process that hosts the emulator; and the 1-minute load average
+   * at start and end (other work on the machine shows here).
+   */
+  resources: {
+    sideCpuMs: number | null;
+    temporalServerCpuMs: number | null;
+    emulatorAndDriverCpuMs: number;
+    loadAverage: [number, number];
+  } | null;
   /** Ours: history events of each run of the parent, in run order (continue-as-new). */
   parentRunEvents?: number[];
   /** Ours: children (batches) run. */
@@ -58,6 +71,7 @@ export interface BenchReport {
     oursInput: Record<string, unknown>;
     workerMaxConcurrentActivities: number | null;
     workerOptions: Record<string, unknown>;
+    noopWrites: boolean;
     baselineTokenReset: string;
   };
   cells: CellResult[];

@@ -80,6 +80,12 @@ function mb(bytes: number | null): string {
   return bytes === null ? '–' : (bytes / MB).toFixed(0);
 }
 
+function cpu(resources: SideResult['resources']): string {
+  if (!resources) return '–';
+  const s = (ms: number | null) => (ms === null ? '?' : (ms / 1000).toFixed(1));
+  return `${s(resources.sideCpuMs)} / ${s(resources.temporalServerCpuMs)} / ${s(resources.emulatorAndDriverCpuMs)}`;
+}
+
 function sideRow(cell: CellResult, side: SideResult, ratio: string): string {
   const rate = side.devices / (side.wallMs / 1000);
   const pct = (inSyncRatio(side) * 100).toFixed(side.inSync === side.devices ? 0 : 1);
@@ -99,6 +105,8 @@ function sideRow(cell: CellResult, side: SideResult, ratio: string): string {
     side.requestsPerDevice.toFixed(2),
     side.sustainedWritesPerSec === null ? '–' : side.sustainedWritesPerSec.toFixed(1),
     mb(side.peakRssBytes),
+    cpu(side.resources),
+    side.resources ? side.resources.loadAverage.join('→') : '–',
     events,
     ratio,
   ].join(' | ');
@@ -115,8 +123,8 @@ export function renderMarkdown(report: BenchReport): string {
     '',
   );
   lines.push(
-    '| profile | fleet | side | wall (s) | devices/s | in sync | failures | 403s | 429s | requests/device | sustained writes/s | peak RSS (MB) | parent runs / max events | ours/baseline wall |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| profile | fleet | side | wall (s) | devices/s | in sync | failures | 403s | 429s | requests/device | sustained writes/s | peak RSS (MB) | CPU s: side / server / emulator | load | parent runs / max events | ours/baseline wall |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const cell of report.cells) {
     const ratio =
@@ -133,7 +141,9 @@ export function renderMarkdown(report: BenchReport): string {
       '403s and 429s = responses the emulator sent between its reset and the end; requests/device = every request ' +
       'the emulator answered (token, reads, writes) per device; sustained writes/s = (successful writes − 200 burst) ' +
       'per second from the first write to the last success (only when the fleet exceeds the burst); peak RSS = VmHWM ' +
-      'of the writing process (our worker; the seed script).',
+      'of the writing process (our worker; the seed script); CPU s = CPU seconds spent during the side by the ' +
+      'writing process, the Temporal dev server and the emulator (with the benchmark driver); load = the 1-minute ' +
+      'load average at start → end (2 cores: above 2, other work competed for the CPU).',
     '',
   );
   if (report.targets.length) {
@@ -151,6 +161,7 @@ export function renderMarkdown(report: BenchReport): string {
     `- our workflow input overrides: \`${JSON.stringify(report.settings.oursInput)}\``,
     `- worker maxConcurrentActivityTaskExecutions: ${report.settings.workerMaxConcurrentActivities ?? 'default'}`,
     `- extra worker options: \`${JSON.stringify(report.settings.workerOptions)}\``,
+    ...(report.settings.noopWrites ? ['- PROBE: our applySecurityPolicy wrote nothing (--noop-writes)'] : []),
     `- baseline token reset: ${report.settings.baselineTokenReset}`,
     '',
   );

@@ -10,7 +10,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
@@ -27,6 +27,7 @@ import {
   type SideResult,
   type WriteRecord,
 } from './metrics';
+import { cpuMsSince, processCpuMs } from './process-stats';
 import { checkTargets, renderMarkdown, renderSvg } from './report';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
@@ -111,14 +112,22 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** What the emulator saw between the reset and now: statuses, writes, devices in sync. */
-function observeEmulator(emulator: Emulator, inventory: Inventory, fleet: number) {
+function observeEmulator(emulator: Emulator, inventory: Inventory, fleet: number, startedAtMs: number) {
   const state = emulator.state();
+  if (process.env.BENCH_DUMP_REQUESTS) {
+    // Debugging aid: every request of this side, for timeline analysis.
+    const file = join(ROOT, 'bench', 'results', 'tmp', `requests-${Date.now()}.json`);
+    writeFileSync(file, JSON.stringify(emulator.requestLog()));
+    log(`request log in ${file}`);
+  }
   const bucket = state.settings.throttling.armWrites;
   const requests = emulator.requestLog();
   const writes: WriteRecord[] = requests
     .filter((r) => r.method === 'PUT' && r.path.includes('/securityPolicies/'))
     .map((r) => ({ atMs: Date.parse(r.at), status: r.status }));
   const totalRequests = requests.length;
+  const okWrites = writes.filter((w) => w.status >= 200 && w.status < 300);
+  const since = (ms: number) => (Number.isFinite(ms) ? ms - startedAtMs : null);
   return {
     requestsByStatus: { ...state.requests } as Record<string, number>,
     requestsPerDevice: totalRequests / fleet,
@@ -126,8 +135,32 @@ function observeEmulator(emulator: Emulator, inventory: Inventory, fleet: number
     write429s: writes.filter((w) => w.status === 429).length,
     // Only meaningful where ARM meters writes (throttled, hostile).
     sustainedWritesPerSec: bucket ? sustainedWriteRate(writes, bucket.burst) : null,
-    faults: state.faults,
+    faults: { ...state.faults },
     inSync: countInSync(state.devices, inventory.devices, inventory.documents),
+    timeline: {
+      firstRequestMs: since(requests.reduce((min, r) => Math.min(min, Date.parse(r.at)), Infinity)),
+      firstWriteMs: since(writes.reduce((min, w) => Math.min(min, w.atMs), Infinity)),
+      lastWriteOkMs: since(okWrites.reduce((max, w) => Math.max(max, w.atMs), -Infinity)),
+    },
+  };
+}
+
+/** CPU spent by each process of a side, and the machine's load, between `startMeter` and `stop`. */
+function startMeter(serverPid: number | undefined) {
+  const driverAtStart = process.cpuUsage();
+  const serverAtStart = processCpuMs(serverPid);
+  const loadAtStart = loadavg()[0] ?? 0;
+  return {
+    stop(sideCpuMs: number | undefined): SideResult['resources'] {
+      const serverNow = processCpuMs(serverPid);
+      return {
+        sideCpuMs: sideCpuMs ?? null,
+        temporalServerCpuMs:
+          serverNow !== undefined && serverAtStart !== undefined ? serverNow - serverAtStart : null,
+        emulatorAndDriverCpuMs: cpuMsSince(driverAtStart),
+        loadAverage: [Number(loadAtStart.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))],
+      };
+    },
   };
 }
 
@@ -140,31 +173,37 @@ function sideEnv(emulator: Emulator, extra: Record<string, string | undefined>):
   };
 }
 
-async function runBaseline(emulator: Emulator, cell: Cell, inventory: Inventory, args: BenchArgs): Promise<SideResult> {
+async function runBaseline(
+  emulator: Emulator,
+  cell: Cell,
+  inventory: Inventory,
+  args: BenchArgs,
+  serverPid: number | undefined,
+): Promise<SideResult> {
   const child = await forkSide(
     'bench/baseline/seed-script.ts',
     sideEnv(emulator, { SEED_TOKEN_RESET: args.baselineTokenReset }),
   );
   try {
     await emulator.reset({ devices: cell.fleet });
+    const meter = startMeter(serverPid);
     const started = Date.now();
-    const done = nextMessage<{ result: Record<string, unknown> & { failureCount: number; peakRssBytes?: number } }>(
-      child,
-      'result',
-      SIDE_TIMEOUT_MS,
-    );
+    const done = nextMessage<{
+      result: Record<string, unknown> & { failureCount: number; peakRssBytes?: number; cpuMs?: number };
+    }>(child, 'result', SIDE_TIMEOUT_MS);
     child.send({ type: 'go' });
     const { result } = await done;
     const wallMs = Date.now() - started;
-    const { peakRssBytes, ...reported } = result;
+    const { peakRssBytes, cpuMs, ...reported } = result;
     return {
+      resources: meter.stop(cpuMs),
       side: 'baseline',
       wallMs,
       devices: cell.fleet,
       failures: result.failureCount,
       peakRssBytes: peakRssBytes ?? null,
       reported,
-      ...observeEmulator(emulator, inventory, cell.fleet),
+      ...observeEmulator(emulator, inventory, cell.fleet, started),
     };
   } finally {
     await stopChild(child);
@@ -193,7 +232,7 @@ async function runOurs(
   cell: Cell,
   inventory: Inventory,
   args: BenchArgs,
-  temporal: { client: Client; address: string; bundlePath: string },
+  temporal: { client: Client; address: string; bundlePath: string; serverPid: number | undefined },
 ): Promise<SideResult> {
   const taskQueue = `bench-${randomUUID()}`;
   const child = await forkSide(
@@ -205,21 +244,26 @@ async function runOurs(
       BENCH_WORKFLOW_BUNDLE: temporal.bundlePath,
       POLICY_TARGET: 'arm',
       ...(args.workerActivities ? { WORKER_MAX_CONCURRENT_ACTIVITIES: String(args.workerActivities) } : {}),
+      ...(args.noopWrites ? { BENCH_NOOP_WRITES: '1' } : {}),
       ...(Object.keys(args.workerOptions).length ? { BENCH_WORKER_OPTIONS: JSON.stringify(args.workerOptions) } : {}),
     }),
   );
-  const stopped = nextMessage<{ peakRssBytes?: number }>(child, 'stopped', SIDE_TIMEOUT_MS + 60_000).catch(
-    () => ({ peakRssBytes: undefined }),
-  );
+  const stopped = nextMessage<{ peakRssBytes?: number; cpuMs?: number }>(
+    child,
+    'stopped',
+    SIDE_TIMEOUT_MS + 60_000,
+  ).catch(() => ({ peakRssBytes: undefined, cpuMs: undefined }));
   const hub = emulator.env.IOT_HUB_NAME ?? 'hub';
   const workflowId = `iot-policy-sync-${hub}-bench-${cell.profile}-${cell.fleet}-${Date.now()}`;
   let summary: RunSummary | undefined;
   let error: string | undefined;
   let wallMs = 0;
+  let started = Date.now();
   try {
     await emulator.reset({ devices: cell.fleet });
     const input: PolicySyncInput = { hub, target: 'arm', ...(args.oursInput as Partial<PolicySyncInput>) };
-    const started = Date.now();
+    const meter = startMeter(temporal.serverPid);
+    started = Date.now();
     const handle = await temporal.client.workflow.start('policySyncWorkflow', {
       taskQueue,
       workflowId,
@@ -232,11 +276,13 @@ async function runOurs(
       error = e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}` : String(e);
     }
     wallMs = Date.now() - started;
-    const observed = observeEmulator(emulator, inventory, cell.fleet);
-    const runs = await parentRuns(temporal.client, workflowId, handle.firstExecutionRunId);
+    const observed = observeEmulator(emulator, inventory, cell.fleet, started);
     child.send({ type: 'shutdown' });
-    const { peakRssBytes } = await stopped;
+    const { peakRssBytes, cpuMs } = await stopped;
+    const resources = meter.stop(cpuMs);
+    const runs = await parentRuns(temporal.client, workflowId, handle.firstExecutionRunId);
     return {
+      resources,
       side: 'ours',
       wallMs,
       devices: cell.fleet,
@@ -283,6 +329,7 @@ function failedSide(side: 'baseline' | 'ours', fleet: number, error: unknown): S
     write429s: 0,
     sustainedWritesPerSec: null,
     peakRssBytes: null,
+    resources: null,
     reported: {},
     error: error instanceof Error ? error.message : String(error),
   };
@@ -351,6 +398,7 @@ async function main(): Promise<void> {
       oursInput: args.oursInput,
       workerMaxConcurrentActivities: args.workerActivities ?? null,
       workerOptions: args.workerOptions,
+      noopWrites: args.noopWrites,
       baselineTokenReset: args.baselineTokenReset,
     },
     cells: [],
@@ -369,8 +417,13 @@ async function main(): Promise<void> {
           try {
             result[side] =
               side === 'baseline'
-                ? await runBaseline(emulator, cell, inventory, args)
-                : await runOurs(emulator, cell, inventory, args, { client, address: server.address, bundlePath });
+                ? await runBaseline(emulator, cell, inventory, args, server.process.pid)
+                : await runOurs(emulator, cell, inventory, args, {
+                    client,
+                    address: server.address,
+                    bundlePath,
+                    serverPid: server.process.pid,
+                  });
           } catch (error) {
             log(`cell ${cell.profile} × ${cell.fleet}: ${side} failed: ${String(error)}`);
             result[side] = failedSide(side, cell.fleet, error);

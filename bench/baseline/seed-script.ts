@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ClientSecretCredential, type AccessToken } from '@azure/identity';
+import { cpuMsSince, peakRssBytes } from '../process-stats';
 
 /** How a "token reset" gets its next token. See bench/README.md. */
 export const TOKEN_RESET_MODES = ['new-credential', 'cache-only'] as const;
@@ -202,16 +203,6 @@ export function seedScriptOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
   };
 }
 
-/** Peak resident memory of this process in bytes (VmHWM), or undefined off Linux. */
-export function peakRssBytes(): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return match?.[1] ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(): Promise<void> {
   const options = seedScriptOptionsFromEnv();
   if (process.send) {
@@ -220,8 +211,9 @@ async function main(): Promise<void> {
     process.send({ type: 'ready' });
     await go;
   }
+  const cpuAtStart = process.cpuUsage();
   const result = await runSeedScript(options);
-  const report = { ...result, peakRssBytes: peakRssBytes() };
+  const report = { ...result, peakRssBytes: peakRssBytes(), cpuMs: cpuMsSince(cpuAtStart) };
   if (process.send) {
     process.send({ type: 'result', result: report }, () => process.disconnect());
   } else {

@@ -65,10 +65,15 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
       } catch (error) {
         if (abortSignal?.aborted) throw abortSignal.reason;
         const why = timeout.aborted ? 'timed out' : error instanceof Error ? error.message : String(error);
-        throw new AlertDeliveryError(`Alert ${input.alert.id} could not be posted to ALERT_WEBHOOK_URL: ${why}`);
+        throw new AlertDeliveryError(
+          `Alert ${input.alert.id} could not be posted to ALERT_WEBHOOK_URL: ${why}`,
+        );
       }
       if (statusCode < 200 || statusCode >= 300) {
-        throw new AlertDeliveryError(`Alert ${input.alert.id}: ALERT_WEBHOOK_URL answered ${statusCode}`, statusCode);
+        throw new AlertDeliveryError(
+          `Alert ${input.alert.id}: ALERT_WEBHOOK_URL answered ${statusCode}`,
+          statusCode,
+        );
       }
     },
   };

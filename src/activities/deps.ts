@@ -60,7 +60,9 @@ export function createActivityDeps(
     writers: azure.writers,
     inventory: inventoryStore,
     inventoryStore,
-    permissions: { check: (target, abortSignal) => checkRolePropagation(azure.rolePropagation, target, abortSignal) },
+    permissions: {
+      check: (target, abortSignal) => checkRolePropagation(azure.rolePropagation, target, abortSignal),
+    },
     alerts: createAlertSender({
       logger,
       ...(config.alertWebhookUrl ? { webhookUrl: config.alertWebhookUrl } : {}),

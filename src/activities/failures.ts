@@ -62,7 +62,10 @@ export function mapFailure(
 }
 
 /** The ApplicationFailure for a mapping, carrying the counters. */
-export function toApplicationFailure(mapping: FailureMapping, counters?: AttemptCounters): ApplicationFailure {
+export function toApplicationFailure(
+  mapping: FailureMapping,
+  counters?: AttemptCounters,
+): ApplicationFailure {
   return ApplicationFailure.create({
     type: mapping.type,
     message: mapping.message,

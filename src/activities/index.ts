@@ -23,7 +23,12 @@ export { createActivityDeps, type ActivityDepsOptions, type WorkerAzureAccess } 
 export interface InventoryAccess {
   load(deviceIds?: string[], abortSignal?: AbortSignal): Promise<LoadSnapshotResult>;
   get(snapshotId: string, abortSignal?: AbortSignal): Promise<InventorySnapshotData>;
-  readPage(snapshotId: string, offset: number, limit: number, abortSignal?: AbortSignal): Promise<DeviceAssignment[]>;
+  readPage(
+    snapshotId: string,
+    offset: number,
+    limit: number,
+    abortSignal?: AbortSignal,
+  ): Promise<DeviceAssignment[]>;
   findDevices(
     snapshotId: string,
     deviceIds: string[],
@@ -75,14 +80,20 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
     } catch (error) {
       if (ctx.cancellationSignal.aborted || error instanceof ApplicationFailure) throw error;
       const mapping = mapFailure(error, ctx.info.attempt, random, deps.backoff);
-      deps.logger.warn(`${name} failed: ${mapping.message}`, { activity: name, type: mapping.type, attempt: ctx.info.attempt });
+      deps.logger.warn(`${name} failed: ${mapping.message}`, {
+        activity: name,
+        type: mapping.type,
+        attempt: ctx.info.attempt,
+      });
       throw toApplicationFailure(mapping);
     }
   }
 
   return {
     async checkRolePropagation({ target }) {
-      return boundary('checkRolePropagation', (ctx) => deps.permissions.check(target, ctx.cancellationSignal));
+      return boundary('checkRolePropagation', (ctx) =>
+        deps.permissions.check(target, ctx.cancellationSignal),
+      );
     },
 
     async loadInventory({ deviceIds }) {
@@ -108,7 +119,9 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
     },
 
     async findDevices({ snapshotId, deviceIds }) {
-      return boundary('findDevices', (ctx) => deps.inventory.findDevices(snapshotId, deviceIds, ctx.cancellationSignal));
+      return boundary('findDevices', (ctx) =>
+        deps.inventory.findDevices(snapshotId, deviceIds, ctx.cancellationSignal),
+      );
     },
 
     async applySecurityPolicy(input) {
@@ -117,7 +130,11 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       const counters = carriedCounters(ctx.info.heartbeatDetails);
       const log = deps.logger.child({ deviceId: input.deviceId, target: input.target, attempt });
       try {
-        const document = await deps.inventory.policyDocument(input.snapshotId, input.policy, ctx.cancellationSignal);
+        const document = await deps.inventory.policyDocument(
+          input.snapshotId,
+          input.policy,
+          ctx.cancellationSignal,
+        );
         const writer = deps.writers[input.target];
         const { status } = await writer.writePolicy({
           deviceId: input.deviceId,

@@ -23,7 +23,11 @@ export function exponentialBackoffInMs(attempt: number, options: BackoffOptions 
 }
 
 /** "Full jitter": uniformly between the minimum and the exponential delay. */
-export function fullJitterBackoffInMs(attempt: number, random: () => number, options: BackoffOptions = {}): number {
+export function fullJitterBackoffInMs(
+  attempt: number,
+  random: () => number,
+  options: BackoffOptions = {},
+): number {
   const ceiling = exponentialBackoffInMs(attempt, options);
   const floor = Math.min(options.minimumIntervalInMs ?? 100, ceiling);
   return Math.round(floor + random() * (ceiling - floor));

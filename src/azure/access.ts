@@ -46,7 +46,8 @@ export interface AzureAccess {
 }
 
 export function createAzureAccess(config: Config, options: AzureAccessOptions = {}): AzureAccess {
-  const credentials = options.credentials ?? CredentialSource.fromOptions(credentialOptionsFromConfig(config));
+  const credentials =
+    options.credentials ?? CredentialSource.fromOptions(credentialOptionsFromConfig(config));
   const http = new HttpClient({
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     ...(options.requestTimeoutInMs === undefined ? {} : { requestTimeoutInMs: options.requestTimeoutInMs }),
@@ -67,7 +68,14 @@ export function createAzureAccess(config: Config, options: AzureAccessOptions = 
   const twinWritePacer =
     options.twinPacing === false
       ? undefined
-      : new WritePacer(options.twinPacing ?? { remainingHeader: undefined, assumeLimits: false, refillPerSecond: 50, burst: 50 });
+      : new WritePacer(
+          options.twinPacing ?? {
+            remainingHeader: undefined,
+            assumeLimits: false,
+            refillPerSecond: 50,
+            burst: 50,
+          },
+        );
   const writers: Record<PolicyTarget, PolicyWriter> = {
     arm: new ArmPolicyWriter({
       http,

@@ -61,7 +61,11 @@ export class ArmPolicyWriter implements PolicyWriter {
 
   async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {
     const url = this.policyUrl(deviceId);
-    const readContext: ClassifyContext = { operation: 'reading the security policy', deviceId, target: 'arm' };
+    const readContext: ClassifyContext = {
+      operation: 'reading the security policy',
+      deviceId,
+      target: 'arm',
+    };
     const current = await this.paced(this.options.readPacer, abortSignal, () =>
       sendAuthorized(
         this.options.http,
@@ -80,7 +84,11 @@ export class ArmPolicyWriter implements PolicyWriter {
       throw this.refuse(current, readContext);
     }
 
-    const writeContext: ClassifyContext = { operation: 'writing the security policy', deviceId, target: 'arm' };
+    const writeContext: ClassifyContext = {
+      operation: 'writing the security policy',
+      deviceId,
+      target: 'arm',
+    };
     const written = await this.paced(this.options.writePacer, abortSignal, () =>
       sendAuthorized(
         this.options.http,
@@ -116,7 +124,10 @@ export class ArmPolicyWriter implements PolicyWriter {
   private refuse(response: AuthorizedResponse, context: ClassifyContext) {
     const error = classifyAzureError(response, context);
     if (response.statusCode === 401 || response.statusCode === 403) {
-      this.options.tokens.invalidate(response.token, error.claims === undefined ? {} : { claims: error.claims });
+      this.options.tokens.invalidate(
+        response.token,
+        error.claims === undefined ? {} : { claims: error.claims },
+      );
     }
     return error;
   }

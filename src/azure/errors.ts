@@ -55,7 +55,9 @@ export class AzureRequestError extends Error {
   }
 
   override toString(): string {
-    return redact(`${this.name} [${this.code}${this.statusCode ? ` ${this.statusCode}` : ''}]: ${this.message}`);
+    return redact(
+      `${this.name} [${this.code}${this.statusCode ? ` ${this.statusCode}` : ''}]: ${this.message}`,
+    );
   }
 
   /** What logs and failure details may carry: no cause chain, no claims, nothing secret. */
@@ -116,19 +118,20 @@ export const PERMISSION_401_CODES = new Set(['iothubunauthorized']);
 
 /** 400 codes about the api-version. */
 const API_VERSION_CODES = new Set(
-  ['NoRegisteredProviderFound', 'InvalidApiVersionParameter', 'MissingApiVersionParameter', 'InvalidProtocolVersion'].map(
-    (c) => c.toLowerCase(),
-  ),
+  [
+    'NoRegisteredProviderFound',
+    'InvalidApiVersionParameter',
+    'MissingApiVersionParameter',
+    'InvalidProtocolVersion',
+  ].map((c) => c.toLowerCase()),
 );
 
-/** Entra ID errors that retrying will not fix. */
-const MISCONFIGURED_AAD_ERRORS = new Set([
-  'invalid_client',
-  'unauthorized_client',
-  'invalid_request',
-  'invalid_grant',
-  'invalid_resource',
-  'invalid_scope',
+/** Errors @azure/identity throws when no token could be had. */
+const IDENTITY_ERROR_NAMES = new Set([
+  'AuthenticationError',
+  'AuthenticationRequiredError',
+  'CredentialUnavailableError',
+  'AggregateAuthenticationError',
 ]);
 
 const TLS_ERROR_CODES = new Set([
@@ -334,40 +337,52 @@ function classifyException(error: unknown, context: ClassifyContext): AzureReque
   const first = chain[0] ?? {};
   const name = str(first.name) ?? 'Error';
 
-  // Entra ID (via @azure/identity): AuthenticationError carries errorResponse { error, errorDescription }.
-  const identity = chain.find((e) => e.name === 'AuthenticationError' || e.name === 'CredentialUnavailableError');
-  const aggregate = chain.find((e) => e.name === 'AggregateAuthenticationError');
-  if (identity || aggregate) {
-    const source = identity ?? aggregate ?? {};
-    const response = asRecord(source.errorResponse);
-    const oauthError = str(response?.error)?.toLowerCase();
-    const description = str(response?.errorDescription) ?? str(source.message) ?? '';
-    const aadsts = description.match(/AADSTS\d+/)?.[0];
-    const statusCode = typeof source.statusCode === 'number' ? source.statusCode : undefined;
+  // Entra ID, through @azure/identity (AuthenticationError with errorResponse { error, errorDescription },
+  // AuthenticationRequiredError or CredentialUnavailableError wrapping MSAL's ServerError { errorCode, errorMessage, status }).
+  const identity = chain.find((e) => IDENTITY_ERROR_NAMES.has(String(e.name)));
+  if (identity) {
+    const msal = chain.find((e) => typeof e.errorCode === 'string');
+    const response = chain.map((e) => asRecord(e.errorResponse)).find((r) => r !== undefined);
+    const oauthError = (str(response?.error) ?? str(msal?.errorCode))?.toLowerCase();
+    const description =
+      str(response?.errorDescription) ?? str(msal?.errorMessage) ?? str(identity.message) ?? '';
+    const aadsts =
+      description.match(/AADSTS\d+/)?.[0] ??
+      (typeof msal?.errorNo === 'number' ? `AADSTS${msal.errorNo}` : undefined);
+    const statusCode = [identity.statusCode, msal?.status].find((v): v is number => typeof v === 'number');
     // MSAL's words for "could not reach the authority" (network, DNS, an untrusted certificate).
-    const unreachable = /endpoints_resolution_error|network_error|ECONNREFUSED|ENOTFOUND|ETIMEDOUT/i.test(description);
-    const transient = unreachable || (statusCode !== undefined && (statusCode >= 500 || statusCode === 429));
-    if (!transient && (source.name === 'CredentialUnavailableError' || aggregate || oauthError || aadsts)) {
+    const unreachable = /endpoints_resolution_error|network_error|ECONNREFUSED|ENOTFOUND|ETIMEDOUT/i.test(
+      `${description} ${oauthError ?? ''}`,
+    );
+    const transient =
+      unreachable ||
+      oauthError === 'temporarily_unavailable' ||
+      (statusCode !== undefined && (statusCode >= 500 || statusCode === 429));
+    const summary = description.split('\n')[0]?.replace(/\s+/g, ' ').slice(0, 300) ?? '';
+    const deviceField = context.deviceId === undefined ? {} : { deviceId: context.deviceId };
+    if (!transient) {
       const hint =
         aadsts === 'AADSTS7000215'
           ? 'the client secret is wrong or expired; set a valid AZURE_CLIENT_SECRET'
-          : 'check AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential (AZURE_CLIENT_SECRET or certificate)';
+          : aadsts === 'AADSTS700016'
+            ? 'no application with AZURE_CLIENT_ID exists in the tenant; check AZURE_CLIENT_ID and AZURE_TENANT_ID'
+            : 'check AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential (AZURE_CLIENT_SECRET or certificate)';
       return new AzureRequestError({
         code: FailureType.Misconfigured,
         ...(statusCode === undefined ? {} : { statusCode }),
-        ...(context.deviceId === undefined ? {} : { deviceId: context.deviceId }),
-        azureCode: aadsts ?? oauthError ?? source.name?.toString(),
-        message: `Entra ID refused the credential while ${what}: ${hint}. Not retried. (${description.split('\n')[0]?.slice(0, 300) ?? ''})`,
+        ...deviceField,
+        azureCode: aadsts ?? oauthError ?? String(identity.name),
+        message: `Entra ID refused the credential while ${what}: ${hint}. Not retried. (${summary})`,
         cause: error,
       });
     }
     return new AzureRequestError({
       code: FailureType.Transient,
       ...(statusCode === undefined ? {} : { statusCode }),
-      ...(context.deviceId === undefined ? {} : { deviceId: context.deviceId }),
+      ...deviceField,
       message: unreachable
-        ? `Entra ID could not be reached at AZURE_AUTHORITY_HOST while ${what} (network, DNS or an untrusted TLS certificate; for the emulator set NODE_EXTRA_CA_CERTS); will retry. (${description.split('\n')[0]?.slice(0, 200) ?? ''})`
-        : `Entra ID did not issue a token while ${what} (${description.split('\n')[0]?.slice(0, 200) ?? 'no answer'}); will retry.`,
+        ? `Entra ID could not be reached at AZURE_AUTHORITY_HOST while ${what} (network, DNS or an untrusted TLS certificate; for the emulator set NODE_EXTRA_CA_CERTS); will retry. (${summary})`
+        : `Entra ID did not issue a token while ${what} (${summary || 'no answer'}); will retry.`,
       cause: error,
     });
   }

@@ -101,7 +101,10 @@ export class HttpClient {
     } catch (error) {
       if (req.abortSignal?.aborted) throw req.abortSignal.reason;
       if (timeout.aborted) {
-        throw Object.assign(new Error(`timed out after ${timeoutInMs} ms`), { name: 'TimeoutError', cause: error });
+        throw Object.assign(new Error(`timed out after ${timeoutInMs} ms`), {
+          name: 'TimeoutError',
+          cause: error,
+        });
       }
       throw error;
     }
@@ -140,7 +143,10 @@ export async function sendAuthorized(
     let response: HttpResponse;
     try {
       token = await tokens.getToken(req.abortSignal);
-      response = await http.send({ ...req, headers: { ...(req.headers ?? {}), authorization: `Bearer ${token}` } });
+      response = await http.send({
+        ...req,
+        headers: { ...(req.headers ?? {}), authorization: `Bearer ${token}` },
+      });
     } catch (error) {
       if (req.abortSignal?.aborted) throw req.abortSignal.reason;
       throw classifyAzureError({ error }, context);

@@ -2,10 +2,11 @@
  * Worker-wide pacing of writes, so a throttled subscription is used near its refill rate instead of
  * bouncing off 429s. ARM meters writes with a token bucket (documented: 200 burst, 10/s refill per
  * subscription and region) and tells the remaining budget in `x-ms-ratelimit-remaining-subscription-writes`.
- * The pacer keeps its own estimate of that bucket, corrects it from every response, spaces writes at
- * the refill rate once the budget runs low, and after a 429 holds every write until Retry-After passes.
+ * The pacer keeps its own estimate of that bucket, corrects it from every response, lets writes through
+ * one at a time while the estimate allows (which spaces them at the refill rate once the budget runs
+ * low), and after a 429 holds every write until Retry-After passes.
  *
- * `decidePacing` / `observePacing` are pure; `WritePacer` is the small async gate the writers await.
+ * `decidePacing` / `observePacing` are pure; `WritePacer` is the small FIFO gate the writers await.
  */
 import { headerValue, retryAfterInMs, type HeaderBag } from './throttling';
 
@@ -36,13 +37,16 @@ export interface PacingOptions {
 }
 
 export interface PacingState {
-  /** Estimated writes left in the bucket at `updatedAtInMs` (negative: reserved ahead of refill). */
+  /**
+   * Estimated tokens in the server's bucket, minus the writes sent but not answered yet. Never more
+   * than `capacity - sent`: a bucket cannot hold more than its size, however long requests take to arrive.
+   */
   tokens: number;
   updatedAtInMs: number;
   /** No write starts before this (set by a 429). */
   holdUntilInMs: number;
   /** Writes let through whose response has not been observed yet. */
-  inFlight: number;
+  sent: number;
   /** Whether the pacer is limiting at all (limits assumed, a header seen, or a 429 seen). */
   active: boolean;
   /** Bucket size: the assumed burst, raised when the server reports more. */
@@ -75,7 +79,7 @@ export function initialPacingState(options: PacingOptions = {}, nowInMs = 0): Pa
     tokens: o.burst,
     updatedAtInMs: nowInMs,
     holdUntilInMs: 0,
-    inFlight: 0,
+    sent: 0,
     active: o.assumeLimits,
     capacity: o.burst,
     learned: !o.assumeLimits,
@@ -84,41 +88,36 @@ export function initialPacingState(options: PacingOptions = {}, nowInMs = 0): Pa
 
 function refill(state: PacingState, nowInMs: number, o: ResolvedPacingOptions): PacingState {
   const elapsed = Math.max(0, nowInMs - state.updatedAtInMs);
-  const tokens = Math.min(state.capacity, state.tokens + (elapsed * o.refillPerSecond) / 1000);
+  const ceiling = state.capacity - state.sent;
+  const tokens = Math.max(
+    state.tokens,
+    Math.min(ceiling, state.tokens + (elapsed * o.refillPerSecond) / 1000),
+  );
   return { ...state, tokens, updatedAtInMs: Math.max(nowInMs, state.updatedAtInMs) };
 }
 
-export interface PacingDecision {
-  delayInMs: number;
-  state: PacingState;
-  /** False: nothing was reserved; ask again after the delay (waiting for the first response). */
-  reserved: boolean;
-}
+export type PacingDecision =
+  { release: true; state: PacingState } | { release: false; state: PacingState; waitInMs: number };
 
-/**
- * Reserves one write: returns how long to wait before sending it and the state after the reservation.
- * Writes beyond the budget are queued at the refill rate; nothing starts before a 429's hold ends.
- */
-export function decidePacing(state: PacingState, nowInMs: number, options: PacingOptions = {}): PacingDecision {
+/** Whether the next write may go now; if not, how long until it is worth asking again. Pure. */
+export function decidePacing(
+  state: PacingState,
+  nowInMs: number,
+  options: PacingOptions = {},
+): PacingDecision {
   const o = resolvePacingOptions(options);
-  const holdDelay = Math.max(0, state.holdUntilInMs - nowInMs);
-  if (!state.active) {
-    return { delayInMs: holdDelay, state: { ...state, inFlight: state.inFlight + 1 }, reserved: true };
-  }
-  if (!state.learned && state.inFlight >= o.probeConcurrency) {
-    return { delayInMs: Math.max(holdDelay, 20), state, reserved: false };
-  }
-  // The bucket as it will be when the hold ends (it refills during the hold).
-  const start = nowInMs + holdDelay;
-  const filled = refill(state, start, o);
+  if (nowInMs < state.holdUntilInMs)
+    return { release: false, state, waitInMs: state.holdUntilInMs - nowInMs };
+  if (!state.active) return { release: true, state: { ...state, sent: state.sent + 1 } };
+  if (!state.learned && state.sent >= o.probeConcurrency) return { release: false, state, waitInMs: 20 };
+  const filled = refill(state, nowInMs, o);
   const available = filled.tokens - o.reserve;
-  // Queue behind earlier reservations: a deficit of n tokens takes n / rate seconds to refill.
-  const bucketDelay = available >= 1 ? 0 : Math.ceil(((1 - available) * 1000) / o.refillPerSecond);
-  return {
-    delayInMs: holdDelay + bucketDelay,
-    state: { ...filled, tokens: filled.tokens - 1, inFlight: filled.inFlight + 1 },
-    reserved: true,
-  };
+  if (available >= 1) {
+    return { release: true, state: { ...filled, tokens: filled.tokens - 1, sent: filled.sent + 1 } };
+  }
+  // Until one token has refilled, or (when the ceiling of sent writes binds) a response frees room.
+  const waitInMs = Math.max(5, Math.ceil(((1 - available) * 1000) / o.refillPerSecond));
+  return { release: false, state: filled, waitInMs };
 }
 
 export interface PacingObservation {
@@ -138,15 +137,21 @@ export function observePacing(
   options: PacingOptions = {},
 ): PacingState {
   const o = resolvePacingOptions(options);
-  let next = refill({ ...state, inFlight: Math.max(0, state.inFlight - 1) }, nowInMs, o);
+  let next = refill({ ...state, sent: Math.max(0, state.sent - 1) }, nowInMs, o);
   if (observation === undefined) return next;
   const remainingText = o.remainingHeader ? headerValue(observation.headers, o.remainingHeader) : undefined;
-  const remaining = remainingText !== undefined && /^\d+$/.test(remainingText) ? Number(remainingText) : undefined;
+  const remaining =
+    remainingText !== undefined && /^\d+$/.test(remainingText) ? Number(remainingText) : undefined;
   if (remaining !== undefined) {
     const capacity = Math.max(next.capacity, remaining);
     // Writes still in flight may already be counted by the server; subtracting them errs on the safe side.
-    const estimate = remaining - next.inFlight;
-    next = { ...next, active: true, learned: true, capacity, tokens: Math.min(estimate, capacity) };
+    next = {
+      ...next,
+      active: true,
+      learned: true,
+      capacity,
+      tokens: Math.min(remaining, capacity) - next.sent,
+    };
   }
   if (observation.statusCode === 429) {
     const wait = retryAfterInMs(observation.headers, nowInMs) ?? o.defaultHoldInMs;
@@ -164,8 +169,6 @@ export function observePacing(
 export interface WritePacerOptions extends PacingOptions {
   /** @default Date.now */
   now?: () => number;
-  /** @default a timer that honours the abort signal */
-  sleep?: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
 }
 
 /** Sleeps, rejecting with the signal's reason when it aborts. */
@@ -188,46 +191,84 @@ export function abortableSleep(ms: number, abortSignal?: AbortSignal): Promise<v
   });
 }
 
-/** One per worker and bucket (ARM writes, IoT Hub twin updates): every writer awaits `acquire` before a write. */
+interface Waiter {
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+  abortSignal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/**
+ * One per worker and bucket (ARM writes, ARM reads, IoT Hub twin updates). Writers `await acquire()`
+ * before a request and `release(response)` after it, exactly once. Waiters are served in order.
+ */
 export class WritePacer {
   private state: PacingState;
   private readonly now: () => number;
-  private readonly sleep: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
+  private readonly queue: Waiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WritePacerOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? abortableSleep;
     this.state = initialPacingState(options, this.now());
   }
 
-  /** Waits for this write's turn. Call `release` with the response (or undefined on a failure) exactly once. */
-  async acquire(abortSignal?: AbortSignal): Promise<void> {
-    let decision = decidePacing(this.state, this.now(), this.options);
-    while (!decision.reserved) {
-      await this.sleep(decision.delayInMs, abortSignal);
-      decision = decidePacing(this.state, this.now(), this.options);
+  /** Resolves when this request may be sent. */
+  acquire(abortSignal?: AbortSignal): Promise<void> {
+    if (abortSignal?.aborted) return Promise.reject(abortSignal.reason);
+    if (this.queue.length === 0) {
+      const decision = decidePacing(this.state, this.now(), this.options);
+      this.state = decision.state;
+      if (decision.release) return Promise.resolve();
     }
-    this.state = decision.state;
-    try {
-      await this.sleep(decision.delayInMs, abortSignal);
-      // A 429 seen while this write waited holds it too.
-      for (let i = 0; i < 5; i++) {
-        const hold = this.state.holdUntilInMs - this.now();
-        if (hold <= 0) break;
-        await this.sleep(hold, abortSignal);
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, ...(abortSignal ? { abortSignal } : {}) };
+      if (abortSignal) {
+        waiter.onAbort = () => {
+          const at = this.queue.indexOf(waiter);
+          if (at >= 0) this.queue.splice(at, 1);
+          reject(abortSignal.reason);
+        };
+        abortSignal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-    } catch (error) {
-      this.state = observePacing(this.state, undefined, this.now(), this.options);
-      throw error;
-    }
+      this.queue.push(waiter);
+      this.pump();
+    });
   }
 
+  /** Tells the pacer what the request let through came to (undefined: it failed without a response). */
   release(observation: PacingObservation | undefined): void {
     this.state = observePacing(this.state, observation, this.now(), this.options);
+    if (this.queue.length > 0) {
+      // A response may have freed room: decide again now rather than at the planned wake-up.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.pump();
+    }
   }
 
   /** For tests and metrics. */
-  snapshot(): Readonly<PacingState> {
-    return this.state;
+  snapshot(): Readonly<PacingState & { waiting: number }> {
+    return { ...this.state, waiting: this.queue.length };
+  }
+
+  private pump(): void {
+    if (this.timer !== undefined) return;
+    while (this.queue.length > 0) {
+      const decision = decidePacing(this.state, this.now(), this.options);
+      this.state = decision.state;
+      if (!decision.release) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, decision.waitInMs);
+        return;
+      }
+      const waiter = this.queue.shift();
+      if (!waiter) return;
+      if (waiter.abortSignal && waiter.onAbort)
+        waiter.abortSignal.removeEventListener('abort', waiter.onAbort);
+      waiter.resolve();
+    }
   }
 }

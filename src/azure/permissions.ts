@@ -32,7 +32,10 @@ export function requiredActions(target: PolicyTarget): RequiredActions {
         dataActions: ['Microsoft.Devices/IotHubs/twins/read', 'Microsoft.Devices/IotHubs/twins/write'],
       }
     : {
-        actions: ['Microsoft.Devices/IotHubs/securityPolicies/read', 'Microsoft.Devices/IotHubs/securityPolicies/write'],
+        actions: [
+          'Microsoft.Devices/IotHubs/securityPolicies/read',
+          'Microsoft.Devices/IotHubs/securityPolicies/write',
+        ],
         dataActions: [],
       };
 }

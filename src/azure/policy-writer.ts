@@ -41,5 +41,8 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
 
 /** Encodes a device id for a URL path segment (ids may hold '#', '?', '%', '$'…). */
 export function encodeDeviceId(deviceId: string): string {
-  return encodeURIComponent(deviceId).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(deviceId).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }

@@ -37,7 +37,9 @@ const permissionsPageSchema = z.object({
 });
 
 const assignmentsPageSchema = z.object({
-  value: z.array(z.object({ properties: z.object({ roleDefinitionId: z.string(), principalId: z.string().optional() }) })),
+  value: z.array(
+    z.object({ properties: z.object({ roleDefinitionId: z.string(), principalId: z.string().optional() }) }),
+  ),
   nextLink: z.string().nullish(),
 });
 
@@ -61,12 +63,16 @@ async function listAll<T extends { nextLink?: string | null | undefined }>(
       context,
     );
     if (response.statusCode !== 200) {
-      if (response.statusCode === 401 || response.statusCode === 403) options.tokens.invalidate(response.token);
+      if (response.statusCode === 401 || response.statusCode === 403)
+        options.tokens.invalidate(response.token);
       throw classifyAzureError(response, context);
     }
     const parsed = schema.safeParse(response.body);
     if (!parsed.success) {
-      throw classifyAzureError({ error: new Error(`unexpected answer: ${parsed.error.issues[0]?.message ?? ''}`) }, context);
+      throw classifyAzureError(
+        { error: new Error(`unexpected answer: ${parsed.error.issues[0]?.message ?? ''}`) },
+        context,
+      );
     }
     pages.push(parsed.data);
     url = parsed.data.nextLink ?? undefined;
@@ -136,7 +142,10 @@ export async function checkRolePropagation(
   const rolesAssigned =
     options.principalObjectId === undefined
       ? []
-      : await listAssignedRoleNames({ ...options, principalObjectId: options.principalObjectId }, abortSignal);
+      : await listAssignedRoleNames(
+          { ...options, principalObjectId: options.principalObjectId },
+          abortSignal,
+        );
   return { granted: missing.length === 0, missing, rolesAssigned, grantingRole: CUSTOM_ROLE_NAME };
 }
 

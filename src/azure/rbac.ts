@@ -11,7 +11,11 @@ import { FailureType } from '../workflows/failure-types';
 import type { PermissionReport, PolicyTarget } from '../workflows/types';
 import { AzureRequestError, classifyAzureError, isAzureRequestError } from './errors';
 import { CUSTOM_ROLE_NAME, customRolePermissions, type PermissionEntry } from './permissions';
-import { waitForPropagation, type RolePropagationCheckOptions, type WaitForPropagationOptions } from './preflight';
+import {
+  waitForPropagation,
+  type RolePropagationCheckOptions,
+  type WaitForPropagationOptions,
+} from './preflight';
 import { ARM_SCOPE } from './token-provider';
 
 /** Namespace of this product's name-based GUIDs. */
@@ -32,7 +36,9 @@ export function customRoleGuid(hubScope: string): string {
 }
 
 export function roleAssignmentGuid(hubScope: string, principalObjectId: string, roleGuid: string): string {
-  return nameBasedGuid(`assignment|${hubScope.toLowerCase()}|${principalObjectId.toLowerCase()}|${roleGuid.toLowerCase()}`);
+  return nameBasedGuid(
+    `assignment|${hubScope.toLowerCase()}|${principalObjectId.toLowerCase()}|${roleGuid.toLowerCase()}`,
+  );
 }
 
 /** The role definition setup-rbac writes for a target. Pure. */
@@ -71,7 +77,8 @@ export function roleDefinitionMatches(existing: RoleDefinition, desired: RoleDef
   return (
     existing.roleName === desired.roleName &&
     samePermissions(existing.permissions, desired.permissions) &&
-    JSON.stringify(normalizedList(existing.assignableScopes)) === JSON.stringify(normalizedList(desired.assignableScopes))
+    JSON.stringify(normalizedList(existing.assignableScopes)) ===
+      JSON.stringify(normalizedList(desired.assignableScopes))
   );
 }
 
@@ -117,7 +124,8 @@ function isRestError(error: unknown): error is RestErrorLike {
 /** Turns the SDK's RestError into this layer's error, with the plain message InvalidActionOrNotAction deserves. */
 function toAzureError(error: unknown, operation: string, target: PolicyTarget): AzureRequestError {
   if (isAzureRequestError(error)) return error;
-  if (!isRestError(error) || error.statusCode === undefined) return classifyAzureError({ error }, { operation });
+  if (!isRestError(error) || error.statusCode === undefined)
+    return classifyAzureError({ error }, { operation });
   const code = error.code ?? '';
   if (/^Invalid(Data)?ActionOr(Not)?(Data)?Action$/i.test(code) || /InvalidActionOrNotAction/i.test(code)) {
     return new AzureRequestError({
@@ -167,7 +175,12 @@ export async function setupRbac(options: SetupRbacOptions): Promise<SetupRbacRes
       roleDefinitionId = existing.id ?? '';
       progress(`Role '${CUSTOM_ROLE_NAME}' is up to date (${roleGuid}).`);
     } else {
-      const written = await client.roleDefinitions.createOrUpdate(options.hubScope, roleGuid, desired, request);
+      const written = await client.roleDefinitions.createOrUpdate(
+        options.hubScope,
+        roleGuid,
+        desired,
+        request,
+      );
       role = existing ? 'updated' : 'created';
       roleDefinitionId = written.id ?? '';
       progress(`Role '${CUSTOM_ROLE_NAME}' ${role} (${roleGuid}).`);
@@ -213,10 +226,20 @@ export async function setupRbac(options: SetupRbacOptions): Promise<SetupRbacRes
       }
     }
   } catch (error) {
-    throw toAzureError(error, `assigning '${CUSTOM_ROLE_NAME}' to principal ${options.principalObjectId}`, options.target);
+    throw toAzureError(
+      error,
+      `assigning '${CUSTOM_ROLE_NAME}' to principal ${options.principalObjectId}`,
+      options.target,
+    );
   }
 
-  const result: SetupRbacResult = { roleDefinitionId, roleName: CUSTOM_ROLE_NAME, role, roleAssignmentId, assignment };
+  const result: SetupRbacResult = {
+    roleDefinitionId,
+    roleName: CUSTOM_ROLE_NAME,
+    role,
+    roleAssignmentId,
+    assignment,
+  };
   if (options.propagation) {
     progress('Waiting for the assignment to become effective (Azure takes up to 10 minutes)…');
     result.permissions = await waitForPropagation(options.propagation.check, {

@@ -33,7 +33,11 @@ export type TokenFreshness = 'fresh' | 'refresh' | 'expired';
  * must not be used. The refresh point is the later of "5 minutes before expiry" and "10% of the lifetime
  * left", so short-lived tokens are not refreshed on every call. Pure.
  */
-export function tokenFreshness(token: CachedToken, nowInMs: number, options: TokenRefreshOptions = {}): TokenFreshness {
+export function tokenFreshness(
+  token: CachedToken,
+  nowInMs: number,
+  options: TokenRefreshOptions = {},
+): TokenFreshness {
   const lifetime = Math.max(0, token.expiresOnTimestamp - token.obtainedAtInMs);
   const margin = Math.min(options.refreshMarginInMs ?? 300_000, lifetime * (options.refreshFraction ?? 0.1));
   const remaining = token.expiresOnTimestamp - nowInMs;
@@ -95,7 +99,11 @@ export class TokenProvider {
   /** Tokens Azure refused; a refresh that returns one of them (MSAL's cache) is repeated with a fresh credential. */
   private readonly refused = new Set<string>();
   private readonly now: () => number;
-  private readonly statsValue: TokenProviderStats = { refreshes: 0, forcedRefreshes: 0, staleInvalidations: 0 };
+  private readonly statsValue: TokenProviderStats = {
+    refreshes: 0,
+    forcedRefreshes: 0,
+    staleInvalidations: 0,
+  };
 
   constructor(private readonly options: TokenProviderOptions) {
     this.scope = options.scope;
@@ -114,7 +122,8 @@ export class TokenProvider {
         } catch (error) {
           if (abortSignal?.aborted) throw error;
           // Refreshing early failed; the old token still has a little life left.
-          if (cached.expiresOnTimestamp > this.now() + 5_000 && !this.refused.has(cached.token)) return cached.token;
+          if (cached.expiresOnTimestamp > this.now() + 5_000 && !this.refused.has(cached.token))
+            return cached.token;
           throw error;
         }
       }
@@ -178,7 +187,9 @@ export class TokenProvider {
     const cached: CachedToken = {
       token: token.token,
       expiresOnTimestamp: token.expiresOnTimestamp,
-      ...(token.refreshAfterTimestamp === undefined ? {} : { refreshAfterTimestamp: token.refreshAfterTimestamp }),
+      ...(token.refreshAfterTimestamp === undefined
+        ? {}
+        : { refreshAfterTimestamp: token.refreshAfterTimestamp }),
       obtainedAtInMs: this.now(),
     };
     this.cached = cached;

@@ -59,7 +59,8 @@ export function twinMergePatch(current: unknown, desired: PolicyDocument): Polic
   for (const [key, value] of Object.entries(desired)) {
     const before = currentObject[key];
     const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-    patch[key] = isObject(value) && isObject(before) ? twinMergePatch(before, value as PolicyDocument) : value;
+    patch[key] =
+      isObject(value) && isObject(before) ? twinMergePatch(before, value as PolicyDocument) : value;
   }
   for (const key of Object.keys(currentObject)) {
     if (!(key in desired) && !key.startsWith('$')) patch[key] = null;
@@ -88,7 +89,12 @@ export class TwinPolicyWriter implements PolicyWriter {
     const writeContext: ClassifyContext = { operation: 'updating the device twin', deviceId, target: 'twin' };
 
     for (let round = 1; round <= 2; round++) {
-      const read = await sendAuthorized(this.options.http, this.options.tokens, { method: 'GET', url, ...signal }, readContext);
+      const read = await sendAuthorized(
+        this.options.http,
+        this.options.tokens,
+        { method: 'GET', url, ...signal },
+        readContext,
+      );
       if (read.statusCode !== 200) throw this.refuse(read, readContext);
       const parsed = twinSchema.safeParse(read.body);
       if (!parsed.success) {
@@ -103,7 +109,9 @@ export class TwinPolicyWriter implements PolicyWriter {
       if (jsonEqual(stored, document)) return { status: 'unchanged' };
 
       const patch = { properties: { desired: { [TWIN_POLICY_PROPERTY]: twinMergePatch(stored, document) } } };
-      const headers: Record<string, string> = parsed.data.etag ? { 'if-match': quoteEtag(parsed.data.etag) } : {};
+      const headers: Record<string, string> = parsed.data.etag
+        ? { 'if-match': quoteEtag(parsed.data.etag) }
+        : {};
       const pacer = this.options.writePacer;
       await pacer?.acquire(abortSignal);
       let written: AuthorizedResponse;
@@ -135,7 +143,10 @@ export class TwinPolicyWriter implements PolicyWriter {
   private refuse(response: AuthorizedResponse, context: ClassifyContext): AzureRequestError {
     const error = classifyAzureError(response, context);
     if (response.statusCode === 401 || response.statusCode === 403) {
-      this.options.tokens.invalidate(response.token, error.claims === undefined ? {} : { claims: error.claims });
+      this.options.tokens.invalidate(
+        response.token,
+        error.claims === undefined ? {} : { claims: error.claims },
+      );
     }
     return error;
   }

@@ -15,7 +15,14 @@ export function hasAccess(
   kind: PermissionKind,
 ): boolean {
   const nowMs = world.now();
-  const decision = world.rbac.decideAccess(principalId, scope, operation, kind, nowMs, world.faults.current.propagation);
+  const decision = world.rbac.decideAccess(
+    principalId,
+    scope,
+    operation,
+    kind,
+    nowMs,
+    world.faults.current.propagation,
+  );
   if (decision === 'granted') return true;
   if (decision === 'settling') {
     if (!world.faults.settlingRefuses()) return true;

@@ -44,7 +44,12 @@ export function handleAuthorizationRequest(
         status: 200,
         body: {
           value: world.rbac
-            .effectivePermissions(caller.objectId, target.at.scope, world.now(), world.faults.current.propagation)
+            .effectivePermissions(
+              caller.objectId,
+              target.at.scope,
+              world.now(),
+              world.faults.current.propagation,
+            )
             .map(clonePermission),
         },
       };
@@ -75,7 +80,11 @@ function listRoleDefinitions(request: EmulatorRequest, world: EmulatorWorld, at:
   if (filter) {
     const match = /^\s*(roleName|type)\s+eq\s+'((?:[^']|'')*)'\s*$/i.exec(filter);
     if (!match?.[1] || match[2] === undefined) {
-      throw new EmulatorHttpError(400, 'InvalidFilterInQueryString', `The filter '${filter}' is not supported. Use roleName eq '{name}' or type eq '{type}'.`);
+      throw new EmulatorHttpError(
+        400,
+        'InvalidFilterInQueryString',
+        `The filter '${filter}' is not supported. Use roleName eq '{name}' or type eq '{type}'.`,
+      );
     }
     const field = match[1].toLowerCase();
     const value = match[2].replace(/''/g, "'").toLowerCase();
@@ -85,7 +94,10 @@ function listRoleDefinitions(request: EmulatorRequest, world: EmulatorWorld, at:
   const visible = [...world.rbac.definitions.values()].filter(
     (definition) => assignableAt(definition, at.scope) && predicate(definition),
   );
-  return { status: 200, body: { value: visible.map((definition) => renderRoleDefinition(world, definition)) } };
+  return {
+    status: 200,
+    body: { value: visible.map((definition) => renderRoleDefinition(world, definition)) },
+  };
 }
 
 function getRoleDefinition(world: EmulatorWorld, at: ArmScope, guid: string): EmulatorResponse {
@@ -96,9 +108,18 @@ function getRoleDefinition(world: EmulatorWorld, at: ArmScope, guid: string): Em
   return { status: 200, body: renderRoleDefinition(world, definition) };
 }
 
-function putRoleDefinition(request: EmulatorRequest, world: EmulatorWorld, at: ArmScope, guid: string): EmulatorResponse {
+function putRoleDefinition(
+  request: EmulatorRequest,
+  world: EmulatorWorld,
+  at: ArmScope,
+  guid: string,
+): EmulatorResponse {
   if (!guidPattern.test(guid)) {
-    throw new EmulatorHttpError(400, 'InvalidRoleDefinitionId', `The role definition ID '${guid}' is not valid. The role definition ID must be a GUID.`);
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRoleDefinitionId',
+      `The role definition ID '${guid}' is not valid. The role definition ID must be a GUID.`,
+    );
   }
   if (at.level === 'tenant') throw invalidScope(at.scope);
   const properties = requireProperties(request);
@@ -109,16 +130,25 @@ function putRoleDefinition(request: EmulatorRequest, world: EmulatorWorld, at: A
   const roleType = properties['type'] ?? properties['roleType'] ?? 'CustomRole';
   const existing = world.rbac.definition(guid);
   if (roleType !== 'CustomRole' || existing?.roleType === 'BuiltInRole') {
-    throw new EmulatorHttpError(400, 'InvalidRoleDefinition', 'Only custom roles can be created or updated; built-in roles cannot be changed.');
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRoleDefinition',
+      'Only custom roles can be created or updated; built-in roles cannot be changed.',
+    );
   }
   const permissions = readPermissions(properties['permissions']);
   for (const permission of permissions) validateOperations(world, permission);
   const assignableScopes = readAssignableScopes(world, properties['assignableScopes']);
   const sameName = [...world.rbac.definitions.values()].find(
-    (definition) => definition.roleName.toLowerCase() === roleName.trim().toLowerCase() && !sameId(definition.guid, guid),
+    (definition) =>
+      definition.roleName.toLowerCase() === roleName.trim().toLowerCase() && !sameId(definition.guid, guid),
   );
   if (sameName) {
-    throw new EmulatorHttpError(409, 'RoleDefinitionWithSameNameExists', 'A custom role with the same name already exists in this directory. Use a different name.');
+    throw new EmulatorHttpError(
+      409,
+      'RoleDefinitionWithSameNameExists',
+      'A custom role with the same name already exists in this directory. Use a different name.',
+    );
   }
   const nowIso = new Date(world.now()).toISOString();
   const description = properties['description'];
@@ -143,9 +173,15 @@ function deleteRoleDefinition(world: EmulatorWorld, at: ArmScope, guid: string):
   if (definition.roleType === 'BuiltInRole') {
     throw new EmulatorHttpError(400, 'InvalidRoleDefinition', 'Built-in roles cannot be deleted.');
   }
-  const inUse = [...world.rbac.assignments.values()].some((assignment) => sameId(assignment.roleDefinitionGuid, guid));
+  const inUse = [...world.rbac.assignments.values()].some((assignment) =>
+    sameId(assignment.roleDefinitionGuid, guid),
+  );
   if (inUse) {
-    throw new EmulatorHttpError(409, 'RoleDefinitionHasAssignments', 'There are existing role assignments referencing role (code: RoleDefinitionHasAssignments).');
+    throw new EmulatorHttpError(
+      409,
+      'RoleDefinitionHasAssignments',
+      'There are existing role assignments referencing role (code: RoleDefinitionHasAssignments).',
+    );
   }
   world.rbac.definitions.delete(definition.guid);
   return { status: 200, body: renderRoleDefinition(world, definition) };
@@ -159,7 +195,10 @@ function listRoleAssignments(request: EmulatorRequest, world: EmulatorWorld, at:
     if (filter.atScope ? !above : !(above || below)) return false;
     return filter.principalId === undefined || sameId(assignment.principalId, filter.principalId);
   });
-  return { status: 200, body: { value: matches.map((assignment) => renderRoleAssignment(world, assignment)) } };
+  return {
+    status: 200,
+    body: { value: matches.map((assignment) => renderRoleAssignment(world, assignment)) },
+  };
 }
 
 function getRoleAssignment(world: EmulatorWorld, at: ArmScope, name: string): EmulatorResponse {
@@ -170,30 +209,57 @@ function getRoleAssignment(world: EmulatorWorld, at: ArmScope, name: string): Em
   return { status: 200, body: renderRoleAssignment(world, assignment) };
 }
 
-function putRoleAssignment(request: EmulatorRequest, world: EmulatorWorld, at: ArmScope, name: string): EmulatorResponse {
+function putRoleAssignment(
+  request: EmulatorRequest,
+  world: EmulatorWorld,
+  at: ArmScope,
+  name: string,
+): EmulatorResponse {
   if (!guidPattern.test(name)) {
-    throw new EmulatorHttpError(400, 'InvalidRoleAssignmentId', `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`);
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRoleAssignmentId',
+      `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`,
+    );
   }
   if (at.level === 'tenant') throw invalidScope(at.scope);
   const properties = requireProperties(request);
   const roleDefinitionId = properties['roleDefinitionId'];
   const principalId = properties['principalId'];
   if (typeof roleDefinitionId !== 'string' || typeof principalId !== 'string') {
-    throw new EmulatorHttpError(400, 'InvalidRequestContent', 'The role assignment must have properties.roleDefinitionId and properties.principalId.');
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRequestContent',
+      'The role assignment must have properties.roleDefinitionId and properties.principalId.',
+    );
   }
-  const roleGuid = /\/providers\/Microsoft\.Authorization\/roleDefinitions\/([^/]+)$/i.exec(roleDefinitionId)?.[1] ?? roleDefinitionId;
+  const roleGuid =
+    /\/providers\/Microsoft\.Authorization\/roleDefinitions\/([^/]+)$/i.exec(roleDefinitionId)?.[1] ??
+    roleDefinitionId;
   if (!guidPattern.test(roleGuid)) {
-    throw new EmulatorHttpError(400, 'InvalidRoleDefinitionId', `The role definition ID '${roleDefinitionId}' is not valid.`);
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRoleDefinitionId',
+      `The role definition ID '${roleDefinitionId}' is not valid.`,
+    );
   }
   const definition = world.rbac.definition(roleGuid);
   // A role is only visible where it is assignable: elsewhere ARM does not find it.
   if (!definition || !assignableAt(definition, at.scope)) throw roleDefinitionDoesNotExist(roleGuid, 400);
   if (!sameId(principalId, world.principal.objectId)) {
-    throw new EmulatorHttpError(400, 'PrincipalNotFound', `Principal ${principalId.replace(/-/g, '')} does not exist in the directory ${world.principal.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`);
+    throw new EmulatorHttpError(
+      400,
+      'PrincipalNotFound',
+      `Principal ${principalId.replace(/-/g, '')} does not exist in the directory ${world.principal.tenantId}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype`,
+    );
   }
   const principalType = properties['principalType'] ?? 'ServicePrincipal';
   if (principalType !== 'ServicePrincipal') {
-    throw new EmulatorHttpError(400, 'UnmatchedPrincipalType', `The PrincipalId '${principalId.replace(/-/g, '')}' has type 'ServicePrincipal' , which is different from specified PrincipalType '${String(principalType)}'.`);
+    throw new EmulatorHttpError(
+      400,
+      'UnmatchedPrincipalType',
+      `The PrincipalId '${principalId.replace(/-/g, '')}' has type 'ServicePrincipal' , which is different from specified PrincipalType '${String(principalType)}'.`,
+    );
   }
   const existing = world.rbac.assignment(name);
   const samePrincipalRoleScope = (assignment: RoleAssignmentRecord): boolean =>
@@ -202,7 +268,11 @@ function putRoleAssignment(request: EmulatorRequest, world: EmulatorWorld, at: A
     normalizeScope(assignment.scope) === normalizeScope(at.scope);
   if (existing) {
     if (!samePrincipalRoleScope(existing)) {
-      throw new EmulatorHttpError(400, 'RoleAssignmentUpdateNotPermitted', 'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.');
+      throw new EmulatorHttpError(
+        400,
+        'RoleAssignmentUpdateNotPermitted',
+        'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.',
+      );
     }
     return { status: 200, body: renderRoleAssignment(world, existing) };
   }
@@ -245,7 +315,11 @@ function parseAssignmentFilter(filter: string | null): { principalId?: string; a
     } else if (/^\s*atScope\(\)\s*$/i.test(clause)) {
       result.atScope = true;
     } else {
-      throw new EmulatorHttpError(400, 'InvalidFilterInQueryString', `The filter '${filter}' is not supported. Use principalId eq '{id}', assignedTo('{id}') or atScope().`);
+      throw new EmulatorHttpError(
+        400,
+        'InvalidFilterInQueryString',
+        `The filter '${filter}' is not supported. Use principalId eq '{id}', assignedTo('{id}') or atScope().`,
+      );
     }
   }
   return result;
@@ -254,22 +328,38 @@ function parseAssignmentFilter(filter: string | null): { principalId?: string; a
 function requireProperties(request: EmulatorRequest): Record<string, unknown> {
   const parsed = parseJsonBody(request);
   if (!parsed.ok || !isJsonObject(parsed.value)) {
-    throw new EmulatorHttpError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized: the body must be a JSON object.');
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRequestContent',
+      'The request content was invalid and could not be deserialized: the body must be a JSON object.',
+    );
   }
   const properties = parsed.value['properties'];
   if (!isJsonObject(properties)) {
-    throw new EmulatorHttpError(400, 'InvalidRequestContent', "The request content was invalid and could not be deserialized: 'properties' is required.");
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRequestContent',
+      "The request content was invalid and could not be deserialized: 'properties' is required.",
+    );
   }
   return properties;
 }
 
 function readPermissions(value: unknown): RolePermission[] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new EmulatorHttpError(400, 'InvalidRequestContent', 'The role definition must have at least one permission block.');
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRequestContent',
+      'The role definition must have at least one permission block.',
+    );
   }
   return value.map((entry): RolePermission => {
     if (!isJsonObject(entry)) {
-      throw new EmulatorHttpError(400, 'InvalidRequestContent', 'Each permission block must be a JSON object.');
+      throw new EmulatorHttpError(
+        400,
+        'InvalidRequestContent',
+        'Each permission block must be a JSON object.',
+      );
     }
     const list = (key: keyof RolePermission): string[] => {
       const items = entry[key] ?? [];
@@ -278,7 +368,12 @@ function readPermissions(value: unknown): RolePermission[] {
       }
       return [...items];
     };
-    return { actions: list('actions'), notActions: list('notActions'), dataActions: list('dataActions'), notDataActions: list('notDataActions') };
+    return {
+      actions: list('actions'),
+      notActions: list('notActions'),
+      dataActions: list('dataActions'),
+      notDataActions: list('notDataActions'),
+    };
   });
 }
 
@@ -288,8 +383,16 @@ function validateOperations(world: EmulatorWorld, permission: RolePermission): v
     const unknown = operations.find((operation) => !isPublishedOperation(world.catalog, kind, operation));
     if (unknown === undefined) return;
     throw kind === 'action'
-      ? new EmulatorHttpError(400, 'InvalidActionOrNotAction', `'${unknown}' does not match any of the actions supported by the providers.`)
-      : new EmulatorHttpError(400, 'InvalidDataActionOrNotDataAction', `'${unknown}' does not match any of the data actions supported by the providers.`);
+      ? new EmulatorHttpError(
+          400,
+          'InvalidActionOrNotAction',
+          `'${unknown}' does not match any of the actions supported by the providers.`,
+        )
+      : new EmulatorHttpError(
+          400,
+          'InvalidDataActionOrNotDataAction',
+          `'${unknown}' does not match any of the data actions supported by the providers.`,
+        );
   };
   check('action', [...permission.actions, ...permission.notActions]);
   check('dataAction', [...permission.dataActions, ...permission.notDataActions]);
@@ -297,19 +400,31 @@ function validateOperations(world: EmulatorWorld, permission: RolePermission): v
 
 function readAssignableScopes(world: EmulatorWorld, value: unknown): string[] {
   if (!Array.isArray(value) || value.length === 0 || !value.every((item) => typeof item === 'string')) {
-    throw new EmulatorHttpError(400, 'InvalidAssignableScope', 'The role definition must have at least one assignable scope.');
+    throw new EmulatorHttpError(
+      400,
+      'InvalidAssignableScope',
+      'The role definition must have at least one assignable scope.',
+    );
   }
   return value.map((scope: string) => {
     const segments = scope.split('/').filter(Boolean);
     if (segments.length === 0) {
-      throw new EmulatorHttpError(400, 'InvalidAssignableScope', "The root scope '/' is not allowed as an assignable scope of a custom role.");
+      throw new EmulatorHttpError(
+        400,
+        'InvalidAssignableScope',
+        "The root scope '/' is not allowed as an assignable scope of a custom role.",
+      );
     }
     try {
       const { at, rest } = resolveScope(segments, world);
       if (rest.length > 0) throw new Error('below the hub');
       return at.scope;
     } catch {
-      throw new EmulatorHttpError(400, 'InvalidAssignableScope', `The assignable scope '${scope}' is not valid or does not exist.`);
+      throw new EmulatorHttpError(
+        400,
+        'InvalidAssignableScope',
+        `The assignable scope '${scope}' is not valid or does not exist.`,
+      );
     }
   });
 }
@@ -318,7 +433,10 @@ function assignableAt(definition: RoleDefinitionRecord, scope: string): boolean 
   return definition.assignableScopes.some((assignable) => scopeContains(assignable, scope));
 }
 
-function renderRoleDefinition(world: EmulatorWorld, definition: RoleDefinitionRecord): Record<string, unknown> {
+function renderRoleDefinition(
+  world: EmulatorWorld,
+  definition: RoleDefinitionRecord,
+): Record<string, unknown> {
   return {
     id: `/subscriptions/${world.hub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${definition.guid}`,
     name: definition.guid,
@@ -337,7 +455,10 @@ function renderRoleDefinition(world: EmulatorWorld, definition: RoleDefinitionRe
   };
 }
 
-function renderRoleAssignment(world: EmulatorWorld, assignment: RoleAssignmentRecord): Record<string, unknown> {
+function renderRoleAssignment(
+  world: EmulatorWorld,
+  assignment: RoleAssignmentRecord,
+): Record<string, unknown> {
   return {
     id: `${assignment.scope}/providers/Microsoft.Authorization/roleAssignments/${assignment.name}`,
     name: assignment.name,
@@ -369,7 +490,11 @@ function clonePermission(permission: RolePermission): RolePermission {
 }
 
 function roleDefinitionDoesNotExist(guid: string, status: 404 | 400): EmulatorHttpError {
-  return new EmulatorHttpError(status, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${guid}' does not exist.`);
+  return new EmulatorHttpError(
+    status,
+    'RoleDefinitionDoesNotExist',
+    `The specified role definition with ID '${guid}' does not exist.`,
+  );
 }
 
 function invalidScope(scope: string): EmulatorHttpError {
@@ -377,5 +502,9 @@ function invalidScope(scope: string): EmulatorHttpError {
 }
 
 function methodNotAllowed(request: EmulatorRequest): EmulatorHttpError {
-  return new EmulatorHttpError(405, 'MethodNotAllowed', `The HTTP method '${request.method}' is not supported for '${request.path}'.`);
+  return new EmulatorHttpError(
+    405,
+    'MethodNotAllowed',
+    `The HTTP method '${request.method}' is not supported for '${request.path}'.`,
+  );
 }

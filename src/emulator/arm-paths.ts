@@ -10,7 +10,12 @@ export interface ArmScope {
 
 /** What an ARM path addresses. */
 export type ArmTarget =
-  | { kind: 'authorization'; at: ArmScope; collection: 'permissions' | 'roleDefinitions' | 'roleAssignments'; name?: string }
+  | {
+      kind: 'authorization';
+      at: ArmScope;
+      collection: 'permissions' | 'roleDefinitions' | 'roleAssignments';
+      name?: string;
+    }
   | { kind: 'securityPolicies'; at: ArmScope; deviceId?: string };
 
 /** An authenticated ARM call: who, with which token. */
@@ -55,35 +60,64 @@ export function resolveArmTarget(request: EmulatorRequest, world: EmulatorWorld)
     if (!known || (known === 'permissions' && name !== undefined)) {
       throw invalidResourceType(collection, 'Microsoft.Authorization', request.query.get('api-version'));
     }
-    return name === undefined ? { kind: 'authorization', at, collection: known } : { kind: 'authorization', at, collection: known, name };
+    return name === undefined
+      ? { kind: 'authorization', at, collection: known }
+      : { kind: 'authorization', at, collection: known, name };
   }
   const { at, rest } = resolveScope(segments, world);
   const [childType, deviceId, ...more] = rest;
   if (at.level !== 'hub' || childType === undefined) throw pathNotFound(request);
-  if (childType.toLowerCase() !== 'securitypolicies' || !world.catalog.hasSecurityPolicies || more.length > 0) {
+  if (
+    childType.toLowerCase() !== 'securitypolicies' ||
+    !world.catalog.hasSecurityPolicies ||
+    more.length > 0
+  ) {
     throw invalidResourceType(childType, 'Microsoft.Devices', request.query.get('api-version'));
   }
-  return deviceId === undefined ? { kind: 'securityPolicies', at } : { kind: 'securityPolicies', at, deviceId };
+  return deviceId === undefined
+    ? { kind: 'securityPolicies', at }
+    : { kind: 'securityPolicies', at, deviceId };
 }
 
 /** Resolves the leading scope segments; `rest` is what follows the hub. */
-export function resolveScope(segments: readonly string[], world: EmulatorWorld): { at: ArmScope; rest: string[] } {
+export function resolveScope(
+  segments: readonly string[],
+  world: EmulatorWorld,
+): { at: ArmScope; rest: string[] } {
   const { hub } = world;
-  const [root, subscription, groupsKeyword, group, providersKeyword, namespace, type, name, ...rest] = segments;
+  const [root, subscription, groupsKeyword, group, providersKeyword, namespace, type, name, ...rest] =
+    segments;
   if (root === undefined) return { at: { level: 'tenant', scope: '/' }, rest: [] };
   if (root.toLowerCase() !== 'subscriptions' || subscription === undefined) {
-    throw new EmulatorHttpError(404, 'NotFound', `The requested resource path '/${segments.join('/')}' was not found.`);
+    throw new EmulatorHttpError(
+      404,
+      'NotFound',
+      `The requested resource path '/${segments.join('/')}' was not found.`,
+    );
   }
   if (subscription.toLowerCase() !== hub.subscriptionId) {
-    throw new EmulatorHttpError(404, 'SubscriptionNotFound', `The subscription '${subscription}' could not be found.`);
+    throw new EmulatorHttpError(
+      404,
+      'SubscriptionNotFound',
+      `The subscription '${subscription}' could not be found.`,
+    );
   }
   const subscriptionScope = `/subscriptions/${hub.subscriptionId}`;
-  if (groupsKeyword === undefined) return { at: { level: 'subscription', scope: subscriptionScope }, rest: [] };
+  if (groupsKeyword === undefined)
+    return { at: { level: 'subscription', scope: subscriptionScope }, rest: [] };
   if (groupsKeyword.toLowerCase() !== 'resourcegroups' || group === undefined) {
-    throw new EmulatorHttpError(404, 'NotFound', `The requested resource path '/${segments.join('/')}' was not found.`);
+    throw new EmulatorHttpError(
+      404,
+      'NotFound',
+      `The requested resource path '/${segments.join('/')}' was not found.`,
+    );
   }
   if (group.toLowerCase() !== hub.resourceGroup.toLowerCase()) {
-    throw new EmulatorHttpError(404, 'ResourceGroupNotFound', `Resource group '${group}' could not be found.`);
+    throw new EmulatorHttpError(
+      404,
+      'ResourceGroupNotFound',
+      `Resource group '${group}' could not be found.`,
+    );
   }
   const groupScope = `${subscriptionScope}/resourceGroups/${hub.resourceGroup}`;
   if (providersKeyword === undefined) return { at: { level: 'resourceGroup', scope: groupScope }, rest: [] };
@@ -103,10 +137,18 @@ export function resolveScope(segments: readonly string[], world: EmulatorWorld):
 }
 
 /** 400 MissingApiVersionParameter or InvalidApiVersionParameter, as ARM answers for a provider. */
-export function requireApiVersion(request: EmulatorRequest, supported: readonly string[], resourceType: string): string {
+export function requireApiVersion(
+  request: EmulatorRequest,
+  supported: readonly string[],
+  resourceType: string,
+): string {
   const version = request.query.get('api-version');
   if (!version) {
-    throw new EmulatorHttpError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
+    throw new EmulatorHttpError(
+      400,
+      'MissingApiVersionParameter',
+      'The api-version query parameter (?api-version=) is required for all requests.',
+    );
   }
   if (!supported.includes(version)) {
     throw new EmulatorHttpError(
@@ -138,5 +180,9 @@ function invalidResourceType(type: string, namespace: string, apiVersion: string
 }
 
 function pathNotFound(request: EmulatorRequest): EmulatorHttpError {
-  return new EmulatorHttpError(404, 'NotFound', `The emulator does not serve ${request.method} ${request.path}.`);
+  return new EmulatorHttpError(
+    404,
+    'NotFound',
+    `The emulator does not serve ${request.method} ${request.path}.`,
+  );
 }

@@ -1,5 +1,11 @@
 import { hasAccess } from './access';
-import { authorizationFailed, iotHubApiVersions, requireApiVersion, type ArmCaller, type ArmTarget } from './arm-paths';
+import {
+  authorizationFailed,
+  iotHubApiVersions,
+  requireApiVersion,
+  type ArmCaller,
+  type ArmTarget,
+} from './arm-paths';
 import { isJsonObject, type DeviceRecord } from './devices';
 import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
 import type { EmulatorWorld } from './world';
@@ -24,12 +30,19 @@ export function handleSecurityPolicyRequest(
   requireApiVersion(request, iotHubApiVersions, 'IotHubs');
   const operation = operationFor(request.method);
   const resourceScope =
-    target.deviceId === undefined ? `${world.hub.scope}/securityPolicies` : `${world.hub.scope}/securityPolicies/${target.deviceId}`;
+    target.deviceId === undefined
+      ? `${world.hub.scope}/securityPolicies`
+      : `${world.hub.scope}/securityPolicies/${target.deviceId}`;
   if (!operation || (target.deviceId === undefined && request.method !== 'GET')) {
-    throw new EmulatorHttpError(405, 'MethodNotAllowed', `The HTTP method '${request.method}' is not supported for '${request.path}'.`);
+    throw new EmulatorHttpError(
+      405,
+      'MethodNotAllowed',
+      `The HTTP method '${request.method}' is not supported for '${request.path}'.`,
+    );
   }
   const action = `${resourceType}/${operation}`;
-  if (!hasAccess(world, caller.objectId, resourceScope, action, 'action')) throw authorizationFailed(caller, action, resourceScope);
+  if (!hasAccess(world, caller.objectId, resourceScope, action, 'action'))
+    throw authorizationFailed(caller, action, resourceScope);
 
   if (target.deviceId === undefined) {
     const written = world.devices.list().filter((device) => device.policy !== null);
@@ -38,7 +51,11 @@ export function handleSecurityPolicyRequest(
   request.note.deviceId = target.deviceId;
   const device = world.devices.get(target.deviceId);
   if (!device) {
-    throw new EmulatorHttpError(404, 'DeviceNotFound', `The device '${target.deviceId}' does not exist in IoT hub '${world.hub.name}'.`);
+    throw new EmulatorHttpError(
+      404,
+      'DeviceNotFound',
+      `The device '${target.deviceId}' does not exist in IoT hub '${world.hub.name}'.`,
+    );
   }
   switch (request.method) {
     case 'GET':
@@ -78,7 +95,11 @@ function readPolicyDocument(request: EmulatorRequest): unknown {
   }
   const parsed = parseJsonBody(request);
   if (!parsed.ok || !isJsonObject(parsed.value)) {
-    throw new EmulatorHttpError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized: the policy document must be a JSON object.');
+    throw new EmulatorHttpError(
+      400,
+      'InvalidRequestContent',
+      'The request content was invalid and could not be deserialized: the policy document must be a JSON object.',
+    );
   }
   return parsed.value;
 }

@@ -30,9 +30,14 @@ export function handleArm(
     }
     if (transient === 'error503') {
       world.faults.counters.error503++;
-      throw new EmulatorHttpError(503, 'ServiceUnavailable', 'The server is currently unable to receive requests. Please retry your request.', {
-        'retry-after': String(world.faults.current.transient.retryAfterSeconds),
-      });
+      throw new EmulatorHttpError(
+        503,
+        'ServiceUnavailable',
+        'The server is currently unable to receive requests. Please retry your request.',
+        {
+          'retry-after': String(world.faults.current.transient.retryAfterSeconds),
+        },
+      );
     }
     const caller = authenticate(request, world);
     actor = `${caller.objectId}|${world.hub.subscriptionId}`;
@@ -60,7 +65,9 @@ export function handleArm(
     response = armErrorResponse(request, error);
   }
   const remaining = (side: ArmRequestKind): string =>
-    String(side === kind && throttle ? throttle.remaining : world.faults.armRemaining(side, actor, world.now()));
+    String(
+      side === kind && throttle ? throttle.remaining : world.faults.armRemaining(side, actor, world.now()),
+    );
   response.headers = {
     ...response.headers,
     'x-ms-request-id': request.requestId,
@@ -78,14 +85,22 @@ function armErrorResponse(request: EmulatorRequest, error: unknown): EmulatorRes
       ? error
       : new EmulatorHttpError(500, 'InternalServerError', `The emulator failed: ${String(error)}`);
   request.note.code = failure.code;
-  return { status: failure.status, headers: { ...failure.headers }, body: { error: { code: failure.code, message: failure.message } } };
+  return {
+    status: failure.status,
+    headers: { ...failure.headers },
+    body: { error: { code: failure.code, message: failure.message } },
+  };
 }
 
 /** A management token, current and not revoked, or a 401 with WWW-Authenticate as ARM sends it. */
 function authenticate(request: EmulatorRequest, world: EmulatorWorld): ArmCaller {
   const check = world.tokens.check(header(request, 'authorization'), world.now());
   if (check.token) request.note.token = check.token;
-  if (check.issued) Object.assign(request.note, { principal: check.issued.principalObjectId, audience: check.issued.audience });
+  if (check.issued)
+    Object.assign(request.note, {
+      principal: check.issued.principalObjectId,
+      audience: check.issued.audience,
+    });
   const authorizationUri = `${world.url}/${world.principal.tenantId}`;
   const unauthorized = (code: string, message: string, description: string): EmulatorHttpError =>
     new EmulatorHttpError(401, code, message, {
@@ -94,11 +109,23 @@ function authenticate(request: EmulatorRequest, world: EmulatorWorld): ArmCaller
   if (!check.ok) {
     switch (check.reason) {
       case 'missing':
-        throw unauthorized('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.", "The authentication failed because of missing 'Authorization' header.");
+        throw unauthorized(
+          'AuthenticationFailed',
+          "Authentication failed. The 'Authorization' header is missing.",
+          "The authentication failed because of missing 'Authorization' header.",
+        );
       case 'malformed':
-        throw unauthorized('InvalidAuthenticationToken', "The access token is invalid. The 'Authorization' header is not a Bearer token.", 'The access token is invalid.');
+        throw unauthorized(
+          'InvalidAuthenticationToken',
+          "The access token is invalid. The 'Authorization' header is not a Bearer token.",
+          'The access token is invalid.',
+        );
       case 'unknown':
-        throw unauthorized('InvalidAuthenticationToken', 'The access token is invalid.', 'The access token is invalid.');
+        throw unauthorized(
+          'InvalidAuthenticationToken',
+          'The access token is invalid.',
+          'The access token is invalid.',
+        );
       case 'expired': {
         const expiredAt = new Date(check.issued?.expiresAtMs ?? 0).toISOString();
         throw unauthorized(
@@ -118,13 +145,19 @@ function authenticate(request: EmulatorRequest, world: EmulatorWorld): ArmCaller
       'The access token has been obtained for wrong audience.',
     );
   }
-  return { objectId: check.issued.principalObjectId, token: check.token, answersChallenge: check.issued.answersChallenge };
+  return {
+    objectId: check.issued.principalObjectId,
+    token: check.token,
+    answersChallenge: check.issued.answersChallenge,
+  };
 }
 
 /** Continuous access evaluation's challenge: get a new token with these claims. */
 function claimsChallenge(world: EmulatorWorld): EmulatorHttpError {
   const claims = Buffer.from(
-    JSON.stringify({ access_token: { nbf: { essential: true, value: String(Math.floor(world.now() / 1000)) } } }),
+    JSON.stringify({
+      access_token: { nbf: { essential: true, value: String(Math.floor(world.now() / 1000)) } },
+    }),
   ).toString('base64');
   return new EmulatorHttpError(
     401,
@@ -135,4 +168,3 @@ function claimsChallenge(world: EmulatorWorld): EmulatorHttpError {
     },
   );
 }
-

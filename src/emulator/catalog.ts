@@ -30,7 +30,9 @@ export function loadOperationCatalog(name: CatalogName): OperationCatalog {
   return {
     name,
     actions:
-      name === 'seed' ? [...operations.actions, ...operations.seedEnvironmentExtraActions] : operations.actions,
+      name === 'seed'
+        ? [...operations.actions, ...operations.seedEnvironmentExtraActions]
+        : operations.actions,
     dataActions: operations.dataActions,
     hasSecurityPolicies: name === 'seed',
   };
@@ -61,7 +63,11 @@ function wildcardPattern(pattern: string): RegExp {
  * the catalog (a wildcard must match at least one operation); any well-formed operation of another provider
  * is accepted, as is the bare `*` among actions.
  */
-export function isPublishedOperation(catalog: OperationCatalog, kind: PermissionKind, pattern: string): boolean {
+export function isPublishedOperation(
+  catalog: OperationCatalog,
+  kind: PermissionKind,
+  pattern: string,
+): boolean {
   if (pattern === '*') return kind === 'action';
   const namespace = pattern.split('/')[0] ?? '';
   if (!/^[A-Za-z0-9.*]+$/.test(namespace) || !pattern.includes('/')) return false;

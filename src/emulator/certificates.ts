@@ -41,5 +41,9 @@ export async function createCertificates(): Promise<EmulatorCertificates> {
       },
     ],
   });
-  return { caPem: ca.cert, serverKeyPem: server.private, serverChainPem: `${server.cert.trimEnd()}\n${ca.cert}` };
+  return {
+    caPem: ca.cert,
+    serverKeyPem: server.private,
+    serverChainPem: `${server.cert.trimEnd()}\n${ca.cert}`,
+  };
 }

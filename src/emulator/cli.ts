@@ -1,5 +1,10 @@
 import { parseArgs } from 'node:util';
-import { emulatorProfileNames, faultOverridesSchema, type EmulatorProfileName, type FaultOverrides } from './fault-settings';
+import {
+  emulatorProfileNames,
+  faultOverridesSchema,
+  type EmulatorProfileName,
+  type FaultOverrides,
+} from './fault-settings';
 import { startEmulator, type Emulator, type EmulatorOptions } from './emulator';
 
 export interface EmulatorCommandOptions {
@@ -35,7 +40,10 @@ Options:
  * up until SIGINT or SIGTERM. Returns the exit code: 0 after a clean stop, 1 if it could not start, 2 for
  * bad usage. `argv` is what follows the command name (a leading `emulator` is skipped).
  */
-export async function runEmulatorCommand(argv: string[], options: EmulatorCommandOptions = {}): Promise<number> {
+export async function runEmulatorCommand(
+  argv: string[],
+  options: EmulatorCommandOptions = {},
+): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const parsed = parseEmulatorArgs(argv[0] === 'emulator' ? argv.slice(1) : argv);
@@ -52,7 +60,9 @@ export async function runEmulatorCommand(argv: string[], options: EmulatorComman
   try {
     emulator = await startEmulator(parsed.options);
   } catch (error) {
-    stderr.write(`policy-sync emulator: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+    stderr.write(
+      `policy-sync emulator: could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     return 1;
   }
   stdout.write(
@@ -84,9 +94,7 @@ export async function runEmulatorCommand(argv: string[], options: EmulatorComman
 }
 
 type ParsedArgs =
-  | { kind: 'run'; options: EmulatorOptions }
-  | { kind: 'help' }
-  | { kind: 'error'; message: string };
+  { kind: 'run'; options: EmulatorOptions } | { kind: 'help' } | { kind: 'error'; message: string };
 
 /** Pure: flags to emulator options, or a message naming the bad flag. */
 export function parseEmulatorArgs(argv: string[]): ParsedArgs {
@@ -160,7 +168,9 @@ function parseFaults(raw: string): FaultOverrides | string {
     return 'must be JSON';
   }
   const result = faultOverridesSchema.safeParse(json);
-  return result.success ? result.data : `is not valid: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`;
+  return result.success
+    ? result.data
+    : `is not valid: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`;
 }
 
 /** POSIX single quotes: safe for any value, `'` becomes `'\''`. */

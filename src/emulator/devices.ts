@@ -190,9 +190,10 @@ export function parseDeviceQuery(text: string): DeviceQuery | undefined {
   if (!where) return { conditions: [] };
   const conditions: DeviceQuery['conditions'] = [];
   for (const clause of where.split(/\s+and\s+/i)) {
-    const condition = /^\s*([A-Za-z$][\w$]*(?:\.[A-Za-z$][\w$]*)*)\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)\s*$/i.exec(
-      clause,
-    );
+    const condition =
+      /^\s*([A-Za-z$][\w$]*(?:\.[A-Za-z$][\w$]*)*)\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)\s*$/i.exec(
+        clause,
+      );
     if (!condition?.[1] || !condition[2]) return undefined;
     const literal = condition[2];
     const value = literal.startsWith("'")

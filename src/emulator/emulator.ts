@@ -101,7 +101,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
   writeFileSync(paths.ca, certificates.caPem);
   writeFileSync(paths.caBundle, `${readSystemBundle()}${certificates.caPem}`);
-  const writeInventory = (): void => writeFileSync(paths.devices, `${JSON.stringify(world.devices.inventory(), null, 2)}\n`);
+  const writeInventory = (): void =>
+    writeFileSync(paths.devices, `${JSON.stringify(world.devices.inventory(), null, 2)}\n`);
   writeInventory();
   writeFileSync(paths.policies, `${JSON.stringify(policyDocuments, null, 2)}\n`);
 
@@ -118,7 +119,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       world.tokens.resetCount();
     },
     setProfile: (profile: EmulatorProfileName, faults?: FaultOverrides) => {
-      if (!emulatorProfileNames.includes(profile)) throw new RangeError(`unknown profile '${String(profile)}'`);
+      if (!emulatorProfileNames.includes(profile))
+        throw new RangeError(`unknown profile '${String(profile)}'`);
       world.faults.setProfile(profile, faults);
     },
   };
@@ -190,11 +192,15 @@ function validateOptions(options: EmulatorOptions): ResolvedOptions {
     grantOnStart: options.grantOnStart ?? true,
   };
   const problems: string[] = [];
-  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) problems.push('port must be 0–65535');
-  if (!Number.isInteger(resolved.devices) || resolved.devices < 0) problems.push('devices must be a whole number ≥ 0');
-  if (!emulatorProfileNames.includes(resolved.profile)) problems.push(`profile must be one of ${emulatorProfileNames.join(', ')}`);
+  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535)
+    problems.push('port must be 0–65535');
+  if (!Number.isInteger(resolved.devices) || resolved.devices < 0)
+    problems.push('devices must be a whole number ≥ 0');
+  if (!emulatorProfileNames.includes(resolved.profile))
+    problems.push(`profile must be one of ${emulatorProfileNames.join(', ')}`);
   if (!Number.isFinite(resolved.seed)) problems.push('seed must be a number');
-  if (resolved.catalog !== 'seed' && resolved.catalog !== 'public') problems.push("catalog must be 'seed' or 'public'");
+  if (resolved.catalog !== 'seed' && resolved.catalog !== 'public')
+    problems.push("catalog must be 'seed' or 'public'");
   if (!(resolved.tokenLifetimeSeconds > 0)) problems.push('tokenLifetimeSeconds must be > 0');
   if (problems.length > 0) throw new RangeError(`Invalid emulator options: ${problems.join('; ')}`);
   return resolved;

@@ -7,7 +7,10 @@ import type { EmulatorWorld } from './world';
 export function handleEntraId(request: EmulatorRequest, world: EmulatorWorld): EmulatorResponse {
   const [tenant = '', ...rest] = request.segments;
   const route = rest.join('/').toLowerCase();
-  if (request.method === 'GET' && (route === 'v2.0/.well-known/openid-configuration' || route === '.well-known/openid-configuration')) {
+  if (
+    request.method === 'GET' &&
+    (route === 'v2.0/.well-known/openid-configuration' || route === '.well-known/openid-configuration')
+  ) {
     if (!knownTenant(tenant, world)) return unknownTenant(request, world, tenant);
     return { status: 200, body: openIdConfiguration(world, tenant) };
   }
@@ -19,11 +22,25 @@ export function handleEntraId(request: EmulatorRequest, world: EmulatorWorld): E
   }
   if (route === 'oauth2/v2.0/token') {
     if (request.method !== 'POST') {
-      return entraError(request, world, 405, 'invalid_request', 900561, 'The endpoint only accepts POST requests.');
+      return entraError(
+        request,
+        world,
+        405,
+        'invalid_request',
+        900561,
+        'The endpoint only accepts POST requests.',
+      );
     }
     return issueToken(request, world, tenant);
   }
-  return entraError(request, world, 404, 'invalid_request', 900023, `The requested path '${request.path}' does not exist.`);
+  return entraError(
+    request,
+    world,
+    404,
+    'invalid_request',
+    900023,
+    `The requested path '${request.path}' does not exist.`,
+  );
 }
 
 /** The tenant's OpenID configuration; the issuer has the authority's scheme, host and port, as MSAL checks. */
@@ -70,19 +87,47 @@ function issueToken(request: EmulatorRequest, world: EmulatorWorld, tenant: stri
   if (tenant.toLowerCase() !== world.principal.tenantId) return unknownTenant(request, world, tenant);
   const contentType = header(request, 'content-type') ?? '';
   if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-    return entraError(request, world, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    return entraError(
+      request,
+      world,
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'grant_type'.",
+    );
   }
   const form = new URLSearchParams(request.body.toString('utf8'));
   const grantType = form.get('grant_type');
   if (!grantType) {
-    return entraError(request, world, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    return entraError(
+      request,
+      world,
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'grant_type'.",
+    );
   }
   if (grantType !== 'client_credentials') {
-    return entraError(request, world, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
+    return entraError(
+      request,
+      world,
+      400,
+      'unsupported_grant_type',
+      70003,
+      `The app requested an unsupported grant type '${grantType}'.`,
+    );
   }
   const clientId = form.get('client_id');
   if (!clientId) {
-    return entraError(request, world, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    return entraError(
+      request,
+      world,
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'client_id'.",
+    );
   }
   if (clientId.toLowerCase() !== world.principal.clientId) {
     return entraError(
@@ -96,7 +141,14 @@ function issueToken(request: EmulatorRequest, world: EmulatorWorld, tenant: stri
   }
   const secret = form.get('client_secret');
   if (!secret) {
-    return entraError(request, world, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    return entraError(
+      request,
+      world,
+      401,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    );
   }
   if (secret !== world.principal.clientSecret) {
     return entraError(
@@ -135,18 +187,29 @@ function issueToken(request: EmulatorRequest, world: EmulatorWorld, tenant: stri
 }
 
 type AudienceResult =
-  | { ok: true; audience: Audience }
-  | { ok: false; error: string; aadsts: number; message: string };
+  { ok: true; audience: Audience } | { ok: false; error: string; aadsts: number; message: string };
 
 /** `https://management.azure.com/.default` → the audience the token is for. One resource per token. */
 function audienceOf(scope: string | null): AudienceResult {
   if (!scope) {
-    return { ok: false, error: 'invalid_request', aadsts: 900144, message: "The request body must contain the following parameter: 'scope'." };
+    return {
+      ok: false,
+      error: 'invalid_request',
+      aadsts: 900144,
+      message: "The request body must contain the following parameter: 'scope'.",
+    };
   }
-  const resources = scope.split(/\s+/).filter((value) => value && !['openid', 'profile', 'offline_access'].includes(value));
+  const resources = scope
+    .split(/\s+/)
+    .filter((value) => value && !['openid', 'profile', 'offline_access'].includes(value));
   const [only] = resources;
   if (resources.length !== 1 || !only) {
-    return { ok: false, error: 'invalid_scope', aadsts: 70011, message: `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.` };
+    return {
+      ok: false,
+      error: 'invalid_scope',
+      aadsts: 70011,
+      message: `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`,
+    };
   }
   if (!only.endsWith('/.default')) {
     return {
@@ -207,7 +270,10 @@ function entraError(
   aadsts: number,
   text: string,
 ): EmulatorResponse {
-  const timestamp = new Date(world.now()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = new Date(world.now())
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   const traceId = request.requestId;
   const correlationId = header(request, 'client-request-id') ?? randomUUID();
   request.note.code = `AADSTS${aadsts}`;

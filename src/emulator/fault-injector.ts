@@ -85,8 +85,10 @@ export class FaultInjector {
 
   /** One draw per ARM or IoT Hub request. Claims challenges are ARM's only (IoT Hub has no CAE). */
   transientOutcome(surface: Surface): TransientOutcome | undefined {
-    const { dropConnectionRatio, error500Ratio, error503Ratio, unauthorizedChallengeRatio } = this.settings.transient;
-    if (dropConnectionRatio + error500Ratio + error503Ratio + unauthorizedChallengeRatio <= 0) return undefined;
+    const { dropConnectionRatio, error500Ratio, error503Ratio, unauthorizedChallengeRatio } =
+      this.settings.transient;
+    if (dropConnectionRatio + error500Ratio + error503Ratio + unauthorizedChallengeRatio <= 0)
+      return undefined;
     const draw = this.streams.transient();
     let threshold = dropConnectionRatio;
     if (draw < threshold) return 'drop';
@@ -105,7 +107,8 @@ export class FaultInjector {
   }
 
   takeArmToken(kind: ArmRequestKind, actor: string, nowMs: number): ThrottleDecision {
-    const settings = kind === 'reads' ? this.settings.throttling.armReads : this.settings.throttling.armWrites;
+    const settings =
+      kind === 'reads' ? this.settings.throttling.armReads : this.settings.throttling.armWrites;
     if (!settings) return { allowed: true, remaining: unthrottledRemaining[kind], retryAfterSeconds: 0 };
     const key = `${kind}|${actor}`;
     const decision = takeToken(this.armBuckets.get(key), settings, nowMs);
@@ -114,7 +117,8 @@ export class FaultInjector {
   }
 
   armRemaining(kind: ArmRequestKind, actor: string, nowMs: number): number {
-    const settings = kind === 'reads' ? this.settings.throttling.armReads : this.settings.throttling.armWrites;
+    const settings =
+      kind === 'reads' ? this.settings.throttling.armReads : this.settings.throttling.armWrites;
     if (!settings) return unthrottledRemaining[kind];
     return remainingTokens(this.armBuckets.get(`${kind}|${actor}`), settings, nowMs);
   }

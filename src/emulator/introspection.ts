@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { emulatorProfileNameSchema, faultOverridesSchema, type EmulatorProfileName, type FaultOverrides, type FaultSettings } from './fault-settings';
+import {
+  emulatorProfileNameSchema,
+  faultOverridesSchema,
+  type EmulatorProfileName,
+  type FaultOverrides,
+  type FaultSettings,
+} from './fault-settings';
 import type { FaultCounters } from './fault-injector';
 import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
 import type { EmulatorWorld } from './world';
@@ -26,7 +32,13 @@ export interface EmulatorState {
   faults: FaultCounters;
   profile: EmulatorProfileName;
   settings: FaultSettings;
-  roleAssignments: { name: string; scope: string; roleDefinitionId: string; principalId: string; createdOn: string }[];
+  roleAssignments: {
+    name: string;
+    scope: string;
+    roleDefinitionId: string;
+    principalId: string;
+    createdOn: string;
+  }[];
 }
 
 /** The operations behind the introspection routes, also offered in-process by the Emulator object. */
@@ -65,10 +77,15 @@ export function collectState(world: EmulatorWorld): EmulatorState {
 }
 
 const resetBodySchema = z.object({ devices: z.number().int().min(0).max(100_000).optional() }).strict();
-const profileBodySchema = z.object({ profile: emulatorProfileNameSchema, faults: faultOverridesSchema.optional() }).strict();
+const profileBodySchema = z
+  .object({ profile: emulatorProfileNameSchema, faults: faultOverridesSchema.optional() })
+  .strict();
 
 /** /_emulator/state, /_emulator/reset and /_emulator/profile. No authentication: it is the operator's door. */
-export function handleIntrospection(request: EmulatorRequest, controls: IntrospectionControls): EmulatorResponse {
+export function handleIntrospection(
+  request: EmulatorRequest,
+  controls: IntrospectionControls,
+): EmulatorResponse {
   try {
     const route = `${request.method} ${request.segments.slice(1).join('/')}`;
     switch (route) {
@@ -85,11 +102,17 @@ export function handleIntrospection(request: EmulatorRequest, controls: Introspe
         return { status: 200, body: controls.state() };
       }
       default:
-        throw new EmulatorHttpError(404, 'NotFound', `No introspection route ${request.method} ${request.path}.`);
+        throw new EmulatorHttpError(
+          404,
+          'NotFound',
+          `No introspection route ${request.method} ${request.path}.`,
+        );
     }
   } catch (error) {
     const failure =
-      error instanceof EmulatorHttpError ? error : new EmulatorHttpError(500, 'InternalServerError', String(error));
+      error instanceof EmulatorHttpError
+        ? error
+        : new EmulatorHttpError(500, 'InternalServerError', String(error));
     request.note.code = failure.code;
     return { status: failure.status, body: { error: { code: failure.code, message: failure.message } } };
   }

@@ -11,7 +11,13 @@ import {
   type DeviceRecord,
   type JsonObject,
 } from './devices';
-import { EmulatorHttpError, header, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
+import {
+  EmulatorHttpError,
+  header,
+  parseJsonBody,
+  type EmulatorRequest,
+  type EmulatorResponse,
+} from './http';
 import { audiences } from './identities';
 import type { EmulatorWorld } from './world';
 
@@ -38,13 +44,22 @@ export function handleIotHub(
     }
     if (transient === 'error503') {
       world.faults.counters.error503++;
-      throw new EmulatorHttpError(503, 'ServiceUnavailable', 'The service is unavailable. Please retry the operation.', {
-        'retry-after': String(world.faults.current.transient.retryAfterSeconds),
-      });
+      throw new EmulatorHttpError(
+        503,
+        'ServiceUnavailable',
+        'The service is unavailable. Please retry the operation.',
+        {
+          'retry-after': String(world.faults.current.transient.retryAfterSeconds),
+        },
+      );
     }
     const version = request.query.get('api-version');
     if (!version || !iotHubDataApiVersions.includes(version)) {
-      throw new EmulatorHttpError(400, 'InvalidProtocolVersion', `Invalid api-version '${version ?? ''}'. Supported versions: ${iotHubDataApiVersions.join(', ')}.`);
+      throw new EmulatorHttpError(
+        400,
+        'InvalidProtocolVersion',
+        `Invalid api-version '${version ?? ''}'. Supported versions: ${iotHubDataApiVersions.join(', ')}.`,
+      );
     }
     const principal = authenticate(request, world);
     const [collection = '', id, ...more] = request.segments;
@@ -60,18 +75,31 @@ export function handleIotHub(
   }
 }
 
-function handleTwin(request: EmulatorRequest, world: EmulatorWorld, principal: string, deviceId: string): EmulatorResponse {
+function handleTwin(
+  request: EmulatorRequest,
+  world: EmulatorWorld,
+  principal: string,
+  deviceId: string,
+): EmulatorResponse {
   request.note.deviceId = deviceId;
   const { method } = request;
   if (method !== 'GET' && method !== 'PATCH' && method !== 'PUT') {
-    throw new EmulatorHttpError(405, 'InvalidOperation', `The HTTP method '${method}' is not supported on twins.`);
+    throw new EmulatorHttpError(
+      405,
+      'InvalidOperation',
+      `The HTTP method '${method}' is not supported on twins.`,
+    );
   }
   authorize(request, world, principal, method === 'GET' ? 'read' : 'write');
   if (method !== 'GET') {
     const throttle = world.faults.takeTwinUpdate(world.now());
     if (!throttle.allowed) {
       world.faults.counters.throttled++;
-      throw new EmulatorHttpError(429, 'ThrottlingException', 'Rate limit for twin updates exceeded. Please retry with exponential back-off.');
+      throw new EmulatorHttpError(
+        429,
+        'ThrottlingException',
+        'Rate limit for twin updates exceeded. Please retry with exponential back-off.',
+      );
     }
   }
   const device = world.devices.get(deviceId);
@@ -82,24 +110,44 @@ function handleTwin(request: EmulatorRequest, world: EmulatorWorld, principal: s
 }
 
 /** PATCH merges tags and desired properties (null removes a key); PUT replaces them. Either needs If-Match to hold. */
-function updateTwin(request: EmulatorRequest, world: EmulatorWorld, device: DeviceRecord, mode: 'merge' | 'replace'): void {
+function updateTwin(
+  request: EmulatorRequest,
+  world: EmulatorWorld,
+  device: DeviceRecord,
+  mode: 'merge' | 'replace',
+): void {
   const current = twinEtag(device.twin.version);
   const ifMatch = header(request, 'if-match')?.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
   if (ifMatch && ifMatch !== '*' && ifMatch !== current) {
-    throw new EmulatorHttpError(412, 'PreconditionFailed', `Precondition failed: Device version did not match, expected ${ifMatch}, current ${current}`);
+    throw new EmulatorHttpError(
+      412,
+      'PreconditionFailed',
+      `Precondition failed: Device version did not match, expected ${ifMatch}, current ${current}`,
+    );
   }
   const parsed = parseJsonBody(request);
   if (!parsed.ok || !isJsonObject(parsed.value)) {
-    throw new EmulatorHttpError(400, 'IotHubFormatError', 'Unable to parse the twin: the body must be a JSON object.');
+    throw new EmulatorHttpError(
+      400,
+      'IotHubFormatError',
+      'Unable to parse the twin: the body must be a JSON object.',
+    );
   }
   const patch = parsed.value;
   const tags = patch['tags'];
   const properties = patch['properties'];
-  if ((tags !== undefined && tags !== null && !isJsonObject(tags)) || (properties !== undefined && !isJsonObject(properties))) {
+  if (
+    (tags !== undefined && tags !== null && !isJsonObject(tags)) ||
+    (properties !== undefined && !isJsonObject(properties))
+  ) {
     throw new EmulatorHttpError(400, 'ArgumentInvalid', 'tags and properties must be JSON objects.');
   }
   if (properties && properties['reported'] !== undefined) {
-    throw new EmulatorHttpError(400, 'ArgumentInvalid', 'Reported properties cannot be updated by a service client.');
+    throw new EmulatorHttpError(
+      400,
+      'ArgumentInvalid',
+      'Reported properties cannot be updated by a service client.',
+    );
   }
   const desired = properties?.['desired'];
   if (desired !== undefined && !isJsonObject(desired)) {
@@ -112,11 +160,19 @@ function updateTwin(request: EmulatorRequest, world: EmulatorWorld, device: Devi
   const nextDesired = next(device.twin.desired, desired);
   const desiredBytes = jsonByteLength(nextDesired);
   if (desiredBytes > maxDesiredPropertiesBytes) {
-    throw new EmulatorHttpError(400, 'ArgumentInvalid', `Twin desired properties would be ${desiredBytes} bytes; the maximum is ${maxDesiredPropertiesBytes} bytes.`);
+    throw new EmulatorHttpError(
+      400,
+      'ArgumentInvalid',
+      `Twin desired properties would be ${desiredBytes} bytes; the maximum is ${maxDesiredPropertiesBytes} bytes.`,
+    );
   }
   const tagBytes = jsonByteLength(nextTags);
   if (tagBytes > maxTagsBytes) {
-    throw new EmulatorHttpError(400, 'ArgumentInvalid', `Twin tags would be ${tagBytes} bytes; the maximum is ${maxTagsBytes} bytes.`);
+    throw new EmulatorHttpError(
+      400,
+      'ArgumentInvalid',
+      `Twin tags would be ${tagBytes} bytes; the maximum is ${maxTagsBytes} bytes.`,
+    );
   }
   const { twin } = device;
   twin.tags = nextTags;
@@ -133,18 +189,28 @@ function updateTwin(request: EmulatorRequest, world: EmulatorWorld, device: Devi
 function queryDevices(request: EmulatorRequest, world: EmulatorWorld): EmulatorResponse {
   const parsed = parseJsonBody(request);
   const text = parsed.ok && isJsonObject(parsed.value) ? parsed.value['query'] : undefined;
-  if (typeof text !== 'string') throw new EmulatorHttpError(400, 'IotHubFormatError', 'The body must be {"query": "<query text>"}.');
+  if (typeof text !== 'string')
+    throw new EmulatorHttpError(400, 'IotHubFormatError', 'The body must be {"query": "<query text>"}.');
   const query = parseDeviceQuery(text);
   if (!query) {
-    throw new EmulatorHttpError(400, 'ArgumentInvalid', `The emulator understands SELECT * FROM devices [WHERE <path> = <literal> [AND …]]; got: ${text}`);
+    throw new EmulatorHttpError(
+      400,
+      'ArgumentInvalid',
+      `The emulator understands SELECT * FROM devices [WHERE <path> = <literal> [AND …]]; got: ${text}`,
+    );
   }
   const pageSize = readPageSize(header(request, 'x-ms-max-item-count'));
   const offset = readContinuation(header(request, 'x-ms-continuation'));
-  const matching = world.devices.list().map(renderTwin).filter((twin) => twinMatches(twin, query));
+  const matching = world.devices
+    .list()
+    .map(renderTwin)
+    .filter((twin) => twinMatches(twin, query));
   const page = matching.slice(offset, offset + pageSize);
   const headers: Record<string, string> = { 'x-ms-item-type': 'twin' };
   if (offset + pageSize < matching.length) {
-    headers['x-ms-continuation'] = Buffer.from(JSON.stringify({ offset: offset + pageSize })).toString('base64url');
+    headers['x-ms-continuation'] = Buffer.from(JSON.stringify({ offset: offset + pageSize })).toString(
+      'base64url',
+    );
   }
   return { status: 200, headers, body: page };
 }
@@ -153,7 +219,11 @@ function readPageSize(value: string | undefined): number {
   if (value === undefined || value === '') return defaultPageSize;
   const size = Number(value);
   if (!Number.isInteger(size) || size < 1) {
-    throw new EmulatorHttpError(400, 'ArgumentInvalid', `x-ms-max-item-count must be a positive integer; got '${value}'.`);
+    throw new EmulatorHttpError(
+      400,
+      'ArgumentInvalid',
+      `x-ms-max-item-count must be a positive integer; got '${value}'.`,
+    );
   }
   return Math.min(size, maxPageSize);
 }
@@ -174,19 +244,37 @@ function readContinuation(value: string | undefined): number {
 function authenticate(request: EmulatorRequest, world: EmulatorWorld): string {
   const check = world.tokens.check(header(request, 'authorization'), world.now());
   if (check.token) request.note.token = check.token;
-  if (check.issued) Object.assign(request.note, { principal: check.issued.principalObjectId, audience: check.issued.audience });
+  if (check.issued)
+    Object.assign(request.note, {
+      principal: check.issued.principalObjectId,
+      audience: check.issued.audience,
+    });
   if (!check.ok) {
-    const reason = check.reason === 'expired' ? 'The token has expired' : check.reason === 'missing' ? 'Authorization header missing' : 'Unauthorized';
+    const reason =
+      check.reason === 'expired'
+        ? 'The token has expired'
+        : check.reason === 'missing'
+          ? 'Authorization header missing'
+          : 'Unauthorized';
     throw new EmulatorHttpError(401, 'IotHubUnauthorizedAccess', reason);
   }
   if (check.issued.audience !== audiences.iotHub) {
-    throw new EmulatorHttpError(401, 'IotHubUnauthorizedAccess', `Unauthorized: the token audience '${check.issued.audience}' is not ${audiences.iotHub}`);
+    throw new EmulatorHttpError(
+      401,
+      'IotHubUnauthorizedAccess',
+      `Unauthorized: the token audience '${check.issued.audience}' is not ${audiences.iotHub}`,
+    );
   }
   return check.issued.principalObjectId;
 }
 
 /** As IoT Hub answers a principal without the data action: 401 IotHubUnauthorized, not 403. */
-function authorize(request: EmulatorRequest, world: EmulatorWorld, principal: string, operation: 'read' | 'write'): void {
+function authorize(
+  request: EmulatorRequest,
+  world: EmulatorWorld,
+  principal: string,
+  operation: 'read' | 'write',
+): void {
   const action = `Microsoft.Devices/IotHubs/twins/${operation}`;
   if (hasAccess(world, principal, world.hub.scope, action, 'dataAction')) return;
   throw new EmulatorHttpError(
@@ -197,9 +285,15 @@ function authorize(request: EmulatorRequest, world: EmulatorWorld, principal: st
 }
 
 /** IoT Hub's error body: `{ Message: "ErrorCode:<code>;<text>", ExceptionMessage: "Tracking ID:…" }`. */
-function iotHubErrorResponse(request: EmulatorRequest, world: EmulatorWorld, error: unknown): EmulatorResponse {
+function iotHubErrorResponse(
+  request: EmulatorRequest,
+  world: EmulatorWorld,
+  error: unknown,
+): EmulatorResponse {
   const failure =
-    error instanceof EmulatorHttpError ? error : new EmulatorHttpError(500, 'ServerError', `The emulator failed: ${String(error)}`);
+    error instanceof EmulatorHttpError
+      ? error
+      : new EmulatorHttpError(500, 'ServerError', `The emulator failed: ${String(error)}`);
   request.note.code = failure.code;
   const at = new Date(world.now());
   const pad = (value: number): string => String(value).padStart(2, '0');
@@ -215,5 +309,9 @@ function iotHubErrorResponse(request: EmulatorRequest, world: EmulatorWorld, err
 }
 
 function notFound(request: EmulatorRequest): EmulatorHttpError {
-  return new EmulatorHttpError(404, 'NotFound', `The emulator does not serve ${request.method} ${request.path}.`);
+  return new EmulatorHttpError(
+    404,
+    'NotFound',
+    `The emulator does not serve ${request.method} ${request.path}.`,
+  );
 }

@@ -197,7 +197,10 @@ export function builtInRoles(includeSecurityPolicies: boolean): RoleDefinitionRe
       'IoT Hub Data Reader',
       'Allows for full read access to IoT Hub data-plane properties',
       {
-        dataActions: ['Microsoft.Devices/IotHubs/*/read', 'Microsoft.Devices/IotHubs/fileUpload/notifications/action'],
+        dataActions: [
+          'Microsoft.Devices/IotHubs/*/read',
+          'Microsoft.Devices/IotHubs/fileUpload/notifications/action',
+        ],
       },
     ),
     builtIn(

@@ -24,7 +24,9 @@ export function createHttpsServer(keyPem: string, certPem: string): Server {
       socket.destroy();
       return;
     }
-    const body = JSON.stringify({ error: { code: 'BadRequest', message: `Malformed HTTP request: ${error.message}` } });
+    const body = JSON.stringify({
+      error: { code: 'BadRequest', message: `Malformed HTTP request: ${error.message}` },
+    });
     socket.end(
       `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
@@ -80,8 +82,14 @@ async function serve(
     const status = parsed ? 413 : 400;
     const code = parsed ? 'RequestEntityTooLarge' : 'InvalidUri';
     note.code = code;
-    const message = parsed ? `Request bodies are limited to ${maxRequestBytes} bytes.` : 'The request URI is not valid.';
-    send(res, { status, headers: { 'x-ms-request-id': requestId, connection: 'close' }, body: { error: { code, message } } });
+    const message = parsed
+      ? `Request bodies are limited to ${maxRequestBytes} bytes.`
+      : 'The request URI is not valid.';
+    send(res, {
+      status,
+      headers: { 'x-ms-request-id': requestId, connection: 'close' },
+      body: { error: { code, message } },
+    });
     finish(parsed?.path ?? String(req.url), status);
     return;
   }
@@ -125,7 +133,12 @@ function respond(
       return {
         status: 404,
         headers: { 'x-ms-request-id': request.requestId },
-        body: { error: { code: 'NotFound', message: `The emulator does not serve ${request.method} ${request.path}.` } },
+        body: {
+          error: {
+            code: 'NotFound',
+            message: `The emulator does not serve ${request.method} ${request.path}.`,
+          },
+        },
       };
   }
 }
@@ -146,7 +159,9 @@ function parseTarget(rawUrl: string): Pick<EmulatorRequest, 'path' | 'segments' 
     const target = /^https?:\/\//i.test(rawUrl) ? rawUrl.replace(/^https?:\/\/[^/?#]*/i, '') : rawUrl;
     const queryStart = target.indexOf('?');
     const path = (queryStart >= 0 ? target.slice(0, queryStart) : target).replace(/#.*$/, '') || '/';
-    const query = new URLSearchParams(queryStart >= 0 ? target.slice(queryStart + 1).replace(/#.*$/, '') : '');
+    const query = new URLSearchParams(
+      queryStart >= 0 ? target.slice(queryStart + 1).replace(/#.*$/, '') : '',
+    );
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
     return { path, segments, query };
   } catch {

@@ -26,7 +26,12 @@ export interface IssueTokenOptions {
 
 export type TokenCheck =
   | { ok: true; token: string; issued: IssuedToken }
-  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'expired' | 'revoked'; token?: string; issued?: IssuedToken };
+  | {
+      ok: false;
+      reason: 'missing' | 'malformed' | 'unknown' | 'expired' | 'revoked';
+      token?: string;
+      issued?: IssuedToken;
+    };
 
 export class TokenStore {
   private readonly live = new Map<string, IssuedToken>();

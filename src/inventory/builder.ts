@@ -30,14 +30,19 @@ export class InventoryBuilder {
 
   add(raw: RawDeviceRow, source: string): void {
     const reject = (reason: string): void => {
-      this.rejected.push({ source, row: raw.row, reason: raw.line ? `${reason} (line ${raw.line})` : reason });
+      this.rejected.push({
+        source,
+        row: raw.row,
+        reason: raw.line ? `${reason} (line ${raw.line})` : reason,
+      });
     };
     if (raw.problem) return reject(raw.problem);
     const parsed = deviceRowSchema.safeParse({ deviceId: raw.deviceId, policy: raw.policy });
     if (!parsed.success) return reject(firstProblem(parsed.error));
     const { deviceId, policy } = parsed.data;
     const earlier = this.seen.get(deviceId);
-    if (earlier !== undefined) return reject(`deviceId '${deviceId}' duplicates row ${earlier}; the first one is kept`);
+    if (earlier !== undefined)
+      return reject(`deviceId '${deviceId}' duplicates row ${earlier}; the first one is kept`);
     const field = this.options.policyField ?? 'policy';
     if (!this.options.policies.has(policy)) {
       const refused = this.options.rejectedPolicies?.get(policy);

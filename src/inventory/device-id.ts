@@ -35,7 +35,9 @@ export function deviceIdProblem(deviceId: string): string | undefined {
 }
 
 export const deviceIdSchema = z
-  .string({ error: (issue) => (issue.input === undefined ? 'deviceId is missing' : 'deviceId must be a string') })
+  .string({
+    error: (issue) => (issue.input === undefined ? 'deviceId is missing' : 'deviceId must be a string'),
+  })
   .superRefine((value, ctx) => {
     const problem = deviceIdProblem(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });

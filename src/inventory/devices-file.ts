@@ -28,7 +28,13 @@ export function detectDevicesFormat(path: string, firstBytes: Buffer): DevicesFi
   const ext = extname(path).toLowerCase();
   if (ext === '.csv') return 'csv';
   if (ext === '.json') return 'json';
-  return firstBytes.toString('utf8').replace(/^\uFEFF/, '').trimStart().startsWith('[') ? 'json' : 'csv';
+  return firstBytes
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart()
+    .startsWith('[')
+    ? 'json'
+    : 'csv';
 }
 
 async function readHead(path: string): Promise<Buffer> {
@@ -59,7 +65,10 @@ export function jsonDeviceRows(value: unknown, path: string): RawDeviceRow[] {
   return value.map((item: unknown, index): RawDeviceRow => {
     const row = index + 1;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      return { row, problem: `row must be an object like {"deviceId": "…", "policy": "…"}, not ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item}` };
+      return {
+        row,
+        problem: `row must be an object like {"deviceId": "…", "policy": "…"}, not ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item}`,
+      };
     }
     const record = item as Record<string, unknown>;
     return { row, deviceId: record.deviceId, policy: record.policy };
@@ -121,9 +130,15 @@ async function* csvDeviceRows(path: string, hash: Hash): AsyncGenerator<RawDevic
   } catch (error) {
     if (error instanceof InventoryError) throw error;
     const code = (error as { code?: string }).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') await readInventoryFile(path, 'DEVICES_FILE');
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR')
+      await readInventoryFile(path, 'DEVICES_FILE');
     const message = error instanceof Error ? error.message : String(error);
-    throw new InventoryError('InvalidInventoryFile', `DEVICES_FILE ${path} is not valid CSV: ${message}`, path, { cause: error });
+    throw new InventoryError(
+      'InvalidInventoryFile',
+      `DEVICES_FILE ${path} is not valid CSV: ${message}`,
+      path,
+      { cause: error },
+    );
   } finally {
     stream.destroy();
   }
@@ -139,5 +154,8 @@ export async function* readDevicesFile(path: string, hash: Hash): AsyncGenerator
   }
   const raw = await readInventoryFile(path, 'DEVICES_FILE');
   hash.update(raw);
-  yield* jsonDeviceRows(parseJsonFile(raw.toString('utf8').replace(/^\uFEFF/, ''), path, 'DEVICES_FILE'), path);
+  yield* jsonDeviceRows(
+    parseJsonFile(raw.toString('utf8').replace(/^\uFEFF/, ''), path, 'DEVICES_FILE'),
+    path,
+  );
 }

@@ -54,12 +54,16 @@ export async function* queryHubDevices(options: HubDeviceQueryOptions): AsyncGen
     );
     if (response.statusCode !== 200) {
       const error = classifyAzureError(response, context);
-      if (response.statusCode === 401 || response.statusCode === 403) options.tokens.invalidate(response.token);
+      if (response.statusCode === 401 || response.statusCode === 403)
+        options.tokens.invalidate(response.token);
       throw error;
     }
     const page = twinPageSchema.safeParse(response.body);
     if (!page.success) {
-      throw classifyAzureError({ error: new Error('the device query returned something other than an array of twins') }, context);
+      throw classifyAzureError(
+        { error: new Error('the device query returned something other than an array of twins') },
+        context,
+      );
     }
     for (const twin of page.data) {
       row += 1;

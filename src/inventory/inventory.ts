@@ -38,7 +38,10 @@ export async function loadInventory(
   abortSignal?: AbortSignal,
 ): Promise<LoadedInventory> {
   if (!options.policiesFile) {
-    throw new InventoryError('InvalidInventoryFile', 'POLICIES_FILE is not set: it holds the policy documents devices name');
+    throw new InventoryError(
+      'InvalidInventoryFile',
+      'POLICIES_FILE is not set: it holds the policy documents devices name',
+    );
   }
   const policies = await loadPoliciesFile(options.policiesFile);
   const hash = createHash('sha256');
@@ -139,7 +142,11 @@ export class InventoryStore {
         const why = base.rejected.some((r) => r.reason.includes(`'${deviceId}'`))
           ? 'its inventory row was rejected'
           : 'it is not in the inventory';
-        rejected.push({ source: '--devices', row: i + 1, reason: `deviceId '${deviceId}' cannot be synced: ${why}` });
+        rejected.push({
+          source: '--devices',
+          row: i + 1,
+          reason: `deviceId '${deviceId}' cannot be synced: ${why}`,
+        });
       }
     });
     const snapshot = this.narrow(base, selected);
@@ -162,7 +169,9 @@ export class InventoryStore {
     }
     let base = this.cache.get(baseId)?.base;
     if (!base) {
+      abortSignal?.throwIfAborted();
       base = await this.reload();
+      abortSignal?.throwIfAborted();
       this.remember(this.whole(base));
       if (base.id !== baseId) {
         throw new InventoryError(
@@ -180,7 +189,12 @@ export class InventoryStore {
     return snapshot;
   }
 
-  async readPage(snapshotId: string, offset: number, limit: number, abortSignal?: AbortSignal): Promise<DeviceAssignment[]> {
+  async readPage(
+    snapshotId: string,
+    offset: number,
+    limit: number,
+    abortSignal?: AbortSignal,
+  ): Promise<DeviceAssignment[]> {
     const snapshot = await this.get(snapshotId, abortSignal);
     return snapshot.devices.slice(Math.max(0, offset), Math.max(0, offset) + Math.max(0, limit));
   }
@@ -203,7 +217,11 @@ export class InventoryStore {
   }
 
   /** The document of a policy of the snapshot; InventoryError PolicyNotFound when it has none by that name. */
-  async policyDocument(snapshotId: string, policy: string, abortSignal?: AbortSignal): Promise<PolicyDocument> {
+  async policyDocument(
+    snapshotId: string,
+    policy: string,
+    abortSignal?: AbortSignal,
+  ): Promise<PolicyDocument> {
     const snapshot = await this.get(snapshotId, abortSignal);
     const document = snapshot.base.policies.get(policy);
     if (!document) {
@@ -227,7 +245,9 @@ export class InventoryStore {
   }
 
   private whole(base: LoadedInventory): InventorySnapshotData {
-    return this.cache.get(base.id) ?? { id: base.id, base, devices: base.devices, index: indexOf(base.devices) };
+    return (
+      this.cache.get(base.id) ?? { id: base.id, base, devices: base.devices, index: indexOf(base.devices) }
+    );
   }
 
   private narrow(base: LoadedInventory, deviceIds: string[]): InventorySnapshotData {

@@ -26,7 +26,12 @@ export async function readInventoryFile(path: string, variable: string): Promise
     return await readFile(path);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? String(error)})`;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'is not readable'
+          : `cannot be read (${code ?? String(error)})`;
     throw new InventoryError('InvalidInventoryFile', `${variable} ${path} ${why}`, path, { cause: error });
   }
 }
@@ -41,9 +46,14 @@ export function parseJsonFile(text: string, path: string, variable: string): unk
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     const truncated = /end of (JSON )?input|Unterminated/i.test(detail) ? ' (the file looks truncated)' : '';
-    throw new InventoryError('InvalidInventoryFile', `${variable} ${path} is not valid JSON${truncated}: ${detail}`, path, {
-      cause: error,
-    });
+    throw new InventoryError(
+      'InvalidInventoryFile',
+      `${variable} ${path} is not valid JSON${truncated}: ${detail}`,
+      path,
+      {
+        cause: error,
+      },
+    );
   }
 }
 

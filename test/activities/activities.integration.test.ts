@@ -9,7 +9,7 @@ import { FailureType, type AttemptCounters } from '../../src/workflows/failure-t
 import { configFor, trustEmulator } from '../azure/emulator-support';
 import { applyWithRetries, runActivity } from './activity-support';
 
-describe('applySecurityPolicy in the seed profile (grant still propagating)', () => {
+void describe('applySecurityPolicy in the seed profile (grant still propagating)', () => {
   let emulator: Emulator;
   let activities: PolicySyncActivities;
   let closeDeps: () => Promise<void>;
@@ -38,10 +38,12 @@ describe('applySecurityPolicy in the seed profile (grant still propagating)', ()
     await emulator.close();
   });
 
-  it('devices whose first writes get 403 end written, and every attempt after a 403 carries a new token', async () => {
+  void it('devices whose first writes get 403 end written, and every attempt after a 403 carries a new token', async () => {
     const loaded = await runActivity(() => activities.loadInventory({}));
     assert.equal(loaded.snapshot.deviceCount, 12);
-    const pages = await runActivity(() => activities.readInventoryPage({ snapshotId: loaded.snapshot.id, offset: 0, limit: 12 }));
+    const pages = await runActivity(() =>
+      activities.readInventoryPage({ snapshotId: loaded.snapshot.id, offset: 0, limit: 12 }),
+    );
 
     const runs = await Promise.all(
       pages.map((device) =>
@@ -71,14 +73,21 @@ describe('applySecurityPolicy in the seed profile (grant still propagating)', ()
 
       // By path: the emulator notes deviceId only once a request is authorized.
       const requests = log.filter((r) => r.path.split('/securityPolicies/')[1] === device.deviceId);
-      assert.ok(requests[0]?.status === 403, `${device.deviceId}: the first write was refused (pending grant)`);
+      assert.ok(
+        requests[0]?.status === 403,
+        `${device.deviceId}: the first write was refused (pending grant)`,
+      );
       requests.forEach((request, at) => {
         if (request.status !== 403) return;
         refusals += 1;
         const next = requests[at + 1];
         assert.ok(next, `${device.deviceId}: an attempt follows every 403`);
         assert.ok(request.token && next.token, 'tokens are logged');
-        assert.notEqual(next.token, request.token, `${device.deviceId}: the attempt after a 403 carried the refused token`);
+        assert.notEqual(
+          next.token,
+          request.token,
+          `${device.deviceId}: the attempt after a 403 carried the refused token`,
+        );
       });
       assert.equal(requests.filter((r) => r.status === 403).length, run.result.authErrors);
     }

@@ -42,6 +42,9 @@ export async function applyWithRetries(
   return { failures, final: failures.at(-1) };
 }
 
-export async function runActivity<R>(fn: () => Promise<R>, info: ConstructorParameters<typeof MockActivityEnvironment>[0] = {}): Promise<R> {
+export async function runActivity<R>(
+  fn: () => Promise<R>,
+  info: ConstructorParameters<typeof MockActivityEnvironment>[0] = {},
+): Promise<R> {
   return new MockActivityEnvironment(info, { logger: quietLogger }).run(fn);
 }

@@ -2,23 +2,37 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger, redact, registerSecret } from '../../src/logger';
 
-describe('logger', () => {
-  it('writes JSON lines with fields, below-level entries dropped', () => {
+void describe('logger', () => {
+  void it('writes JSON lines with fields, below-level entries dropped', () => {
     const lines: string[] = [];
-    const log = createLogger({ format: 'json', level: 'INFO', write: (l) => lines.push(l), now: () => new Date(0) });
+    const log = createLogger({
+      format: 'json',
+      level: 'INFO',
+      write: (l) => lines.push(l),
+      now: () => new Date(0),
+    });
     log.debug('hidden');
     log.child({ deviceId: 'd1' }).info('written', { attempt: 2 });
     assert.equal(lines.length, 1);
-    assert.deepEqual(JSON.parse(lines[0]!), { time: '1970-01-01T00:00:00.000Z', level: 'INFO', message: 'written', deviceId: 'd1', attempt: 2 });
+    assert.deepEqual(JSON.parse(lines[0]!), {
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'INFO',
+      message: 'written',
+      deviceId: 'd1',
+      attempt: 2,
+    });
   });
 
-  it('writes plain lines', () => {
+  void it('writes plain lines', () => {
     const lines: string[] = [];
-    createLogger({ format: 'plain', write: (l) => lines.push(l), now: () => new Date(0) }).warn('slow down', { retryInMs: 100, hub: 'h 1' });
+    createLogger({ format: 'plain', write: (l) => lines.push(l), now: () => new Date(0) }).warn('slow down', {
+      retryInMs: 100,
+      hub: 'h 1',
+    });
     assert.equal(lines[0], '1970-01-01T00:00:00.000Z WARN  slow down retryInMs=100 hub="h 1"');
   });
 
-  it('redacts bearer tokens, JWTs, client secrets and registered secrets', () => {
+  void it('redacts bearer tokens, JWTs, client secrets and registered secrets', () => {
     registerSecret('opaque-token-value-123');
     const lines: string[] = [];
     const log = createLogger({ format: 'json', write: (l) => lines.push(l) });

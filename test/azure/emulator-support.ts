@@ -53,7 +53,10 @@ export async function startTestWorld(
 }
 
 /** Tokens the emulator saw on requests to `pathPart`, in order. */
-export function tokensOn(emulator: Emulator, pathPart: string): { status: number; token: string | undefined; deviceId?: string }[] {
+export function tokensOn(
+  emulator: Emulator,
+  pathPart: string,
+): { status: number; token: string | undefined; deviceId?: string }[] {
   return emulator
     .requestLog()
     .filter((r) => r.path.includes(pathPart))

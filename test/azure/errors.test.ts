@@ -10,10 +10,15 @@ import {
 import { FailureType } from '../../src/workflows/failure-types';
 
 const arm = (code: string, message = 'm') => ({ error: { code, message } });
-const ctx = { operation: 'writing the security policy', deviceId: 'device-0001', target: 'arm' as const, nowInMs: 0 };
+const ctx = {
+  operation: 'writing the security policy',
+  deviceId: 'device-0001',
+  target: 'arm' as const,
+  nowInMs: 0,
+};
 
-describe('classifyAzureError', () => {
-  it('403 AuthorizationFailed → retryable AuthorizationFailed naming the device and what to do', () => {
+void describe('classifyAzureError', () => {
+  void it('403 AuthorizationFailed → retryable AuthorizationFailed naming the device and what to do', () => {
     const e = classifyAzureError({ statusCode: 403, headers: {}, body: arm('AuthorizationFailed') }, ctx);
     assert.equal(e.code, FailureType.AuthorizationFailed);
     assert.equal(e.retryable, true);
@@ -23,7 +28,7 @@ describe('classifyAzureError', () => {
     assert.match(e.message, /preflight/);
   });
 
-  it("IoT Hub's 401 IotHubUnauthorized (no data action) → AuthorizationFailed", () => {
+  void it("IoT Hub's 401 IotHubUnauthorized (no data action) → AuthorizationFailed", () => {
     const e = classifyAzureError(
       {
         statusCode: 401,
@@ -36,7 +41,7 @@ describe('classifyAzureError', () => {
     assert.match(e.message, /twins\/read and write/);
   });
 
-  it('401 → retryable Unauthorized, carrying a claims challenge', () => {
+  void it('401 → retryable Unauthorized, carrying a claims challenge', () => {
     const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: '1' } } });
     const header = `Bearer authorization_uri="x", error="insufficient_claims", claims="${Buffer.from(claims).toString('base64')}"`;
     const e = classifyAzureError(
@@ -49,36 +54,54 @@ describe('classifyAzureError', () => {
     assert.equal(parseClaimsChallenge({ 'www-authenticate': 'Bearer error="invalid_token"' }), undefined);
   });
 
-  it('429 → Throttled with the delay from Retry-After', () => {
-    const e = classifyAzureError({ statusCode: 429, headers: { 'retry-after': '3' }, body: arm('SubscriptionRequestsThrottled') }, ctx);
+  void it('429 → Throttled with the delay from Retry-After', () => {
+    const e = classifyAzureError(
+      { statusCode: 429, headers: { 'retry-after': '3' }, body: arm('SubscriptionRequestsThrottled') },
+      ctx,
+    );
     assert.equal(e.code, FailureType.Throttled);
     assert.equal(e.retryAfterInMs, 3000);
     assert.equal(e.retryable, true);
   });
 
-  it('503 → Transient with the delay from x-ms-retry-after-ms; other 5xx → Transient', () => {
-    const e = classifyAzureError({ statusCode: 503, headers: { 'x-ms-retry-after-ms': '1200' }, body: '' }, ctx);
+  void it('503 → Transient with the delay from x-ms-retry-after-ms; other 5xx → Transient', () => {
+    const e = classifyAzureError(
+      { statusCode: 503, headers: { 'x-ms-retry-after-ms': '1200' }, body: '' },
+      ctx,
+    );
     assert.equal(e.code, FailureType.Transient);
     assert.equal(e.retryAfterInMs, 1200);
-    assert.equal(classifyAzureError({ statusCode: 500, headers: {}, body: arm('InternalServerError') }, ctx).code, FailureType.Transient);
-    assert.equal(classifyAzureError({ statusCode: 502, headers: {}, body: '<html>' }, ctx).code, FailureType.Transient);
+    assert.equal(
+      classifyAzureError({ statusCode: 500, headers: {}, body: arm('InternalServerError') }, ctx).code,
+      FailureType.Transient,
+    );
+    assert.equal(
+      classifyAzureError({ statusCode: 502, headers: {}, body: '<html>' }, ctx).code,
+      FailureType.Transient,
+    );
   });
 
-  it('400 → non-retryable InvalidPolicy', () => {
+  void it('400 → non-retryable InvalidPolicy', () => {
     const e = classifyAzureError({ statusCode: 400, headers: {}, body: arm('InvalidRequestContent') }, ctx);
     assert.equal(e.code, FailureType.InvalidPolicy);
     assert.equal(e.retryable, false);
     assert.match(e.message, /POLICIES_FILE/);
   });
 
-  it('400 about the api-version → Misconfigured', () => {
-    const e = classifyAzureError({ statusCode: 400, headers: {}, body: arm('NoRegisteredProviderFound') }, ctx);
+  void it('400 about the api-version → Misconfigured', () => {
+    const e = classifyAzureError(
+      { statusCode: 400, headers: {}, body: arm('NoRegisteredProviderFound') },
+      ctx,
+    );
     assert.equal(e.code, FailureType.Misconfigured);
     assert.match(e.message, /POLICY_API_VERSION/);
   });
 
-  it('404 for the device → non-retryable DeviceNotFound (ARM and IoT Hub shapes)', () => {
-    assert.equal(classifyAzureError({ statusCode: 404, headers: {}, body: arm('DeviceNotFound') }, ctx).code, FailureType.DeviceNotFound);
+  void it('404 for the device → non-retryable DeviceNotFound (ARM and IoT Hub shapes)', () => {
+    assert.equal(
+      classifyAzureError({ statusCode: 404, headers: {}, body: arm('DeviceNotFound') }, ctx).code,
+      FailureType.DeviceNotFound,
+    );
     const hub = classifyAzureError(
       { statusCode: 404, headers: {}, body: { Message: 'ErrorCode:DeviceNotFound;Device x not registered' } },
       ctx,
@@ -88,7 +111,7 @@ describe('classifyAzureError', () => {
     assert.equal(hub.retryable, false);
   });
 
-  it('404 for the resource type or provider → TargetUnsupported pointing to POLICY_TARGET=twin', () => {
+  void it('404 for the resource type or provider → TargetUnsupported pointing to POLICY_TARGET=twin', () => {
     for (const code of ['InvalidResourceType', 'NoRegisteredProviderFound', 'ResourceTypeNotSupported']) {
       const e = classifyAzureError({ statusCode: 404, headers: {}, body: arm(code) }, ctx);
       assert.equal(e.code, FailureType.TargetUnsupported, code);
@@ -97,34 +120,49 @@ describe('classifyAzureError', () => {
     }
   });
 
-  it('404 for the hub or group → Misconfigured', () => {
-    assert.equal(classifyAzureError({ statusCode: 404, headers: {}, body: arm('ResourceGroupNotFound') }, ctx).code, FailureType.Misconfigured);
+  void it('404 for the hub or group → Misconfigured', () => {
+    assert.equal(
+      classifyAzureError({ statusCode: 404, headers: {}, body: arm('ResourceGroupNotFound') }, ctx).code,
+      FailureType.Misconfigured,
+    );
   });
 
-  it('timeouts and dropped connections → Transient', () => {
+  void it('timeouts and dropped connections → Transient', () => {
     const timeout = Object.assign(new Error('timed out after 30000 ms'), { name: 'TimeoutError' });
     assert.equal(classifyAzureError({ error: timeout }, ctx).code, FailureType.Transient);
     const socket = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
     const e = classifyAzureError({ error: socket }, ctx);
     assert.equal(e.code, FailureType.Transient);
     assert.match(e.message, /UND_ERR_SOCKET/);
-    const reset = new Error('fetch failed', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
+    const reset = new Error('fetch failed', {
+      cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+    });
     assert.equal(classifyAzureError({ error: reset }, ctx).azureCode, 'ECONNRESET');
   });
 
-  it('an untrusted certificate → Misconfigured naming NODE_EXTRA_CA_CERTS', () => {
-    const tls = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+  void it('an untrusted certificate → Misconfigured naming NODE_EXTRA_CA_CERTS', () => {
+    const tls = Object.assign(new Error('self-signed certificate in certificate chain'), {
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
     const e = classifyAzureError({ error: tls }, ctx);
     assert.equal(e.code, FailureType.Misconfigured);
     assert.match(e.message, /NODE_EXTRA_CA_CERTS/);
   });
 
-  it('AADSTS7000215 invalid_client → non-retryable Misconfigured', () => {
-    const identity = Object.assign(new Error('ClientSecretCredential authentication failed. AADSTS7000215: Invalid client secret provided.'), {
-      name: 'AuthenticationError',
-      statusCode: 401,
-      errorResponse: { error: 'invalid_client', errorDescription: 'AADSTS7000215: Invalid client secret provided.' },
-    });
+  void it('AADSTS7000215 invalid_client → non-retryable Misconfigured', () => {
+    const identity = Object.assign(
+      new Error(
+        'ClientSecretCredential authentication failed. AADSTS7000215: Invalid client secret provided.',
+      ),
+      {
+        name: 'AuthenticationError',
+        statusCode: 401,
+        errorResponse: {
+          error: 'invalid_client',
+          errorDescription: 'AADSTS7000215: Invalid client secret provided.',
+        },
+      },
+    );
     const e = classifyAzureError({ error: identity }, ctx);
     assert.equal(e.code, FailureType.Misconfigured);
     assert.equal(e.retryable, false);
@@ -132,14 +170,18 @@ describe('classifyAzureError', () => {
     assert.match(e.message, /AZURE_CLIENT_SECRET/);
   });
 
-  it('Entra ID unavailable (5xx) → Transient', () => {
-    const identity = Object.assign(new Error('boom'), { name: 'AuthenticationError', statusCode: 503, errorResponse: { error: 'temporarily_unavailable' } });
+  void it('Entra ID unavailable (5xx) → Transient', () => {
+    const identity = Object.assign(new Error('boom'), {
+      name: 'AuthenticationError',
+      statusCode: 503,
+      errorResponse: { error: 'temporarily_unavailable' },
+    });
     assert.equal(classifyAzureError({ error: identity }, ctx).code, FailureType.Transient);
   });
 });
 
-describe('AzureRequestError', () => {
-  it('has a name-based guard and never prints a bearer token', () => {
+void describe('AzureRequestError', () => {
+  void it('has a name-based guard and never prints a bearer token', () => {
     const e = new AzureRequestError({
       code: FailureType.Transient,
       message: 'failed with Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl and access_token=abc123',
@@ -152,11 +194,20 @@ describe('AzureRequestError', () => {
   });
 });
 
-describe('parseAzureErrorBody', () => {
-  it('reads ARM, IoT Hub and OAuth shapes', () => {
+void describe('parseAzureErrorBody', () => {
+  void it('reads ARM, IoT Hub and OAuth shapes', () => {
     assert.deepEqual(parseAzureErrorBody(arm('X', 'y')), { code: 'X', message: 'y' });
-    assert.equal(parseAzureErrorBody({ Message: 'ErrorCode:PreconditionFailed;nope' }).code, 'PreconditionFailed');
-    assert.equal(parseAzureErrorBody({ error: 'invalid_client', error_description: 'AADSTS7000215: bad' }).code, 'AADSTS7000215');
-    assert.equal(parseAzureErrorBody('not json', { 'iothub-errorcode': 'ThrottlingException' }).code, 'ThrottlingException');
+    assert.equal(
+      parseAzureErrorBody({ Message: 'ErrorCode:PreconditionFailed;nope' }).code,
+      'PreconditionFailed',
+    );
+    assert.equal(
+      parseAzureErrorBody({ error: 'invalid_client', error_description: 'AADSTS7000215: bad' }).code,
+      'AADSTS7000215',
+    );
+    assert.equal(
+      parseAzureErrorBody('not json', { 'iothub-errorcode': 'ThrottlingException' }).code,
+      'ThrottlingException',
+    );
   });
 });

@@ -1,103 +1,136 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decidePacing, initialPacingState, observePacing, WritePacer, type PacingState } from '../../src/azure/pacing';
+import {
+  decidePacing,
+  initialPacingState,
+  observePacing,
+  WritePacer,
+  type PacingOptions,
+  type PacingState,
+} from '../../src/azure/pacing';
 
-const options = { burst: 200, refillPerSecond: 10, reserve: 2, probeConcurrency: Infinity };
+const options: PacingOptions = { burst: 200, refillPerSecond: 10, reserve: 2, probeConcurrency: Infinity };
+const remaining = (n: number, statusCode = 200) => ({
+  statusCode,
+  headers: { 'x-ms-ratelimit-remaining-subscription-writes': String(n) },
+});
 
-function reserve(state: PacingState, now: number, n: number): { state: PacingState; delays: number[] } {
-  const delays: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const decision = decidePacing(state, now, options);
-    delays.push(decision.delayInMs);
-    state = decision.state;
+/** Releases as many writes as the pacer allows at `now`; returns how many and the state. */
+function drain(
+  state: PacingState,
+  now: number,
+  o: PacingOptions = options,
+): { released: number; state: PacingState; waitInMs?: number } {
+  let released = 0;
+  for (;;) {
+    const d = decidePacing(state, now, o);
+    state = d.state;
+    if (!d.release) return { released, state, waitInMs: d.waitInMs };
+    released += 1;
   }
-  return { state, delays };
 }
 
-describe('decidePacing / observePacing', () => {
-  it('lets a burst through, then spaces writes at the refill rate', () => {
-    const { delays } = reserve(initialPacingState(options, 0), 0, 203);
-    assert.ok(delays.slice(0, 198).every((d) => d === 0), 'the bucket minus the reserve goes at once');
-    assert.deepEqual(delays.slice(198, 201), [100, 200, 300], 'then one write per 100 ms');
+void describe('decidePacing / observePacing', () => {
+  void it('lets the burst (minus the reserve) through, then one write per refill interval', () => {
+    const first = drain(initialPacingState(options, 0), 0);
+    assert.equal(first.released, 198);
+    assert.equal(first.waitInMs, 100);
+    // Responses come back; the budget refills at 10/s.
+    let state = first.state;
+    for (let i = 0; i < 198; i++) state = observePacing(state, undefined, 0, options);
+    const next = drain(state, 100);
+    assert.equal(next.released, 1);
+    assert.equal(drain(next.state, 1100).released, 10);
   });
 
-  it('before the first response, lets only a few writes out to learn the real budget', () => {
+  void it('never lets more writes be unanswered than the bucket holds, however long they take to arrive', () => {
+    const small = { ...options, burst: 20 };
+    let { released, state } = drain(initialPacingState(small, 0), 0, small);
+    assert.equal(released, 18);
+    // A long time passes with none of them answered: the bucket cannot have refilled past its size.
+    ({ released, state } = drain(state, 60_000, small));
+    assert.equal(released, 0);
+    state = observePacing(state, remaining(19), 60_000, small);
+    ({ released } = drain(state, 60_000, small));
+    assert.equal(released, 0, 'remaining 19 minus 17 still in flight minus the reserve of 2 leaves nothing');
+  });
+
+  void it('before the first response, lets only a few writes out to learn the real budget', () => {
     const probing = { ...options, probeConcurrency: 3 };
-    let state = initialPacingState(probing, 0);
-    for (let i = 0; i < 3; i++) {
-      const d = decidePacing(state, 0, probing);
-      assert.equal(d.reserved, true);
-      state = d.state;
-    }
-    const blocked = decidePacing(state, 0, probing);
-    assert.equal(blocked.reserved, false);
-    assert.ok(blocked.delayInMs > 0);
-    state = observePacing(state, { statusCode: 200, headers: { 'x-ms-ratelimit-remaining-subscription-writes': '50' } }, 0, probing);
+    const probe = drain(initialPacingState(probing, 0), 0, probing);
+    assert.equal(probe.released, 3);
+    assert.ok((probe.waitInMs ?? 0) > 0);
+    const state = observePacing(probe.state, remaining(50), 0, probing);
     assert.equal(state.learned, true);
     assert.equal(state.tokens, 48, 'remaining minus the writes still in flight');
-    assert.equal(decidePacing(state, 0, probing).reserved, true);
+    assert.equal(drain(state, 0, probing).released, 46);
   });
 
-  it('learns a low remaining budget from the header', () => {
-    let state = initialPacingState(options, 0);
-    state = decidePacing(state, 0, options).state;
-    state = observePacing(state, { statusCode: 200, headers: { 'x-ms-ratelimit-remaining-subscription-writes': '3' } }, 0, options);
-    const { delays } = reserve(state, 0, 3);
-    assert.deepEqual(delays, [0, 100, 200]);
-  });
-
-  it('raises its capacity when the server reports more than assumed', () => {
+  void it('learns a low remaining budget from the header', () => {
     let state = decidePacing(initialPacingState(options, 0), 0, options).state;
-    state = observePacing(state, { statusCode: 200, headers: { 'x-ms-ratelimit-remaining-subscription-writes': '1199' } }, 0, options);
-    assert.equal(state.capacity, 1199);
-    assert.ok(reserve(state, 0, 1000).delays.every((d) => d === 0));
+    state = observePacing(state, remaining(3), 0, options);
+    const { released, waitInMs } = drain(state, 0);
+    assert.equal(released, 1);
+    assert.equal(waitInMs, 100);
   });
 
-  it('holds every write after a 429 until Retry-After passes', () => {
+  void it('raises its capacity when the server reports more than assumed', () => {
+    let state = decidePacing(initialPacingState(options, 0), 0, options).state;
+    state = observePacing(state, remaining(1199), 0, options);
+    assert.equal(state.capacity, 1199);
+    assert.equal(drain(state, 0).released, 1197);
+  });
+
+  void it('holds every write after a 429 until Retry-After passes', () => {
     let state = decidePacing(initialPacingState(options, 0), 0, options).state;
     state = observePacing(state, { statusCode: 429, headers: { 'retry-after': '4' } }, 1000, options);
     assert.equal(state.holdUntilInMs, 5000);
-    const { delays } = reserve(state, 1000, 45);
-    assert.ok(delays.every((d) => d >= 4000), 'nothing before the hold ends');
-    // The bucket refilled 40 during the hold; 2 are kept in reserve.
-    assert.equal(delays.filter((d) => d === 4000).length, 38);
-    assert.deepEqual(delays.slice(38, 41), [4100, 4200, 4300], 'then one write per 100 ms');
+    const held = decidePacing(state, 1000, options);
+    assert.equal(held.release, false);
+    assert.equal(held.release ? 0 : held.waitInMs, 4000);
+    // The bucket refilled during the hold: 40 tokens, 2 kept in reserve.
+    assert.equal(drain(state, 5000).released, 38);
   });
 
-  it('stays out of the way until it learns something when limits are not assumed', () => {
+  void it('stays out of the way until it learns something when limits are not assumed', () => {
     const twin = { remainingHeader: undefined, assumeLimits: false, refillPerSecond: 50, burst: 50 };
     let state = initialPacingState(twin, 0);
     for (let i = 0; i < 500; i++) {
       const d = decidePacing(state, 0, twin);
-      assert.equal(d.delayInMs, 0);
+      assert.equal(d.release, true);
       state = d.state;
     }
     state = observePacing(state, { statusCode: 429, headers: {} }, 0, twin);
     assert.equal(state.active, true);
-    assert.equal(decidePacing(state, 0, twin).delayInMs, 1000, 'default hold without Retry-After');
+    const d = decidePacing(state, 0, twin);
+    assert.equal(d.release ? 0 : d.waitInMs, 1000, 'default hold without Retry-After');
   });
 });
 
-describe('WritePacer', () => {
-  it('waits as decided and honours abort', async () => {
+void describe('WritePacer', () => {
+  void it('serves waiters in order as the budget allows, and an aborted waiter leaves the queue', async () => {
     let now = 0;
-    const slept: number[] = [];
     const pacer = new WritePacer({
-      ...options,
       burst: 3,
       reserve: 0,
+      refillPerSecond: 1000,
+      probeConcurrency: Infinity,
       now: () => now,
-      sleep: async (ms, signal) => {
-        signal?.throwIfAborted();
-        slept.push(ms);
-        now += ms;
-      },
     });
-    for (let i = 0; i < 4; i++) await pacer.acquire();
-    assert.deepEqual(slept, [0, 0, 0, 100]);
+    const order: number[] = [];
     const controller = new AbortController();
+    const waits = [0, 1, 2, 3, 4].map((i) =>
+      pacer.acquire(i === 3 ? controller.signal : undefined).then(
+        () => order.push(i),
+        () => order.push(-i),
+      ),
+    );
+    await Promise.resolve();
+    assert.equal(pacer.snapshot().waiting, 2);
     controller.abort(new Error('cancelled'));
-    await assert.rejects(pacer.acquire(controller.signal), /cancelled/);
-    assert.equal(pacer.snapshot().inFlight, 4, 'an aborted acquire gives its slot back');
+    now = 5; // 5 ms: five tokens refilled, but only 3 may be unanswered at once
+    pacer.release(undefined);
+    await Promise.all(waits);
+    assert.deepEqual(order, [0, 1, 2, -3, 4]);
   });
 });

@@ -3,7 +3,11 @@ import { describe, it } from 'node:test';
 import { isAzureRequestError } from '../../src/azure/errors';
 import { sendAuthorized } from '../../src/azure/http';
 import { CUSTOM_ROLE_NAME } from '../../src/azure/permissions';
-import { AUTHORIZATION_API_VERSION, checkRolePropagation, waitForPropagation } from '../../src/azure/preflight';
+import {
+  AUTHORIZATION_API_VERSION,
+  checkRolePropagation,
+  waitForPropagation,
+} from '../../src/azure/preflight';
 import { customRoleGuid, nameBasedGuid, setupRbac } from '../../src/azure/rbac';
 import { FailureType } from '../../src/workflows/failure-types';
 import { startTestWorld, type TestWorld } from './emulator-support';
@@ -15,27 +19,56 @@ async function grant(world: TestWorld, name: string, permissions: Record<string,
   const roleGuid = nameBasedGuid(`test-role|${name}`);
   const base = `${emulator.url}${scope}/providers/Microsoft.Authorization`;
   const q = `?api-version=${AUTHORIZATION_API_VERSION}`;
-  const role = await sendAuthorized(azure.http, azure.armTokens, {
-    method: 'PUT',
-    url: `${base}/roleDefinitions/${roleGuid}${q}`,
-    json: { properties: { roleName: name, type: 'CustomRole', permissions: [{ actions: [], notActions: [], dataActions: [], notDataActions: [], ...permissions }], assignableScopes: [scope] } },
-  }, { operation: 'test role' });
+  const role = await sendAuthorized(
+    azure.http,
+    azure.armTokens,
+    {
+      method: 'PUT',
+      url: `${base}/roleDefinitions/${roleGuid}${q}`,
+      json: {
+        properties: {
+          roleName: name,
+          type: 'CustomRole',
+          permissions: [{ actions: [], notActions: [], dataActions: [], notDataActions: [], ...permissions }],
+          assignableScopes: [scope],
+        },
+      },
+    },
+    { operation: 'test role' },
+  );
   assert.equal(role.statusCode, 201, JSON.stringify(role.body));
-  const assignment = await sendAuthorized(azure.http, azure.armTokens, {
-    method: 'PUT',
-    url: `${base}/roleAssignments/${nameBasedGuid(`test-assignment|${name}`)}${q}`,
-    json: { properties: { roleDefinitionId: `/subscriptions/${emulator.hub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`, principalId: emulator.principal.objectId, principalType: 'ServicePrincipal' } },
-  }, { operation: 'test assignment' });
+  const assignment = await sendAuthorized(
+    azure.http,
+    azure.armTokens,
+    {
+      method: 'PUT',
+      url: `${base}/roleAssignments/${nameBasedGuid(`test-assignment|${name}`)}${q}`,
+      json: {
+        properties: {
+          roleDefinitionId: `/subscriptions/${emulator.hub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`,
+          principalId: emulator.principal.objectId,
+          principalType: 'ServicePrincipal',
+        },
+      },
+    },
+    { operation: 'test assignment' },
+  );
   assert.equal(assignment.statusCode, 201, JSON.stringify(assignment.body));
 }
 
-describe('preflight (checkRolePropagation) against the emulator', () => {
-  it('reports missing before the propagation delay and granted after it, naming the roles assigned', async () => {
-    const world = await startTestWorld({ profile: 'seed', faults: { propagation: { delayMs: 1200, flakyWindowMs: 0, flakyRatio: 0 } } });
+void describe('preflight (checkRolePropagation) against the emulator', () => {
+  void it('reports missing before the propagation delay and granted after it, naming the roles assigned', async () => {
+    const world = await startTestWorld({
+      profile: 'seed',
+      faults: { propagation: { delayMs: 1200, flakyWindowMs: 0, flakyRatio: 0 } },
+    });
     try {
       const before = await checkRolePropagation(world.azure.rolePropagation, 'arm');
       assert.equal(before.granted, false);
-      assert.deepEqual(before.missing, ['Microsoft.Devices/IotHubs/securityPolicies/read', 'Microsoft.Devices/IotHubs/securityPolicies/write']);
+      assert.deepEqual(before.missing, [
+        'Microsoft.Devices/IotHubs/securityPolicies/read',
+        'Microsoft.Devices/IotHubs/securityPolicies/write',
+      ]);
       assert.deepEqual(before.rolesAssigned, ['IoT Hub Security Policy Operator (emulator)']);
       assert.equal(before.grantingRole, CUSTOM_ROLE_NAME);
 
@@ -59,19 +92,26 @@ describe('preflight (checkRolePropagation) against the emulator', () => {
     }
   });
 
-  it('gives up at the timeout with granted: false', async () => {
+  void it('gives up at the timeout with granted: false', async () => {
     const world = await startTestWorld({ grantOnStart: false });
     try {
-      const report = await waitForPropagation(world.azure.rolePropagation, { target: 'twin', timeoutInMs: 300, firstRecheckInMs: 100 });
+      const report = await waitForPropagation(world.azure.rolePropagation, {
+        target: 'twin',
+        timeoutInMs: 300,
+        firstRecheckInMs: 100,
+      });
       assert.equal(report.granted, false);
-      assert.deepEqual(report.missing, ['Microsoft.Devices/IotHubs/twins/read', 'Microsoft.Devices/IotHubs/twins/write']);
+      assert.deepEqual(report.missing, [
+        'Microsoft.Devices/IotHubs/twins/read',
+        'Microsoft.Devices/IotHubs/twins/write',
+      ]);
       assert.deepEqual(report.rolesAssigned, []);
     } finally {
       await world.close();
     }
   });
 
-  it('a wildcard role (Microsoft.Devices/*) counts as granted; a notAction takes the action away again', async () => {
+  void it('a wildcard role (Microsoft.Devices/*) counts as granted; a notAction takes the action away again', async () => {
     const world = await startTestWorld({ grantOnStart: false });
     try {
       await grant(world, 'Devices minus policy writes', {
@@ -95,8 +135,8 @@ describe('preflight (checkRolePropagation) against the emulator', () => {
   });
 });
 
-describe('setupRbac against the emulator', () => {
-  it('run twice leaves one role definition and one assignment, and the second run writes nothing', async () => {
+void describe('setupRbac against the emulator', () => {
+  void it('run twice leaves one role definition and one assignment, and the second run writes nothing', async () => {
     const world = await startTestWorld({ grantOnStart: false });
     try {
       const options = {
@@ -106,7 +146,10 @@ describe('setupRbac against the emulator', () => {
         hubScope: world.config.hub.scope,
         principalObjectId: world.emulator.principal.objectId,
         target: 'arm' as const,
-        propagation: { check: world.azure.rolePropagation, wait: { timeoutInMs: 5000, firstRecheckInMs: 100 } },
+        propagation: {
+          check: world.azure.rolePropagation,
+          wait: { timeoutInMs: 5000, firstRecheckInMs: 100 },
+        },
       };
       const first = await setupRbac(options);
       assert.equal(first.role, 'created');
@@ -119,14 +162,23 @@ describe('setupRbac against the emulator', () => {
       assert.equal(second.role, 'unchanged');
       assert.equal(second.assignment, 'unchanged');
       assert.equal(second.roleAssignmentId, first.roleAssignmentId);
-      assert.equal(world.emulator.requestLog().filter((r) => r.method === 'PUT').length, writesBefore, 'no PUT on the second run');
+      assert.equal(
+        world.emulator.requestLog().filter((r) => r.method === 'PUT').length,
+        writesBefore,
+        'no PUT on the second run',
+      );
 
       const state = world.emulator.state();
       assert.equal(state.roleAssignments.length, 1);
-      const list = await sendAuthorized(world.azure.http, world.azure.armTokens, {
-        method: 'GET',
-        url: `${world.emulator.url}${world.config.hub.scope}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01&$filter=${encodeURIComponent(`roleName eq '${CUSTOM_ROLE_NAME}'`)}`,
-      }, { operation: 'list' });
+      const list = await sendAuthorized(
+        world.azure.http,
+        world.azure.armTokens,
+        {
+          method: 'GET',
+          url: `${world.emulator.url}${world.config.hub.scope}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01&$filter=${encodeURIComponent(`roleName eq '${CUSTOM_ROLE_NAME}'`)}`,
+        },
+        { operation: 'list' },
+      );
       assert.equal((list.body as { value: unknown[] }).value.length, 1);
 
       // Switching target updates the same role in place.
@@ -139,7 +191,7 @@ describe('setupRbac against the emulator', () => {
     }
   });
 
-  it("in strict public-Azure mode, the arm target's role is refused with a plain message pointing to POLICY_TARGET=twin", async () => {
+  void it("in strict public-Azure mode, the arm target's role is refused with a plain message pointing to POLICY_TARGET=twin", async () => {
     const world = await startTestWorld({ grantOnStart: false, catalog: 'public' });
     try {
       const options = {
@@ -161,12 +213,15 @@ describe('setupRbac against the emulator', () => {
       assert.equal(twin.role, 'created');
 
       // And the arm writer says the same on public Azure.
-      await assert.rejects(world.azure.writers.arm.writePolicy({ deviceId: 'device-0001', document: { a: 1 } }), (e: unknown) => {
-        assert.ok(isAzureRequestError(e));
-        assert.equal(e.code, FailureType.TargetUnsupported);
-        assert.match(e.message, /POLICY_TARGET=twin/);
-        return true;
-      });
+      await assert.rejects(
+        world.azure.writers.arm.writePolicy({ deviceId: 'device-0001', document: { a: 1 } }),
+        (e: unknown) => {
+          assert.ok(isAzureRequestError(e));
+          assert.equal(e.code, FailureType.TargetUnsupported);
+          assert.match(e.message, /POLICY_TARGET=twin/);
+          return true;
+        },
+      );
     } finally {
       await world.close();
     }

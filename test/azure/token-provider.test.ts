@@ -17,7 +17,12 @@ function fakeCredentials(lifetimeMs = 3_600_000, now = () => Date.now()) {
         calls.push({ instance, ...(options?.claims ? { claims: options.claims } : {}) });
         await new Promise((r) => setTimeout(r, 5));
         // Like MSAL: a cached token is served unless it expires within 5 minutes.
-        if (cached && !options?.claims && cached.expiresOnTimestamp - now() > Math.min(300_000, lifetimeMs / 2)) return cached;
+        if (
+          cached &&
+          !options?.claims &&
+          cached.expiresOnTimestamp - now() > Math.min(300_000, lifetimeMs / 2)
+        )
+          return cached;
         cached = { token: `token-${++issued}`, expiresOnTimestamp: now() + lifetimeMs };
         return cached;
       },
@@ -26,28 +31,33 @@ function fakeCredentials(lifetimeMs = 3_600_000, now = () => Date.now()) {
   return { source: new CredentialSource(factory), calls, issuedCount: () => issued };
 }
 
-describe('tokenFreshness', () => {
+void describe('tokenFreshness', () => {
   const hour = 3_600_000;
-  it('refreshes 5 minutes before expiry for an hour-long token', () => {
+  void it('refreshes 5 minutes before expiry for an hour-long token', () => {
     const token = { token: 't', obtainedAtInMs: 0, expiresOnTimestamp: hour };
     assert.equal(tokenFreshness(token, hour - 6 * 60_000), 'fresh');
     assert.equal(tokenFreshness(token, hour - 4 * 60_000), 'refresh');
     assert.equal(tokenFreshness(token, hour - 20_000), 'expired');
   });
-  it('refreshes short-lived tokens at 10% of their lifetime, not on every call', () => {
+  void it('refreshes short-lived tokens at 10% of their lifetime, not on every call', () => {
     const token = { token: 't', obtainedAtInMs: 0, expiresOnTimestamp: 60_000 };
     assert.equal(tokenFreshness(token, 50_000), 'fresh');
     assert.equal(tokenFreshness(token, 54_500), 'refresh');
     assert.equal(tokenFreshness(token, 57_500), 'expired');
   });
-  it("honours MSAL's refreshAfterTimestamp", () => {
-    const token = { token: 't', obtainedAtInMs: 0, expiresOnTimestamp: 24 * hour, refreshAfterTimestamp: 12 * hour };
+  void it("honours MSAL's refreshAfterTimestamp", () => {
+    const token = {
+      token: 't',
+      obtainedAtInMs: 0,
+      expiresOnTimestamp: 24 * hour,
+      refreshAfterTimestamp: 12 * hour,
+    };
     assert.equal(tokenFreshness(token, 12 * hour + 1), 'refresh');
   });
 });
 
-describe('TokenProvider', () => {
-  it('caches the token and de-duplicates concurrent refreshes', async () => {
+void describe('TokenProvider', () => {
+  void it('caches the token and de-duplicates concurrent refreshes', async () => {
     const fake = fakeCredentials();
     const provider = new TokenProvider({ scope: 's', credentials: fake.source });
     const tokens = await Promise.all(Array.from({ length: 50 }, () => provider.getToken()));
@@ -57,7 +67,7 @@ describe('TokenProvider', () => {
     assert.equal(fake.calls.length, 1);
   });
 
-  it('after invalidate(refused), the next token is new although the credential cache still holds the old one', async () => {
+  void it('after invalidate(refused), the next token is new although the credential cache still holds the old one', async () => {
     const fake = fakeCredentials();
     const provider = new TokenProvider({ scope: 's', credentials: fake.source });
     const refused = await provider.getToken();
@@ -67,7 +77,7 @@ describe('TokenProvider', () => {
     assert.equal(fake.source.renewalCount, 1, 'a fresh credential bypassed the cache');
   });
 
-  it('50 concurrent refusals of one token cause one refresh', async () => {
+  void it('50 concurrent refusals of one token cause one refresh', async () => {
     const fake = fakeCredentials();
     const provider = new TokenProvider({ scope: 's', credentials: fake.source });
     const refused = await provider.getToken();
@@ -87,7 +97,7 @@ describe('TokenProvider', () => {
     assert.equal(fake.issuedCount(), 2);
   });
 
-  it('passes a claims challenge to the next token request', async () => {
+  void it('passes a claims challenge to the next token request', async () => {
     const fake = fakeCredentials();
     const provider = new TokenProvider({ scope: 's', credentials: fake.source });
     const refused = await provider.getToken();
@@ -96,7 +106,7 @@ describe('TokenProvider', () => {
     assert.equal(fake.calls.at(-1)?.claims, '{"access_token":{}}');
   });
 
-  it('refreshes ahead of expiry', async () => {
+  void it('refreshes ahead of expiry', async () => {
     let now = 1_000_000;
     const fake = fakeCredentials(60_000, () => now);
     const provider = new TokenProvider({ scope: 's', credentials: fake.source, now: () => now });
@@ -106,7 +116,7 @@ describe('TokenProvider', () => {
     assert.notEqual(second, first);
   });
 
-  it('a caller can stop waiting without cancelling the shared refresh', async () => {
+  void it('a caller can stop waiting without cancelling the shared refresh', async () => {
     const fake = fakeCredentials();
     const provider = new TokenProvider({ scope: 's', credentials: fake.source });
     const controller = new AbortController();

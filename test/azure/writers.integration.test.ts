@@ -6,7 +6,7 @@ import { startTestWorld, type TestWorld } from './emulator-support';
 
 const policy = { version: 3, rules: [{ id: 'tls-min', setting: 'tls.minVersion', value: '1.2' }] };
 
-describe('policy writers against the emulator (calm)', () => {
+void describe('policy writers against the emulator (calm)', () => {
   let world: TestWorld;
   before(async () => {
     world = await startTestWorld({ profile: 'calm' });
@@ -15,27 +15,35 @@ describe('policy writers against the emulator (calm)', () => {
     await world.close();
   });
 
-  it('arm: writes, then skips a device that already holds the policy', async () => {
+  void it('arm: writes, then skips a device that already holds the policy', async () => {
     const writer = world.azure.writers.arm;
-    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0001', document: policy }), { status: 'succeeded' });
+    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0001', document: policy }), {
+      status: 'succeeded',
+    });
     assert.deepEqual(world.emulator.state().devices['device-0001']?.policy, policy);
     // Key order does not matter.
     const reordered = { rules: policy.rules, version: 3 };
-    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0001', document: reordered }), { status: 'unchanged' });
+    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0001', document: reordered }), {
+      status: 'unchanged',
+    });
     assert.equal(world.emulator.state().devices['device-0001']?.armWrites, 1);
   });
 
-  it('twin: writes with If-Match, removes keys no longer wanted, then skips', async () => {
+  void it('twin: writes with If-Match, removes keys no longer wanted, then skips', async () => {
     const writer = world.azure.writers.twin;
     await writer.writePolicy({ deviceId: 'device-0002', document: { ...policy, extra: { a: 1 } } });
-    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0002', document: policy }), { status: 'succeeded' });
+    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0002', document: policy }), {
+      status: 'succeeded',
+    });
     assert.deepEqual(world.emulator.state().devices['device-0002']?.twinPolicy, policy);
-    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0002', document: policy }), { status: 'unchanged' });
+    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0002', document: policy }), {
+      status: 'unchanged',
+    });
     const patches = world.emulator.requestLog().filter((r) => r.method === 'PATCH');
     assert.equal(patches.length, 2);
   });
 
-  it('one token per scope serves every request', async () => {
+  void it('one token per scope serves every request', async () => {
     const before = world.emulator.state().tokensIssued;
     await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
@@ -45,33 +53,43 @@ describe('policy writers against the emulator (calm)', () => {
     assert.equal(world.emulator.state().tokensIssued, before);
   });
 
-  it('DeviceNotFound for an unknown device, on both targets', async () => {
+  void it('DeviceNotFound for an unknown device, on both targets', async () => {
     for (const target of ['arm', 'twin'] as const) {
-      await assert.rejects(world.azure.writers[target].writePolicy({ deviceId: 'no-such-device', document: policy }), (e: unknown) => {
-        assert.ok(isAzureRequestError(e));
-        assert.equal(e.code, FailureType.DeviceNotFound, target);
-        assert.equal(e.statusCode, 404);
-        assert.match(e.message, /device 'no-such-device'/);
-        return true;
-      });
+      await assert.rejects(
+        world.azure.writers[target].writePolicy({ deviceId: 'no-such-device', document: policy }),
+        (e: unknown) => {
+          assert.ok(isAzureRequestError(e));
+          assert.equal(e.code, FailureType.DeviceNotFound, target);
+          assert.equal(e.statusCode, 404);
+          assert.match(e.message, /device 'no-such-device'/);
+          return true;
+        },
+      );
     }
   });
 
-  it('InvalidPolicy for a document Azure refuses', async () => {
+  void it('InvalidPolicy for a document Azure refuses', async () => {
     const huge = { blob: 'x'.repeat(40 * 1024) };
-    await assert.rejects(world.azure.writers.arm.writePolicy({ deviceId: 'device-0003', document: huge }), (e: unknown) => {
-      assert.ok(isAzureRequestError(e));
-      assert.equal(e.code, FailureType.InvalidPolicy);
-      assert.equal(e.retryable, false);
-      return true;
-    });
+    await assert.rejects(
+      world.azure.writers.arm.writePolicy({ deviceId: 'device-0003', document: huge }),
+      (e: unknown) => {
+        assert.ok(isAzureRequestError(e));
+        assert.equal(e.code, FailureType.InvalidPolicy);
+        assert.equal(e.retryable, false);
+        return true;
+      },
+    );
   });
 
-  it('honours the abort signal', async () => {
+  void it('honours the abort signal', async () => {
     const controller = new AbortController();
     controller.abort(new Error('activity cancelled'));
     await assert.rejects(
-      world.azure.writers.arm.writePolicy({ deviceId: 'device-0004', document: policy, abortSignal: controller.signal }),
+      world.azure.writers.arm.writePolicy({
+        deviceId: 'device-0004',
+        document: policy,
+        abortSignal: controller.signal,
+      }),
       /activity cancelled/,
     );
   });

@@ -2,10 +2,18 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { startEmulator } from '../../src/emulator';
-import { call, credentialFor, iotHubScope, managementScope, policyUrl, trustingAgent, twinUrl } from './helpers';
+import {
+  call,
+  credentialFor,
+  iotHubScope,
+  managementScope,
+  policyUrl,
+  trustingAgent,
+  twinUrl,
+} from './helpers';
 
 // Issue 3, first "Done when": real ClientSecretCredential → AuthorizationManagementClient → undici.
-it('emulator: a real credential gets tokens, the real ARM client lists permissions, undici writes a policy and a twin', async () => {
+void it('emulator: a real credential gets tokens, the real ARM client lists permissions, undici writes a policy and a twin', async () => {
   const emulator = await startEmulator({ devices: 5 });
   const agent = trustingAgent(emulator);
   try {
@@ -25,11 +33,19 @@ it('emulator: a real credential gets tokens, the real ARM client lists permissio
     )) {
       permissions.push(permission);
     }
-    assert.ok(permissions.some((permission) => permission.actions?.includes('Microsoft.Devices/IotHubs/securityPolicies/write')));
+    assert.ok(
+      permissions.some((permission) =>
+        permission.actions?.includes('Microsoft.Devices/IotHubs/securityPolicies/write'),
+      ),
+    );
 
     const managementToken = (await credential.getToken(managementScope)).token;
     const document = { version: 3, rules: [{ id: 'ssh-off', setting: 'services.ssh', value: 'disabled' }] };
-    const put = await call(agent, policyUrl(emulator, 'device-0001'), { method: 'PUT', token: managementToken, body: document });
+    const put = await call(agent, policyUrl(emulator, 'device-0001'), {
+      method: 'PUT',
+      token: managementToken,
+      body: document,
+    });
     assert.equal(put.status, 201);
     const get = await call(agent, policyUrl(emulator, 'device-0001'), { token: managementToken });
     assert.deepEqual((get.json as { properties: unknown }).properties, document);

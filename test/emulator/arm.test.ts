@@ -33,7 +33,7 @@ function authorizationClient(emulator: Emulator): AuthorizationManagementClient 
   });
 }
 
-describe('emulator: Resource Manager with the real AuthorizationManagementClient', () => {
+void describe('emulator: Resource Manager with the real AuthorizationManagementClient', () => {
   let emulator: Emulator;
   let client: AuthorizationManagementClient;
   before(async () => {
@@ -42,7 +42,7 @@ describe('emulator: Resource Manager with the real AuthorizationManagementClient
   });
   after(() => emulator.close());
 
-  it('lists the permissions of the start grant at hub scope', async () => {
+  void it('lists the permissions of the start grant at hub scope', async () => {
     const permissions = [];
     for await (const permission of client.permissions.listForResource(
       emulator.hub.resourceGroup,
@@ -66,12 +66,17 @@ describe('emulator: Resource Manager with the real AuthorizationManagementClient
     assert.deepEqual(atGroup, [], 'a hub-scope grant is not visible at resource-group scope');
   });
 
-  it('creates, reads, finds and validates custom role definitions', async () => {
+  void it('creates, reads, finds and validates custom role definitions', async () => {
     const created = await client.roleDefinitions.createOrUpdate(emulator.hub.scope, customRoleGuid, {
       roleName: 'IoT Security Policy Writer',
       description: 'writes security policies',
       roleType: 'CustomRole',
-      permissions: [{ actions: ['Microsoft.Devices/IotHubs/securityPolicies/*'], dataActions: ['Microsoft.Devices/IotHubs/twins/*'] }],
+      permissions: [
+        {
+          actions: ['Microsoft.Devices/IotHubs/securityPolicies/*'],
+          dataActions: ['Microsoft.Devices/IotHubs/twins/*'],
+        },
+      ],
       assignableScopes: [emulator.hub.scope],
     });
     assert.equal(created.name, customRoleGuid);
@@ -87,7 +92,9 @@ describe('emulator: Resource Manager with the real AuthorizationManagementClient
     }
     assert.deepEqual(
       byName.map((definition) => definition.id),
-      [`/subscriptions/${emulator.hub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${customRoleGuid}`],
+      [
+        `/subscriptions/${emulator.hub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${customRoleGuid}`,
+      ],
     );
     await assert.rejects(
       client.roleDefinitions.createOrUpdate(emulator.hub.scope, '99999999-2222-4333-8444-555555555555', {
@@ -96,7 +103,8 @@ describe('emulator: Resource Manager with the real AuthorizationManagementClient
         permissions: [{ actions: ['Microsoft.Devices/IotHubs/securityPolicies/read'] }],
         assignableScopes: [emulator.hub.scope],
       }),
-      (error: { statusCode?: number; code?: string }) => error.statusCode === 409 && error.code === 'RoleDefinitionWithSameNameExists',
+      (error: { statusCode?: number; code?: string }) =>
+        error.statusCode === 409 && error.code === 'RoleDefinitionWithSameNameExists',
     );
     await assert.rejects(
       client.roleDefinitions.createOrUpdate(emulator.hub.scope, '99999999-2222-4333-8444-555555555555', {
@@ -114,10 +122,14 @@ describe('emulator: Resource Manager with the real AuthorizationManagementClient
     );
   });
 
-  it('creates role assignments idempotently, refuses duplicates and scopes outside assignableScopes', async () => {
+  void it('creates role assignments idempotently, refuses duplicates and scopes outside assignableScopes', async () => {
     const roleDefinitionId = `/subscriptions/${emulator.hub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${customRoleGuid}`;
     const name = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
-    const parameters = { roleDefinitionId, principalId: emulator.principal.objectId, principalType: 'ServicePrincipal' };
+    const parameters = {
+      roleDefinitionId,
+      principalId: emulator.principal.objectId,
+      principalType: 'ServicePrincipal',
+    };
     const created = await client.roleAssignments.create(emulator.hub.scope, name, parameters);
     assert.equal(created.name, name);
     assert.equal(created.scope, emulator.hub.scope);
@@ -126,12 +138,14 @@ describe('emulator: Resource Manager with the real AuthorizationManagementClient
     assert.equal(repeated.id, created.id);
     await assert.rejects(
       client.roleAssignments.create(emulator.hub.scope, 'aaaaaaaa-bbbb-4ccc-8ddd-ffffffffffff', parameters),
-      (error: { statusCode?: number; code?: string }) => error.statusCode === 409 && error.code === 'RoleAssignmentExists',
+      (error: { statusCode?: number; code?: string }) =>
+        error.statusCode === 409 && error.code === 'RoleAssignmentExists',
     );
     const groupScope = `/subscriptions/${emulator.hub.subscriptionId}/resourceGroups/${emulator.hub.resourceGroup}`;
     await assert.rejects(
       client.roleAssignments.create(groupScope, 'aaaaaaaa-bbbb-4ccc-8ddd-000000000000', parameters),
-      (error: { statusCode?: number; code?: string }) => error.statusCode === 400 && error.code === 'RoleDefinitionDoesNotExist',
+      (error: { statusCode?: number; code?: string }) =>
+        error.statusCode === 400 && error.code === 'RoleDefinitionDoesNotExist',
     );
     const listed = [];
     for await (const assignment of client.roleAssignments.listForScope(emulator.hub.scope, {
@@ -145,7 +159,7 @@ describe('emulator: Resource Manager with the real AuthorizationManagementClient
   });
 });
 
-describe('emulator: Resource Manager wire contract (undici)', () => {
+void describe('emulator: Resource Manager wire contract (undici)', () => {
   let emulator: Emulator;
   let agent: Agent;
   let token: string;
@@ -159,12 +173,16 @@ describe('emulator: Resource Manager wire contract (undici)', () => {
     await emulator.close();
   });
 
-  it('PUTs, GETs and DELETEs a security policy, and the state shows exactly what was written', async () => {
+  void it('PUTs, GETs and DELETEs a security policy, and the state shows exactly what was written', async () => {
     const document = { version: 3, rules: [{ id: 'tls-min', setting: 'tls.minVersion', value: '1.2' }] };
     const missing = await call(agent, policyUrl(emulator, 'device-0002'), { token });
     assert.equal(missing.status, 404);
     assert.equal(errorCode(missing), 'ResourceNotFound');
-    const created = await call(agent, policyUrl(emulator, 'device-0002'), { method: 'PUT', token, body: document });
+    const created = await call(agent, policyUrl(emulator, 'device-0002'), {
+      method: 'PUT',
+      token,
+      body: document,
+    });
     assert.equal(created.status, 201);
     assert.deepEqual(created.json, {
       id: `${emulator.hub.scope}/securityPolicies/device-0002`,
@@ -172,7 +190,11 @@ describe('emulator: Resource Manager wire contract (undici)', () => {
       type: 'Microsoft.Devices/IotHubs/securityPolicies',
       properties: document,
     });
-    const replaced = await call(agent, policyUrl(emulator, 'device-0002'), { method: 'PUT', token, body: { ...document, version: 4 } });
+    const replaced = await call(agent, policyUrl(emulator, 'device-0002'), {
+      method: 'PUT',
+      token,
+      body: { ...document, version: 4 },
+    });
     assert.equal(replaced.status, 200);
     const read = await call(agent, policyUrl(emulator, 'device-0002'), { token });
     assert.equal(read.status, 200);
@@ -191,18 +213,24 @@ describe('emulator: Resource Manager wire contract (undici)', () => {
     });
     assert.equal(state.devices['device-0003']?.policy, null);
     assert.equal(state.devices['device-0003']?.writes, 2);
-    const untouched = Object.entries(state.devices).filter(([id]) => id !== 'device-0002' && id !== 'device-0003');
+    const untouched = Object.entries(state.devices).filter(
+      ([id]) => id !== 'device-0002' && id !== 'device-0003',
+    );
     assert.ok(untouched.every(([, device]) => device.policy === null && device.writes === 0));
     assert.equal(Object.keys(state.devices).length, 12);
   });
 
-  it('answers 404 DeviceNotFound for a device the hub does not have', async () => {
-    const result = await call(agent, policyUrl(emulator, 'device-9999'), { method: 'PUT', token, body: { version: 1 } });
+  void it('answers 404 DeviceNotFound for a device the hub does not have', async () => {
+    const result = await call(agent, policyUrl(emulator, 'device-9999'), {
+      method: 'PUT',
+      token,
+      body: { version: 1 },
+    });
     assert.equal(result.status, 404);
     assert.equal(errorCode(result), 'DeviceNotFound');
   });
 
-  it('refuses missing, unknown and wrong-audience tokens with 401 and WWW-Authenticate', async () => {
+  void it('refuses missing, unknown and wrong-audience tokens with 401 and WWW-Authenticate', async () => {
     const none = await call(agent, policyUrl(emulator, 'device-0001'));
     assert.equal(none.status, 401);
     assert.equal(errorCode(none), 'AuthenticationFailed');
@@ -215,29 +243,47 @@ describe('emulator: Resource Manager wire contract (undici)', () => {
     assert.equal(errorCode(wrongAudience), 'InvalidAuthenticationTokenAudience');
   });
 
-  it('validates api-version, JSON and size of the body', async () => {
+  void it('validates api-version, JSON and size of the body', async () => {
     const badVersion = await call(agent, policyUrl(emulator, 'device-0001', '2099-01-01'), { token });
     assert.equal(badVersion.status, 400);
     assert.equal(errorCode(badVersion), 'NoRegisteredProviderFound');
-    const noVersion = await call(agent, `${emulator.url}${emulator.hub.scope}/securityPolicies/device-0001`, { token });
+    const noVersion = await call(agent, `${emulator.url}${emulator.hub.scope}/securityPolicies/device-0001`, {
+      token,
+    });
     assert.equal(errorCode(noVersion), 'MissingApiVersionParameter');
-    const notJson = await call(agent, policyUrl(emulator, 'device-0001'), { method: 'PUT', token, body: '{not json' });
+    const notJson = await call(agent, policyUrl(emulator, 'device-0001'), {
+      method: 'PUT',
+      token,
+      body: '{not json',
+    });
     assert.equal(notJson.status, 400);
     assert.equal(errorCode(notJson), 'InvalidRequestContent');
     const huge = { version: 1, padding: 'x'.repeat(33 * 1024) };
-    const tooLarge = await call(agent, policyUrl(emulator, 'device-0001'), { method: 'PUT', token, body: huge });
+    const tooLarge = await call(agent, policyUrl(emulator, 'device-0001'), {
+      method: 'PUT',
+      token,
+      body: huge,
+    });
     assert.equal(tooLarge.status, 400);
     assert.equal(emulator.state().devices['device-0001']?.writes, 0);
-    const badAuthVersion = await call(agent, permissionsUrl(emulator).replace(authorizationApiVersion, '1999-01-01'), { token });
+    const badAuthVersion = await call(
+      agent,
+      permissionsUrl(emulator).replace(authorizationApiVersion, '1999-01-01'),
+      { token },
+    );
     assert.equal(errorCode(badAuthVersion), 'InvalidApiVersionParameter');
   });
 
-  it('puts x-ms-request-id and the remaining-requests headers on every answer', async () => {
+  void it('puts x-ms-request-id and the remaining-requests headers on every answer', async () => {
     const answers = [
       await call(agent, permissionsUrl(emulator), { token }),
       await call(agent, policyUrl(emulator, 'device-0004'), { method: 'PUT', token, body: { version: 1 } }),
       await call(agent, policyUrl(emulator, 'device-0004')),
-      await call(agent, `${emulator.url}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x?api-version=2021-04-01`, { token }),
+      await call(
+        agent,
+        `${emulator.url}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x?api-version=2021-04-01`,
+        { token },
+      ),
     ];
     for (const answer of answers) {
       assert.match(answer.headers['x-ms-request-id'] ?? '', /^[0-9a-f-]{36}$/);
@@ -247,11 +293,14 @@ describe('emulator: Resource Manager wire contract (undici)', () => {
     assert.equal(errorCode(answers[3]!), 'SubscriptionNotFound');
   });
 
-  it('survives garbage on the wire with a 400 and keeps serving', async () => {
+  void it('survives garbage on the wire with a 400 and keeps serving', async () => {
     const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: emulator.port, ca: emulator.caPem, servername: 'localhost' }, () => {
-        socket.write('THIS IS NOT HTTP\r\n\r\n');
-      });
+      const socket = connect(
+        { host: '127.0.0.1', port: emulator.port, ca: emulator.caPem, servername: 'localhost' },
+        () => {
+          socket.write('THIS IS NOT HTTP\r\n\r\n');
+        },
+      );
       let data = '';
       socket.on('data', (chunk: Buffer) => (data += chunk.toString()));
       socket.on('end', () => resolve(data));
@@ -262,7 +311,7 @@ describe('emulator: Resource Manager wire contract (undici)', () => {
     assert.equal(after.status, 200);
   });
 
-  it('expires tokens after tokenLifetimeSeconds', async () => {
+  void it('expires tokens after tokenLifetimeSeconds', async () => {
     const shortLived = await startEmulator({ devices: 1, tokenLifetimeSeconds: 1 });
     const shortAgent = trustingAgent(shortLived);
     try {
@@ -279,20 +328,32 @@ describe('emulator: Resource Manager wire contract (undici)', () => {
   });
 });
 
-describe('emulator: authorization failures and catalogs', () => {
-  it('answers 403 AuthorizationFailed with the seed’s sentence when the principal lacks the action', async () => {
+void describe('emulator: authorization failures and catalogs', () => {
+  void it('answers 403 AuthorizationFailed with the seed’s sentence when the principal lacks the action', async () => {
     const emulator = await startEmulator({ devices: 2, grantOnStart: false });
     const agent = trustingAgent(emulator);
     try {
       const token = await fetchToken(agent, emulator, managementScope);
       const permissions = await call(agent, permissionsUrl(emulator), { token });
       assert.deepEqual(permissions.json, { value: [] });
-      const result = await call(agent, policyUrl(emulator, 'device-0001'), { method: 'PUT', token, body: { version: 1 } });
+      const result = await call(agent, policyUrl(emulator, 'device-0001'), {
+        method: 'PUT',
+        token,
+        body: { version: 1 },
+      });
       assert.equal(result.status, 403);
       assert.equal(errorCode(result), 'AuthorizationFailed');
       const message = (result.json as { error: { message: string } }).error.message;
-      assert.ok(message.includes("Client does not have permission to perform action 'Microsoft.Devices/IotHubs/securityPolicies/write'"));
-      assert.ok(message.includes(`The client '${emulator.principal.objectId}' with object id '${emulator.principal.objectId}'`));
+      assert.ok(
+        message.includes(
+          "Client does not have permission to perform action 'Microsoft.Devices/IotHubs/securityPolicies/write'",
+        ),
+      );
+      assert.ok(
+        message.includes(
+          `The client '${emulator.principal.objectId}' with object id '${emulator.principal.objectId}'`,
+        ),
+      );
       assert.equal(emulator.state().devices['device-0001']?.writes, 0);
       assert.equal(emulator.requestLog().at(-1)?.code, 'AuthorizationFailed');
     } finally {
@@ -301,7 +362,7 @@ describe('emulator: authorization failures and catalogs', () => {
     }
   });
 
-  it('public catalog: no securityPolicies type, and a role naming its actions is InvalidActionOrNotAction', async () => {
+  void it('public catalog: no securityPolicies type, and a role naming its actions is InvalidActionOrNotAction', async () => {
     const emulator = await startEmulator({ devices: 2, catalog: 'public' });
     const client = authorizationClient(emulator);
     const agent = trustingAgent(emulator);
@@ -316,17 +377,25 @@ describe('emulator: authorization failures and catalogs', () => {
         (error: { statusCode?: number; code?: string; message?: string }) =>
           error.statusCode === 400 &&
           error.code === 'InvalidActionOrNotAction' &&
-          (error.message ?? '').includes("'Microsoft.Devices/IotHubs/securityPolicies/write' does not match any of the actions"),
+          (error.message ?? '').includes(
+            "'Microsoft.Devices/IotHubs/securityPolicies/write' does not match any of the actions",
+          ),
       );
       const twinsRole = await client.roleDefinitions.createOrUpdate(emulator.hub.scope, customRoleGuid, {
         roleName: 'Twin policy writer',
         roleType: 'CustomRole',
-        permissions: [{ actions: ['Microsoft.Devices/IotHubs/Read'], dataActions: ['Microsoft.Devices/IotHubs/twins/*'] }],
+        permissions: [
+          { actions: ['Microsoft.Devices/IotHubs/Read'], dataActions: ['Microsoft.Devices/IotHubs/twins/*'] },
+        ],
         assignableScopes: [emulator.hub.scope],
       });
       assert.equal(twinsRole.roleName, 'Twin policy writer');
       const token = await fetchToken(agent, emulator, managementScope);
-      const result = await call(agent, policyUrl(emulator, 'device-0001'), { method: 'PUT', token, body: { version: 1 } });
+      const result = await call(agent, policyUrl(emulator, 'device-0001'), {
+        method: 'PUT',
+        token,
+        body: { version: 1 },
+      });
       assert.equal(result.status, 404);
       assert.equal(errorCode(result), 'InvalidResourceType');
       assert.match(

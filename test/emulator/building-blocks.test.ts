@@ -4,11 +4,17 @@ import { isPublishedOperation, loadOperationCatalog, operationMatches } from '..
 import { deviceIdFor, mergePatch, parseDeviceQuery, twinEtag, twinMatches } from '../../src/emulator/devices';
 import { emulatorProfiles, resolveFaultSettings } from '../../src/emulator/fault-settings';
 import { createRandomSource } from '../../src/emulator/prng';
-import { permits, propagationPhase, RbacStore, scopeContains, type RoleAssignmentRecord } from '../../src/emulator/rbac';
+import {
+  permits,
+  propagationPhase,
+  RbacStore,
+  scopeContains,
+  type RoleAssignmentRecord,
+} from '../../src/emulator/rbac';
 import { takeToken, type TokenBucketState } from '../../src/emulator/token-bucket';
 
-describe('emulator building blocks', () => {
-  it('random streams repeat under the same seed and stream, and differ otherwise', () => {
+void describe('emulator building blocks', () => {
+  void it('random streams repeat under the same seed and stream, and differ otherwise', () => {
     const draw = (seed: number, stream: string): number[] => {
       const random = createRandomSource(seed, stream);
       return Array.from({ length: 5 }, () => random());
@@ -19,7 +25,7 @@ describe('emulator building blocks', () => {
     assert.ok(draw(9, 'x').every((value) => value >= 0 && value < 1));
   });
 
-  it('a token bucket empties after its burst, says when to retry, and refills with time', () => {
+  void it('a token bucket empties after its burst, says when to retry, and refills with time', () => {
     const settings = { burst: 3, refillPerSec: 2 };
     let state: TokenBucketState | undefined;
     const remaining: number[] = [];
@@ -38,15 +44,25 @@ describe('emulator building blocks', () => {
     assert.equal(slow.retryAfterSeconds, 10);
   });
 
-  it('matches operations as Azure does: case-insensitive, * spans segments', () => {
+  void it('matches operations as Azure does: case-insensitive, * spans segments', () => {
     assert.ok(operationMatches('Microsoft.Devices/*', 'Microsoft.Devices/IotHubs/securityPolicies/write'));
     assert.ok(operationMatches('*/read', 'Microsoft.Devices/iotHubs/Read'));
-    assert.ok(operationMatches('microsoft.devices/iothubs/SECURITYPOLICIES/write', 'Microsoft.Devices/IotHubs/securityPolicies/write'));
-    assert.ok(!operationMatches('Microsoft.Devices/IotHubs/twins/read', 'Microsoft.Devices/IotHubs/twins/write'));
-    assert.ok(!operationMatches('Microsoft.Devices/IotHubs.x', 'Microsoft.Devices/IotHubsAx'), 'dots are literal');
+    assert.ok(
+      operationMatches(
+        'microsoft.devices/iothubs/SECURITYPOLICIES/write',
+        'Microsoft.Devices/IotHubs/securityPolicies/write',
+      ),
+    );
+    assert.ok(
+      !operationMatches('Microsoft.Devices/IotHubs/twins/read', 'Microsoft.Devices/IotHubs/twins/write'),
+    );
+    assert.ok(
+      !operationMatches('Microsoft.Devices/IotHubs.x', 'Microsoft.Devices/IotHubsAx'),
+      'dots are literal',
+    );
   });
 
-  it('the catalog knows securityPolicies only in the seed environment', () => {
+  void it('the catalog knows securityPolicies only in the seed environment', () => {
     const seed = loadOperationCatalog('seed');
     const strict = loadOperationCatalog('public');
     const write = 'Microsoft.Devices/IotHubs/securityPolicies/write';
@@ -55,15 +71,20 @@ describe('emulator building blocks', () => {
     assert.ok(!isPublishedOperation(strict, 'action', 'Microsoft.Devices/IotHubs/securityPolicies/*'));
     assert.ok(isPublishedOperation(strict, 'action', 'Microsoft.Devices/iotHubs/securitySettings/write'));
     assert.ok(isPublishedOperation(strict, 'dataAction', 'Microsoft.Devices/IotHubs/twins/write'));
-    assert.ok(!isPublishedOperation(strict, 'action', 'Microsoft.Devices/IotHubs/twins/write'), 'a data action is not an action');
+    assert.ok(
+      !isPublishedOperation(strict, 'action', 'Microsoft.Devices/IotHubs/twins/write'),
+      'a data action is not an action',
+    );
     assert.ok(isPublishedOperation(strict, 'action', 'Microsoft.Devices/*'));
-    assert.ok(isPublishedOperation(strict, 'action', 'Microsoft.Resources/subscriptions/resourceGroups/read'));
+    assert.ok(
+      isPublishedOperation(strict, 'action', 'Microsoft.Resources/subscriptions/resourceGroups/read'),
+    );
     assert.ok(isPublishedOperation(strict, 'action', '*'));
     assert.ok(!isPublishedOperation(strict, 'dataAction', '*'));
     assert.ok(!isPublishedOperation(strict, 'action', 'nonsense'));
   });
 
-  it('profiles resolve with overrides applied field by field', () => {
+  void it('profiles resolve with overrides applied field by field', () => {
     assert.deepEqual(resolveFaultSettings('calm'), emulatorProfiles.calm);
     const seed = resolveFaultSettings('seed', { propagation: { delayMs: 10 } });
     assert.deepEqual(seed.propagation, { delayMs: 10, flakyWindowMs: 15_000, flakyRatio: 0.6 });
@@ -77,7 +98,7 @@ describe('emulator building blocks', () => {
     });
   });
 
-  it('assignments propagate: pending, settling, settled; permissions need an action and no notAction', () => {
+  void it('assignments propagate: pending, settling, settled; permissions need an action and no notAction', () => {
     const propagation = { delayMs: 100, flakyWindowMs: 200, flakyRatio: 0.5 };
     const assignment: RoleAssignmentRecord = {
       name: 'a',
@@ -99,7 +120,9 @@ describe('emulator building blocks', () => {
       roleName: 'r',
       description: '',
       roleType: 'CustomRole',
-      permissions: [{ actions: ['Microsoft.Devices/*'], notActions: ['*/delete'], dataActions: [], notDataActions: [] }],
+      permissions: [
+        { actions: ['Microsoft.Devices/*'], notActions: ['*/delete'], dataActions: [], notDataActions: [] },
+      ],
       assignableScopes: ['/subscriptions/s'],
       createdOn: '',
       updatedOn: '',
@@ -110,19 +133,40 @@ describe('emulator building blocks', () => {
     assert.equal(store.decideAccess('p', hub, write, 'action', 1_050, propagation), 'denied');
     assert.equal(store.decideAccess('p', hub, write, 'action', 1_150, propagation), 'settling');
     assert.equal(store.decideAccess('P', hub, write, 'action', 1_350, propagation), 'granted');
-    assert.equal(store.decideAccess('p', hub, 'Microsoft.Devices/IotHubs/securityPolicies/delete', 'action', 1_350, propagation), 'denied');
-    assert.equal(store.decideAccess('p', '/subscriptions/s', write, 'action', 1_350, propagation), 'denied', 'not above the assignment');
+    assert.equal(
+      store.decideAccess(
+        'p',
+        hub,
+        'Microsoft.Devices/IotHubs/securityPolicies/delete',
+        'action',
+        1_350,
+        propagation,
+      ),
+      'denied',
+    );
+    assert.equal(
+      store.decideAccess('p', '/subscriptions/s', write, 'action', 1_350, propagation),
+      'denied',
+      'not above the assignment',
+    );
     assert.ok(scopeContains('/', '/subscriptions/s'));
     assert.ok(!scopeContains('/subscriptions/s/resourceGroups/rg', '/subscriptions/s/resourceGroups/rg2'));
-    assert.ok(!permits({ actions: [], notActions: [], dataActions: ['*'], notDataActions: [] }, write, 'action'));
+    assert.ok(
+      !permits({ actions: [], notActions: [], dataActions: ['*'], notDataActions: [] }, write, 'action'),
+    );
   });
 
-  it('device ids, etags, merge patches and the query subset', () => {
+  void it('device ids, etags, merge patches and the query subset', () => {
     assert.equal(deviceIdFor(7, 300), 'device-0007');
     assert.equal(deviceIdFor(7, 12_345), 'device-00007');
     assert.equal(twinEtag(1), 'AAAAAAAAAAE=');
-    assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 } }, { a: null, b: { c: 4 }, e: [1], $version: 9 }), { b: { c: 4, d: 3 }, e: [1] });
-    const query = parseDeviceQuery("select * FROM devices WHERE tags.securityPolicy = 'it''s' AND properties.desired.n = 3");
+    assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 } }, { a: null, b: { c: 4 }, e: [1], $version: 9 }), {
+      b: { c: 4, d: 3 },
+      e: [1],
+    });
+    const query = parseDeviceQuery(
+      "select * FROM devices WHERE tags.securityPolicy = 'it''s' AND properties.desired.n = 3",
+    );
     assert.deepEqual(query, {
       conditions: [
         { path: ['tags', 'securityPolicy'], value: "it's" },

@@ -15,8 +15,8 @@ function collect(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => text };
 }
 
-describe('emulator command line', () => {
-  it('`policy-sync emulator --profile seed` prints export lines a shell can source, and a client configured from them gets a token', async () => {
+void describe('emulator command line', () => {
+  void it('`policy-sync emulator --profile seed` prints export lines a shell can source, and a client configured from them gets a token', async () => {
     const child: ChildProcessByStdio<null, Readable, Readable> = spawn(
       process.execPath,
       [
@@ -92,7 +92,10 @@ describe('emulator command line', () => {
         ],
         {
           cwd: process.cwd(),
-          env: { PATH: `${process.execPath.replace(/\/node$/, '')}:${process.env['PATH'] ?? ''}`, EMULATOR_EXPORTS: stdout },
+          env: {
+            PATH: `${process.execPath.replace(/\/node$/, '')}:${process.env['PATH'] ?? ''}`,
+            EMULATOR_EXPORTS: stdout,
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
@@ -111,7 +114,7 @@ describe('emulator command line', () => {
     assert.match(stderr, /stopped/);
   });
 
-  it('names a bad flag and exits with 2', async () => {
+  void it('names a bad flag and exits with 2', async () => {
     for (const [argv, flag] of [
       [['--bogus'], '--bogus'],
       [['--profile', 'stormy'], '--profile'],
@@ -129,22 +132,26 @@ describe('emulator command line', () => {
     }
   });
 
-  it('runs in-process until its signal aborts', async () => {
+  void it('runs in-process until its signal aborts', async () => {
     const stdout = collect();
     const stderr = collect();
     const controller = new AbortController();
-    const running = runEmulatorCommand(['--port', '0', '--devices', '3', '--catalog', 'public', '--token-lifetime', '60'], {
-      signal: controller.signal,
-      stdout: stdout.stream,
-      stderr: stderr.stream,
-    });
-    while (!stdout.text().includes('SERVICE_PRINCIPAL_OBJECT_ID')) await new Promise((resolve) => setTimeout(resolve, 10));
+    const running = runEmulatorCommand(
+      ['--port', '0', '--devices', '3', '--catalog', 'public', '--token-lifetime', '60'],
+      {
+        signal: controller.signal,
+        stdout: stdout.stream,
+        stderr: stderr.stream,
+      },
+    );
+    while (!stdout.text().includes('SERVICE_PRINCIPAL_OBJECT_ID'))
+      await new Promise((resolve) => setTimeout(resolve, 10));
     controller.abort();
     assert.equal(await running, 0);
     assert.match(stdout.text(), /^export AZURE_TENANT_ID='00000000-0000-4000-8000-000000000001'$/m);
   });
 
-  it('parses defaults and quotes for the shell', () => {
+  void it('parses defaults and quotes for the shell', () => {
     const parsed = parseEmulatorArgs([]);
     assert.deepEqual(parsed, { kind: 'run', options: { port: 8443, devices: 300, seed: 1 } });
     assert.deepEqual(parseEmulatorArgs(['--no-grant', '--seed', '7']), {

@@ -8,7 +8,8 @@
  */
 import { ClientSecretCredential } from '@azure/identity';
 import { Agent, request, type Dispatcher } from 'undici';
-import type { Emulator } from '../../src/emulator';
+import assert from 'node:assert/strict';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
 
 export const managementScope = 'https://management.azure.com/.default';
 export const iotHubScope = 'https://iothubs.azure.net/.default';
@@ -28,7 +29,10 @@ export function trustingAgent(emulator: Emulator): Agent {
   return new Agent({ connect: { ca: emulator.caPem }, connections: 24 });
 }
 
-export function credentialFor(emulator: Emulator, secret = emulator.principal.clientSecret): ClientSecretCredential {
+export function credentialFor(
+  emulator: Emulator,
+  secret = emulator.principal.clientSecret,
+): ClientSecretCredential {
   return new ClientSecretCredential(emulator.principal.tenantId, emulator.principal.clientId, secret, {
     authorityHost: emulator.url,
     disableInstanceDiscovery: true,
@@ -40,7 +44,12 @@ export function credentialFor(emulator: Emulator, secret = emulator.principal.cl
 export async function call(
   dispatcher: Dispatcher,
   url: string,
-  init: { method?: Dispatcher.HttpMethod; token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  init: {
+    method?: Dispatcher.HttpMethod;
+    token?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<HttpResult> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers['authorization'] = `Bearer ${init.token}`;
@@ -77,7 +86,8 @@ export async function fetchToken(dispatcher: Dispatcher, emulator: Emulator, sco
     }).toString(),
   });
   const token = (result.json as { access_token?: unknown } | undefined)?.access_token;
-  if (result.status !== 200 || typeof token !== 'string') throw new Error(`token request failed: ${result.status} ${result.text}`);
+  if (result.status !== 200 || typeof token !== 'string')
+    throw new Error(`token request failed: ${result.status} ${result.text}`);
   return token;
 }
 
@@ -100,4 +110,37 @@ export function errorCode(result: HttpResult): string | undefined {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A call whose dropped connection shows as status 0 instead of a thrown error. */
+export type Outcome = HttpResult | { status: 0; headers: Record<string, string>; text: ''; json: undefined };
+
+export async function attempt(run: () => Promise<HttpResult>): Promise<Outcome> {
+  try {
+    return await run();
+  } catch {
+    return { status: 0, headers: {}, text: '', json: undefined };
+  }
+}
+
+/** Runs `body` against a fresh emulator (300 devices unless told) and a trusting agent, then closes both. */
+export async function withEmulator(
+  options: EmulatorOptions,
+  body: (emulator: Emulator, agent: Agent) => Promise<void>,
+): Promise<void> {
+  const emulator = await startEmulator({ devices: 300, ...options });
+  const agent = trustingAgent(emulator);
+  try {
+    await body(emulator, agent);
+  } finally {
+    await agent.close();
+    await emulator.close();
+  }
+}
+
+/** Milliseconds until the start grant has appeared (plus a margin). */
+export function untilGrantVisible(emulator: Emulator, delayMs: number): number {
+  const createdOn = emulator.state().roleAssignments[0]?.createdOn;
+  assert.ok(createdOn, 'the start grant exists');
+  return Math.max(0, Date.parse(createdOn) + delayMs + 50 - Date.now());
 }

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Agent } from 'undici';
 import { startEmulator, type Emulator } from '../../src/emulator';
-import { call, errorCode, fetchToken, iotHubScope, managementScope, trustingAgent, twinApiVersion, twinUrl } from './helpers';
+import {
+  call,
+  errorCode,
+  fetchToken,
+  iotHubScope,
+  managementScope,
+  trustingAgent,
+  twinApiVersion,
+  twinUrl,
+} from './helpers';
 
 interface Twin {
   deviceId: string;
@@ -12,7 +21,7 @@ interface Twin {
   properties: { desired: Record<string, unknown> & { $version: number }; reported: Record<string, unknown> };
 }
 
-describe('emulator: IoT Hub data plane', () => {
+void describe('emulator: IoT Hub data plane', () => {
   let emulator: Emulator;
   let agent: Agent;
   let token: string;
@@ -26,7 +35,7 @@ describe('emulator: IoT Hub data plane', () => {
     await emulator.close();
   });
 
-  it('GETs a twin with its etag, tags.securityPolicy and no policy yet', async () => {
+  void it('GETs a twin with its etag, tags.securityPolicy and no policy yet', async () => {
     const result = await call(agent, twinUrl(emulator, 'device-0004'), { token });
     assert.equal(result.status, 200);
     const twin = result.json as Twin;
@@ -37,7 +46,7 @@ describe('emulator: IoT Hub data plane', () => {
     assert.equal(emulator.state().devices['device-0004']?.twinPolicy, null);
   });
 
-  it('PATCHes desired properties with If-Match; a stale etag gets 412, * always applies', async () => {
+  void it('PATCHes desired properties with If-Match; a stale etag gets 412, * always applies', async () => {
     const before = (await call(agent, twinUrl(emulator, 'device-0001'), { token })).json as Twin;
     const policy = { name: 'baseline', version: 3 };
     const patched = await call(agent, twinUrl(emulator, 'device-0001'), {
@@ -66,7 +75,10 @@ describe('emulator: IoT Hub data plane', () => {
       method: 'PATCH',
       token,
       headers: { 'if-match': '*' },
-      body: { tags: { owner: 'ops' }, properties: { desired: { securityPolicy: { name: 'strict', version: 5 } } } },
+      body: {
+        tags: { owner: 'ops' },
+        properties: { desired: { securityPolicy: { name: 'strict', version: 5 } } },
+      },
     });
     assert.equal(forced.status, 200);
     assert.equal((forced.json as Twin).tags['owner'], 'ops');
@@ -82,7 +94,7 @@ describe('emulator: IoT Hub data plane', () => {
     });
   });
 
-  it('refuses desired properties over 32 KB, unknown devices and bad bodies in IoT Hub’s error shape', async () => {
+  void it('refuses desired properties over 32 KB, unknown devices and bad bodies in IoT Hub’s error shape', async () => {
     const tooBig = await call(agent, twinUrl(emulator, 'device-0002'), {
       method: 'PATCH',
       token,
@@ -95,13 +107,19 @@ describe('emulator: IoT Hub data plane', () => {
     const body = unknown.json as { Message: string; ExceptionMessage: string };
     assert.match(body.Message, /^ErrorCode:DeviceNotFound;/);
     assert.match(body.ExceptionMessage, /^Tracking ID:/);
-    const notJson = await call(agent, twinUrl(emulator, 'device-0002'), { method: 'PATCH', token, body: '{oops' });
+    const notJson = await call(agent, twinUrl(emulator, 'device-0002'), {
+      method: 'PATCH',
+      token,
+      body: '{oops',
+    });
     assert.equal(notJson.status, 400);
-    const badVersion = await call(agent, `${emulator.url}/twins/device-0002?api-version=1999-01-01`, { token });
+    const badVersion = await call(agent, `${emulator.url}/twins/device-0002?api-version=1999-01-01`, {
+      token,
+    });
     assert.equal(errorCode(badVersion), 'InvalidProtocolVersion');
   });
 
-  it('accepts only iothubs.azure.net tokens', async () => {
+  void it('accepts only iothubs.azure.net tokens', async () => {
     const managementToken = await fetchToken(agent, emulator, managementScope);
     const wrong = await call(agent, twinUrl(emulator, 'device-0003'), { token: managementToken });
     assert.equal(wrong.status, 401);
@@ -110,7 +128,7 @@ describe('emulator: IoT Hub data plane', () => {
     assert.equal(none.status, 401);
   });
 
-  it('pages the device query with x-ms-max-item-count and x-ms-continuation', async () => {
+  void it('pages the device query with x-ms-max-item-count and x-ms-continuation', async () => {
     const seen: Twin[] = [];
     let continuation: string | undefined;
     let pages = 0;
@@ -143,8 +161,8 @@ describe('emulator: IoT Hub data plane', () => {
   });
 });
 
-describe('emulator: IoT Hub without the data actions', () => {
-  it('answers 401 IotHubUnauthorized, as IoT Hub does for a principal with no assigned permissions', async () => {
+void describe('emulator: IoT Hub without the data actions', () => {
+  void it('answers 401 IotHubUnauthorized, as IoT Hub does for a principal with no assigned permissions', async () => {
     const emulator = await startEmulator({ devices: 2, grantOnStart: false });
     const agent = trustingAgent(emulator);
     try {

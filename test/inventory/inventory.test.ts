@@ -23,8 +23,8 @@ async function file(name: string, content: string | Buffer): Promise<string> {
 
 const policies = { default: { version: 1 }, baseline: { version: 3, rules: [] }, strict: { version: 5 } };
 
-describe('deviceIdProblem', () => {
-  it("accepts IoT Hub's allowed set and refuses the rest", () => {
+void describe('deviceIdProblem', () => {
+  void it("accepts IoT Hub's allowed set and refuses the rest", () => {
     assert.equal(deviceIdProblem("a-b.c+d%e_f#g*h?i!j(k)l,m:n=o@p$q'r"), undefined);
     assert.equal(deviceIdProblem('x'.repeat(128)), undefined);
     assert.match(deviceIdProblem('x'.repeat(129)) ?? '', /129 characters .* at most 128/);
@@ -35,8 +35,8 @@ describe('deviceIdProblem', () => {
   });
 });
 
-describe('a 1,000-row CSV inventory with 50 bad rows of different kinds', () => {
-  it('yields 950 devices and 50 precise rejections', async () => {
+void describe('a 1,000-row CSV inventory with 50 bad rows of different kinds', () => {
+  void it('yields 950 devices and 50 precise rejections', async () => {
     const lines: string[] = ['\uFEFFdeviceId,policy'];
     const expected = new Map<number, RegExp>();
     let row = 0;
@@ -53,7 +53,10 @@ describe('a 1,000-row CSV inventory with 50 bad rows of different kinds', () => 
           push(`dev ${i},baseline`, /^deviceId 'dev \d+' contains ' ' \(space\)/);
           break;
         case 1:
-          push(`${'x'.repeat(130)}${i},baseline`, /^deviceId is 13\d characters long; IoT Hub allows at most 128/);
+          push(
+            `${'x'.repeat(130)}${i},baseline`,
+            /^deviceId is 13\d characters long; IoT Hub allows at most 128/,
+          );
           break;
         case 2:
           push(`,strict`, /^deviceId is empty/);
@@ -69,7 +72,8 @@ describe('a 1,000-row CSV inventory with 50 bad rows of different kinds', () => 
           break;
         default:
           if (kind === 6) push(`"${id}/x",baseline`, /contains '\/', which IoT Hub does not allow/);
-          else if (i % 3 === 0) push(`"${id}",""`); // quoted, empty policy → default
+          else if (i % 3 === 0)
+            push(`"${id}",""`); // quoted, empty policy → default
           else if (i % 3 === 1) push(`${id},baseline`);
           else push(`${id}`); // no policy column → default
       }
@@ -96,8 +100,8 @@ describe('a 1,000-row CSV inventory with 50 bad rows of different kinds', () => 
   });
 });
 
-describe('JSON devices file', () => {
-  it('rejects bad rows precisely and keeps the rest', async () => {
+void describe('JSON devices file', () => {
+  void it('rejects bad rows precisely and keeps the rest', async () => {
     const devicesFile = await file(
       'devices.json',
       JSON.stringify([
@@ -131,8 +135,8 @@ describe('JSON devices file', () => {
   });
 });
 
-describe('POLICIES_FILE', () => {
-  it('rejects a document over 32 KB or not an object, and the devices naming it', async () => {
+void describe('POLICIES_FILE', () => {
+  void it('rejects a document over 32 KB or not an object, and the devices naming it', async () => {
     const devicesFile = await file('d3.csv', 'deviceId,policy\nok,small\nbig-one,huge\narr,list\n');
     const policiesFile = await file(
       'p3.json',
@@ -144,23 +148,33 @@ describe('POLICIES_FILE', () => {
     assert.match(inventory.rejected[0]!.reason, /policy 'huge': the document is \d+ bytes; at most 32768/);
     assert.equal(inventory.rejected[0]!.source, policiesFile);
     assert.equal(inventory.rejected[0]!.row, 2);
-    assert.match(inventory.rejected[1]!.reason, /policy 'list': the document must be a JSON object, not an array/);
-    assert.match(inventory.rejected[2]!.reason, /policy 'huge' of device 'big-one' was rejected in POLICIES_FILE/);
+    assert.match(
+      inventory.rejected[1]!.reason,
+      /policy 'list': the document must be a JSON object, not an array/,
+    );
+    assert.match(
+      inventory.rejected[2]!.reason,
+      /policy 'huge' of device 'big-one' was rejected in POLICIES_FILE/,
+    );
   });
 });
 
-describe('whole-file problems name the file', () => {
+void describe('whole-file problems name the file', () => {
   const cases: [string, string | undefined, RegExp][] = [
     ['missing.json', undefined, /DEVICES_FILE .*missing\.json does not exist/],
     ['empty.json', '', /DEVICES_FILE .*empty\.json is empty/],
     ['empty.csv', '\n\n', /DEVICES_FILE .*empty\.csv is empty/],
-    ['truncated.json', '[{"deviceId":"a"},{"devi', /DEVICES_FILE .*truncated\.json is not valid JSON \(the file looks truncated\)/],
+    [
+      'truncated.json',
+      '[{"deviceId":"a"},{"devi',
+      /DEVICES_FILE .*truncated\.json is not valid JSON \(the file looks truncated\)/,
+    ],
     ['object.json', '{"deviceId":"a"}', /must hold a JSON array/],
     ['noheader.csv', 'dev-1,baseline\n', /must be a header naming a deviceId column/],
     ['unclosed.csv', 'deviceId,policy\n"dev-1,baseline\n', /DEVICES_FILE .*unclosed\.csv is not valid CSV/],
   ];
   for (const [name, content, pattern] of cases) {
-    it(name, async () => {
+    void it(name, async () => {
       const devicesFile = content === undefined ? join(dir, name) : await file(name, content);
       const policiesFile = await file(`p-${name}.json`, JSON.stringify(policies));
       await assert.rejects(loadInventory({ source: 'file', devicesFile, policiesFile }), (error: unknown) => {
@@ -171,15 +185,18 @@ describe('whole-file problems name the file', () => {
       });
     });
   }
-  it('a truncated POLICIES_FILE', async () => {
+  void it('a truncated POLICIES_FILE', async () => {
     const devicesFile = await file('ok.csv', 'deviceId\na\n');
     const policiesFile = await file('bad-policies.json', '{"default": {"a":');
-    await assert.rejects(loadInventory({ source: 'file', devicesFile, policiesFile }), /POLICIES_FILE .*bad-policies\.json is not valid JSON/);
+    await assert.rejects(
+      loadInventory({ source: 'file', devicesFile, policiesFile }),
+      /POLICIES_FILE .*bad-policies\.json is not valid JSON/,
+    );
   });
 });
 
-describe('InventoryStore', () => {
-  it('serves pages and lookups by snapshot id, re-loads on a cache miss, and refuses a changed inventory', async () => {
+void describe('InventoryStore', () => {
+  void it('serves pages and lookups by snapshot id, re-loads on a cache miss, and refuses a changed inventory', async () => {
     const devicesFile = await file('store.csv', 'deviceId,policy\na,baseline\nb,strict\nc\n');
     const policiesFile = await file('store-policies.json', JSON.stringify(policies));
     const selectionDir = join(dir, 'selections');
@@ -189,19 +206,29 @@ describe('InventoryStore', () => {
       { deviceId: 'b', policy: 'strict' },
       { deviceId: 'c', policy: 'default' },
     ]);
-    assert.deepEqual(await store.findDevices(snapshot.id, ['c', 'zz']), { devices: [{ deviceId: 'c', policy: 'default' }], unknown: ['zz'] });
+    assert.deepEqual(await store.findDevices(snapshot.id, ['c', 'zz']), {
+      devices: [{ deviceId: 'c', policy: 'default' }],
+      unknown: ['zz'],
+    });
     assert.deepEqual(await store.policyDocument(snapshot.id, 'strict'), { version: 5 });
-    await assert.rejects(store.policyDocument(snapshot.id, 'nope'), (e: unknown) => isInventoryError(e) && e.code === 'PolicyNotFound');
+    await assert.rejects(
+      store.policyDocument(snapshot.id, 'nope'),
+      (e: unknown) => isInventoryError(e) && e.code === 'PolicyNotFound',
+    );
 
     // A selection (run --devices a,zz)
     const narrowed = await store.load(['a', 'zz']);
     assert.equal(narrowed.snapshot.devices.length, 1);
-    assert.deepEqual(narrowed.rejected, [{ source: '--devices', row: 2, reason: "deviceId 'zz' cannot be synced: it is not in the inventory" }]);
+    assert.deepEqual(narrowed.rejected, [
+      { source: '--devices', row: 2, reason: "deviceId 'zz' cannot be synced: it is not in the inventory" },
+    ]);
 
     // Another worker process: nothing cached, same files → same snapshot.
     const other = new InventoryStore({ source: 'file', devicesFile, policiesFile, selectionDir });
     assert.equal((await other.readPage(snapshot.id, 0, 10)).length, 3);
-    assert.deepEqual(await other.readPage(narrowed.snapshot.id, 0, 10), [{ deviceId: 'a', policy: 'baseline' }]);
+    assert.deepEqual(await other.readPage(narrowed.snapshot.id, 0, 10), [
+      { deviceId: 'a', policy: 'baseline' },
+    ]);
 
     // The file changes: a third worker cannot find the snapshot any more.
     await writeFile(devicesFile, 'deviceId,policy\na,baseline\n');

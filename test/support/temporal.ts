@@ -7,7 +7,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, Runtime, Worker, DefaultLogger, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  DefaultLogger,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import { startDevServer, type DevServer } from '../../src/devserver/dev-server';
 
@@ -65,6 +72,23 @@ export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workfl
     : { workflowsPath: require.resolve('../../src/workflows') };
 }
 
+let processBundle: Promise<string> | undefined;
+
+/**
+ * Like workflowSource(), but when no prebuilt bundle is shared (a file run alone), bundles once per process
+ * instead of once per worker.
+ */
+export async function sharedWorkflowSource(): Promise<
+  Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>
+> {
+  if (process.env.TEST_WORKFLOW_BUNDLE) return workflowSource();
+  processBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  }).then((bundle) => bundle.code);
+  return { workflowBundle: { code: await processBundle } };
+}
+
 export async function createTestWorker(
   env: TestTemporal,
   options: Omit<WorkerOptions, 'connection' | 'taskQueue' | 'workflowsPath' | 'workflowBundle'> & {
@@ -75,7 +99,7 @@ export async function createTestWorker(
     connection: env.nativeConnection,
     namespace: env.namespace,
     taskQueue: options.taskQueue ?? env.taskQueue,
-    ...workflowSource(),
+    ...(await sharedWorkflowSource()),
     ...options,
   });
 }

@@ -232,6 +232,7 @@ void describe('policySyncWorkflow', () => {
         const handle = await startSync(taskQueue, {
           batchSize: 5,
           maxConcurrentBatches: 2,
+          reportEvery: 2,
           continueAsNewAfterEvents: 100,
           alerts: { minAttempts: 20, authErrorRateThreshold: 0.1 },
         });
@@ -322,7 +323,7 @@ void describe('policySyncWorkflow', () => {
       assert.match(error.cause.message, /IotHubs\/Read/);
       assert.equal(fake.applyCalls.length, 0, 'zero writes');
       assert.equal(fake.loadCalls, 0);
-      assert.ok(fake.permissionChecks >= 4);
+      assert.ok(fake.permissionChecks >= 2, `checked ${fake.permissionChecks} times: ${error.cause.message}`);
       assert.deepEqual(
         fake.alertsSent.map((a) => a.kind),
         ['PermissionsNotPropagated'],
@@ -403,7 +404,7 @@ void describe('policySyncWorkflow', () => {
         const handle = await env.client.workflow.signalWithStart<typeof policySyncWorkflow, [RerunRequest?]>(
           'policySyncWorkflow',
           {
-            ...syncOptions(taskQueue, { batchSize: 5, maxConcurrentBatches: 2 }),
+            ...syncOptions(taskQueue, { batchSize: 5, maxConcurrentBatches: 2, reportEvery: 1 }),
             signal: rerunSignal,
             signalArgs: [{}],
           },

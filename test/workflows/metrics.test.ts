@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  authErrorRate,
+  countOutcome,
+  emptyCounters,
+  failureOf,
+  planWrites,
+  toSyncMetrics,
+  uncountFailures,
+} from '../../src/workflows/metrics';
+import type { DeviceOutcome } from '../../src/workflows/types';
+
+const ok = (deviceId: string, extra: Partial<DeviceOutcome> = {}): DeviceOutcome => ({
+  deviceId,
+  status: 'succeeded',
+  attempts: 1,
+  authErrors: 0,
+  throttled: 0,
+  completedAt: '2026-01-01T00:00:01.000Z',
+  ...extra,
+});
+
+void describe('metrics', () => {
+  void it('adds outcomes up', () => {
+    let c = planWrites(emptyCounters(), 4);
+    c = countOutcome(c, ok('a', { attempts: 3, authErrors: 2, throttled: 1 }));
+    c = countOutcome(c, ok('b', { status: 'unchanged', completedAt: '2026-01-01T00:00:05.000Z' }));
+    c = countOutcome(c, ok('c', { completedAt: '2026-01-01T00:00:03.000Z' }));
+    c = countOutcome(c, {
+      deviceId: 'd',
+      status: 'failed',
+      attempts: 10,
+      authErrors: 10,
+      throttled: 0,
+      code: 'AuthorizationFailed',
+      message: '403',
+    });
+    assert.deepEqual(c, {
+      devicesTotal: 4,
+      devicesDone: 4,
+      successCount: 2,
+      failureCount: 1,
+      unchangedCount: 1,
+      authErrors: 12,
+      throttledCount: 1,
+      retriedCount: 2,
+      writeAttempts: 15,
+      lastSuccessTime: '2026-01-01T00:00:05.000Z',
+    });
+    assert.equal(authErrorRate(c), 12 / 15);
+  });
+
+  void it('takes re-queued failures off the books', () => {
+    let c = planWrites(emptyCounters(), 2);
+    c = countOutcome(c, {
+      deviceId: 'x',
+      status: 'failed',
+      attempts: 1,
+      authErrors: 0,
+      throttled: 0,
+      code: 'E',
+    });
+    c = uncountFailures(c, 1);
+    assert.equal(c.devicesTotal, 1);
+    assert.equal(c.devicesDone, 0);
+    assert.equal(c.failureCount, 0);
+  });
+
+  void it('makes failure records only of failures', () => {
+    assert.equal(failureOf(ok('a')), undefined);
+    assert.deepEqual(
+      failureOf({
+        deviceId: 'x',
+        status: 'failed',
+        attempts: 2,
+        authErrors: 0,
+        throttled: 0,
+        code: 'Timeout',
+        message: 'm',
+      }),
+      { deviceId: 'x', code: 'Timeout', message: 'm', attempts: 2 },
+    );
+  });
+
+  void it('reports the interface fields, rate 0 before any attempt', () => {
+    const m = toSyncMetrics(emptyCounters(), 'loading', '2026-01-01T00:00:00.000Z', []);
+    assert.deepEqual(Object.keys(m).sort(), [
+      'alerts',
+      'authErrorRate',
+      'authErrors',
+      'devicesDone',
+      'devicesTotal',
+      'failureCount',
+      'lastSuccessTime',
+      'phase',
+      'retriedCount',
+      'startedAt',
+      'successCount',
+      'throttledCount',
+      'unchangedCount',
+    ]);
+    assert.equal(m.authErrorRate, 0);
+    assert.equal(m.lastSuccessTime, null);
+  });
+});
