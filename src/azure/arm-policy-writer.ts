@@ -5,7 +5,7 @@
 import { FailureType } from '../workflows/failure-types';
 import { classifyAzureError, type ClassifyContext } from './errors';
 import { sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
-import type { WritePacer } from './pacing';
+import { acquireOrThrottle, type WritePacer } from './pacing';
 import {
   encodeDeviceId,
   jsonEqual,
@@ -66,7 +66,7 @@ export class ArmPolicyWriter implements PolicyWriter {
       deviceId,
       target: 'arm',
     };
-    const current = await this.paced(this.options.readPacer, abortSignal, () =>
+    const current = await this.paced(this.options.readPacer, abortSignal, deviceId, () =>
       sendAuthorized(
         this.options.http,
         this.options.tokens,
@@ -89,7 +89,7 @@ export class ArmPolicyWriter implements PolicyWriter {
       deviceId,
       target: 'arm',
     };
-    const written = await this.paced(this.options.writePacer, abortSignal, () =>
+    const written = await this.paced(this.options.writePacer, abortSignal, deviceId, () =>
       sendAuthorized(
         this.options.http,
         this.options.tokens,
@@ -105,10 +105,11 @@ export class ArmPolicyWriter implements PolicyWriter {
   private async paced(
     pacer: WritePacer | undefined,
     abortSignal: AbortSignal | undefined,
+    deviceId: string,
     send: () => Promise<AuthorizedResponse>,
   ): Promise<AuthorizedResponse> {
     if (!pacer) return send();
-    await pacer.acquire(abortSignal);
+    await acquireOrThrottle(pacer, abortSignal, deviceId);
     let response: AuthorizedResponse;
     try {
       response = await send();

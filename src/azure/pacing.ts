@@ -8,6 +8,8 @@
  *
  * `decidePacing` / `observePacing` are pure; `WritePacer` is the small FIFO gate the writers await.
  */
+import { FailureType } from '../workflows/failure-types';
+import { AzureRequestError } from './errors';
 import { headerValue, retryAfterInMs, type HeaderBag } from './throttling';
 
 export interface PacingOptions {
@@ -169,6 +171,26 @@ export function observePacing(
 export interface WritePacerOptions extends PacingOptions {
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Refuse to queue a write that would wait longer than this (at the refill rate) — better a quick
+   * retry later than an activity that times out in the queue. @default 25000
+   */
+  maxQueueWaitInMs?: number;
+}
+
+/** Thrown by `WritePacer.acquire` when the queue is longer than `maxQueueWaitInMs` allows. */
+export class PacerQueueFullError extends Error {
+  override readonly name = 'PacerQueueFullError';
+  readonly code = 'PacerQueueFull';
+  constructor(
+    readonly queued: number,
+    /** When the queue will have drained, at the refill rate. */
+    readonly retryAfterInMs: number,
+  ) {
+    super(
+      `${queued} writes are already waiting for the rate limit; retry in ${Math.ceil(retryAfterInMs / 1000)} s`,
+    );
+  }
 }
 
 /** Sleeps, rejecting with the signal's reason when it aborts. */
@@ -216,6 +238,15 @@ export class WritePacer {
   /** Resolves when this request may be sent. */
   acquire(abortSignal?: AbortSignal): Promise<void> {
     if (abortSignal?.aborted) return Promise.reject(abortSignal.reason);
+    const rate = resolvePacingOptions(this.options).refillPerSecond;
+    const queueWaitInMs = ((this.queue.length + 1) * 1000) / rate;
+    if (
+      this.state.active &&
+      this.queue.length > 0 &&
+      queueWaitInMs > (this.options.maxQueueWaitInMs ?? 25_000)
+    ) {
+      return Promise.reject(new PacerQueueFullError(this.queue.length, Math.ceil(queueWaitInMs)));
+    }
     if (this.queue.length === 0) {
       const decision = decidePacing(this.state, this.now(), this.options);
       this.state = decision.state;
@@ -270,5 +301,26 @@ export class WritePacer {
         waiter.abortSignal.removeEventListener('abort', waiter.onAbort);
       waiter.resolve();
     }
+  }
+}
+
+/** `pacer.acquire`, with a full queue turned into a Throttled AzureRequestError (retried after the queue drains). */
+export async function acquireOrThrottle(
+  pacer: WritePacer,
+  abortSignal: AbortSignal | undefined,
+  deviceId: string,
+): Promise<void> {
+  try {
+    await pacer.acquire(abortSignal);
+  } catch (error) {
+    if (!(error instanceof PacerQueueFullError)) throw error;
+    throw new AzureRequestError({
+      code: FailureType.Throttled,
+      deviceId,
+      retryAfterInMs: error.retryAfterInMs,
+      message:
+        `Device '${deviceId}' was not written: ${error.queued} writes of this worker are already queued to stay ` +
+        `under Azure's rate limit; will retry after ${Math.ceil(error.retryAfterInMs / 1000)} s.`,
+    });
   }
 }

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { FailureType } from '../workflows/failure-types';
 import { AzureRequestError, classifyAzureError, type ClassifyContext } from './errors';
 import { sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
-import type { WritePacer } from './pacing';
+import { acquireOrThrottle, type WritePacer } from './pacing';
 import {
   encodeDeviceId,
   jsonEqual,
@@ -113,7 +113,7 @@ export class TwinPolicyWriter implements PolicyWriter {
         ? { 'if-match': quoteEtag(parsed.data.etag) }
         : {};
       const pacer = this.options.writePacer;
-      await pacer?.acquire(abortSignal);
+      if (pacer) await acquireOrThrottle(pacer, abortSignal, deviceId);
       let written: AuthorizedResponse;
       try {
         written = await sendAuthorized(

@@ -51,7 +51,10 @@ export async function freePort(): Promise<number> {
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const cli = resolveTemporalCli();
-  if (!cli) throw new Error('No temporal CLI and no Go to build one: install the Temporal CLI or set TEMPORAL_CLI_PATH');
+  if (!cli)
+    throw new Error(
+      'No temporal CLI and no Go to build one: install the Temporal CLI or set TEMPORAL_CLI_PATH',
+    );
   const port = options.port || (await freePort());
   const ui = options.ui ?? true;
   const uiPort = ui ? options.uiPort || (await freePort()) : undefined;
@@ -61,7 +64,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (ui && uiPort) args.push('--ui-port', String(uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${name}=${type}`);
 
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const onLog = options.onLog;
@@ -95,7 +99,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     } catch (error) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`Temporal dev server did not answer on ${address}: ${String(error)}\n${tail.join('\n')}`);
+        throw new Error(
+          `Temporal dev server did not answer on ${address}: ${String(error)}\n${tail.join('\n')}`,
+          {
+            cause: error,
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }

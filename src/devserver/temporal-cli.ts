@@ -70,7 +70,9 @@ export function resolveTemporalCli(options: ResolveTemporalCliOptions = {}): str
   if (isExecutable(built)) return built;
   if (options.build === false) return undefined;
   log(`Building the Temporal CLI once: go install ${TEMPORAL_CLI_MODULE} (takes a few minutes)…`);
-  const result = spawnSync('go', ['install', TEMPORAL_CLI_MODULE], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const result = spawnSync('go', ['install', TEMPORAL_CLI_MODULE], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (result.status !== 0 || !isExecutable(built)) {
     throw new TemporalCliNotFoundError(
       `go install ${TEMPORAL_CLI_MODULE} failed (exit ${result.status}); set TEMPORAL_CLI_PATH to a temporal binary`,

@@ -74,7 +74,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const certificates = await createCertificates();
   const server = createHttpsServer(certificates.serverKeyPem, certificates.serverChainPem);
-  const port = await listen(server, settings.port);
+  let port: number;
+  try {
+    port = await listen(server, settings.port);
+  } catch (error) {
+    if (ownsStateDir) await rm(stateDir, { recursive: true, force: true });
+    throw error;
+  }
   const url = `https://127.0.0.1:${port}`;
 
   const world: EmulatorWorld = {

@@ -55,11 +55,13 @@ export function createRequestListener(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     serve(req, res, world, controls).catch((error: unknown) => {
-      if (!res.headersSent) {
-        send(res, { status: 500, body: { error: { code: 'InternalServerError', message: String(error) } } });
-      } else {
+      // A client that went away mid-request leaves nobody to answer.
+      if (req.socket.destroyed) return;
+      if (res.headersSent) {
         res.destroy();
+        return;
       }
+      send(res, { status: 500, body: { error: { code: 'InternalServerError', message: String(error) } } });
     });
   };
 }

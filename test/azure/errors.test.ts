@@ -170,6 +170,39 @@ void describe('classifyAzureError', () => {
     assert.match(e.message, /AZURE_CLIENT_SECRET/);
   });
 
+  void it('@azure/identity 4 wrapping MSAL ServerError (AuthenticationRequiredError) → Misconfigured', () => {
+    const serverError = Object.assign(
+      new Error('invalid_client: AADSTS7000215: Invalid client secret provided.'),
+      {
+        name: 'ServerError',
+        errorCode: 'invalid_client',
+        errorMessage: 'Error(s): 7000215 - Description: AADSTS7000215: Invalid client secret provided.',
+        errorNo: 7000215,
+        status: 401,
+      },
+    );
+    const wrapped = Object.assign(new Error(serverError.message, { cause: serverError }), {
+      name: 'AuthenticationRequiredError',
+    });
+    const e = classifyAzureError({ error: wrapped }, ctx);
+    assert.equal(e.code, FailureType.Misconfigured);
+    assert.equal(e.statusCode, 401);
+    assert.equal(e.azureCode, 'AADSTS7000215');
+  });
+
+  void it('Entra ID unreachable (MSAL endpoints_resolution_error) → Transient naming AZURE_AUTHORITY_HOST', () => {
+    const e = classifyAzureError(
+      {
+        error: Object.assign(new Error('endpoints_resolution_error: See https://aka.ms/msal.js.errors'), {
+          name: 'CredentialUnavailableError',
+        }),
+      },
+      ctx,
+    );
+    assert.equal(e.code, FailureType.Transient);
+    assert.match(e.message, /AZURE_AUTHORITY_HOST/);
+  });
+
   void it('Entra ID unavailable (5xx) → Transient', () => {
     const identity = Object.assign(new Error('boom'), {
       name: 'AuthenticationError',

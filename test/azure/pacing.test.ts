@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  acquireOrThrottle,
   decidePacing,
   initialPacingState,
   observePacing,
@@ -132,5 +133,28 @@ void describe('WritePacer', () => {
     pacer.release(undefined);
     await Promise.all(waits);
     assert.deepEqual(order, [0, 1, 2, -3, 4]);
+  });
+
+  void it('refuses to queue past maxQueueWaitInMs, as a Throttled error with the time the queue needs', async () => {
+    const pacer = new WritePacer({
+      burst: 1,
+      reserve: 0,
+      refillPerSecond: 10,
+      probeConcurrency: Infinity,
+      maxQueueWaitInMs: 300,
+    });
+    await pacer.acquire();
+    const queued = [pacer.acquire(), pacer.acquire()];
+    await assert.rejects(acquireOrThrottle(pacer, undefined, 'd-9'), (e: unknown) => {
+      assert.ok(e instanceof Error && e.name === 'AzureRequestError');
+      const error = e as Error & { code: string; retryAfterInMs: number; deviceId: string };
+      assert.equal(error.code, 'Throttled');
+      assert.equal(error.deviceId, 'd-9');
+      assert.equal(error.retryAfterInMs, 300);
+      return true;
+    });
+    pacer.release(undefined);
+    pacer.release(undefined);
+    await Promise.all(queued);
   });
 });

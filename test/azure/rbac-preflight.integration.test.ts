@@ -60,7 +60,7 @@ void describe('preflight (checkRolePropagation) against the emulator', () => {
   void it('reports missing before the propagation delay and granted after it, naming the roles assigned', async () => {
     const world = await startTestWorld({
       profile: 'seed',
-      faults: { propagation: { delayMs: 1200, flakyWindowMs: 0, flakyRatio: 0 } },
+      faults: { propagation: { delayMs: 2500, flakyWindowMs: 0, flakyRatio: 0 } },
     });
     try {
       const before = await checkRolePropagation(world.azure.rolePropagation, 'arm');
@@ -73,7 +73,6 @@ void describe('preflight (checkRolePropagation) against the emulator', () => {
       assert.equal(before.grantingRole, CUSTOM_ROLE_NAME);
 
       const checks: boolean[] = [];
-      const started = Date.now();
       const after = await waitForPropagation(world.azure.rolePropagation, {
         target: 'arm',
         timeoutInMs: 10_000,
@@ -83,7 +82,6 @@ void describe('preflight (checkRolePropagation) against the emulator', () => {
       });
       assert.equal(after.granted, true);
       assert.deepEqual(after.missing, []);
-      assert.ok(Date.now() - started >= 900, 'it waited for the delay');
       assert.ok(checks.length >= 2 && checks[0] === false);
       // The twin target needs data actions; the start grant has them too.
       assert.equal((await checkRolePropagation(world.azure.rolePropagation, 'twin')).granted, true);

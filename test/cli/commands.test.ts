@@ -57,7 +57,10 @@ before(async () => {
   // The emulator's 30 devices plus one the hub does not have: its write fails with DeviceNotFound.
   const dir = mkdtempSync(join(tmpdir(), 'policy-sync-cli-'));
   const devicesFile = join(dir, 'devices.json');
-  const devices = JSON.parse(readFileSync(emulator.env.DEVICES_FILE!, 'utf8')) as { deviceId: string; policy: string }[];
+  const devices = JSON.parse(readFileSync(emulator.env.DEVICES_FILE!, 'utf8')) as {
+    deviceId: string;
+    policy: string;
+  }[];
   writeFileSync(devicesFile, JSON.stringify([...devices, { deviceId: GHOST, policy: devices[0]!.policy }]));
   env = {
     ...emulator.env,
@@ -87,9 +90,13 @@ after(async () => {
 });
 
 async function temporalCliJson(args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(temporalCli, [...args, '--address', temporal.address, '--namespace', 'default'], {
-    timeout: 30_000,
-  });
+  const { stdout } = await execFileAsync(
+    temporalCli,
+    [...args, '--address', temporal.address, '--namespace', 'default'],
+    {
+      timeout: 30_000,
+    },
+  );
   return stdout;
 }
 
@@ -97,10 +104,21 @@ describe('policy-sync schedule', () => {
   it('create makes the 4-hour schedule that the Temporal CLI sees; a second create updates it', async () => {
     const created = await runCli(['schedule', 'create'], env);
     assert.equal(created.code, 0, show(created));
-    assert.match(created.stdout, new RegExp(`Created schedule ${SCHEDULE_ID}: every 4h, overlap SKIP, catch-up window 1h`));
+    assert.match(
+      created.stdout,
+      new RegExp(`Created schedule ${SCHEDULE_ID}: every 4h, overlap SKIP, catch-up window 1h`),
+    );
 
-    const described = await temporalCliJson(['schedule', 'describe', '--schedule-id', SCHEDULE_ID, '-o', 'json']);
-    const spec = (JSON.parse(described) as { schedule: { spec: { interval: { interval: string }[] } } }).schedule.spec;
+    const described = await temporalCliJson([
+      'schedule',
+      'describe',
+      '--schedule-id',
+      SCHEDULE_ID,
+      '-o',
+      'json',
+    ]);
+    const spec = (JSON.parse(described) as { schedule: { spec: { interval: { interval: string }[] } } })
+      .schedule.spec;
     assert.equal(spec.interval[0]?.interval, '14400s', described);
 
     const again = await runCli(['schedule', 'create', '--json'], env);
@@ -122,7 +140,11 @@ describe('policy-sync schedule', () => {
       overlap: string;
       catchupWindowMs: number;
       searchAttributes: Record<string, unknown>;
-      action: { workflowType: string; taskQueue: string; args: { hub: string; target: string; batchSize: number }[] };
+      action: {
+        workflowType: string;
+        taskQueue: string;
+        args: { hub: string; target: string; batchSize: number }[];
+      };
     }>(await runCli(['schedule', 'describe', '--json'], env));
     assert.equal(json.overlap, 'SKIP');
     assert.equal(json.catchupWindowMs, 3_600_000);
@@ -139,7 +161,9 @@ describe('policy-sync schedule', () => {
   it('pause and unpause', async () => {
     const paused = await runCli(['schedule', 'pause', '--note', 'maintenance'], env);
     assert.equal(paused.code, 0, show(paused));
-    let json = stdoutJson<{ paused: boolean; note: string }>(await runCli(['schedule', 'describe', '--json'], env));
+    let json = stdoutJson<{ paused: boolean; note: string }>(
+      await runCli(['schedule', 'describe', '--json'], env),
+    );
     assert.deepEqual([json.paused, json.note], [true, 'maintenance']);
     const unpaused = await runCli(['schedule', 'unpause', '--json'], env);
     assert.equal(unpaused.code, 0, show(unpaused));
@@ -150,10 +174,15 @@ describe('policy-sync schedule', () => {
   it('trigger states its overlap policy and starts a sync', async () => {
     const triggered = await runCli(['schedule', 'trigger', '--json'], env);
     assert.equal(triggered.code, 0, show(triggered));
-    assert.deepEqual(stdoutJson(triggered), { result: 'triggered', scheduleId: SCHEDULE_ID, overlap: 'SKIP' });
+    assert.deepEqual(stdoutJson(triggered), {
+      result: 'triggered',
+      scheduleId: SCHEDULE_ID,
+      overlap: 'SKIP',
+    });
     const workflowId = await eventually(
       'the triggered sync',
-      async () => (await temporal.client.schedule.getHandle(SCHEDULE_ID).describe()).info.recentActions.at(-1),
+      async () =>
+        (await temporal.client.schedule.getHandle(SCHEDULE_ID).describe()).info.recentActions.at(-1),
       (a) => a !== undefined,
       30_000,
     ).then((a) => a!.action.workflow.workflowId);
@@ -196,9 +225,12 @@ describe('policy-sync run, status, rerun', () => {
   });
 
   it('status shows the last sync (closed) with its metrics and summary', async () => {
-    const json = stdoutJson<{ workflowId: string; status: string; metrics: SyncMetrics; summary: RunSummary }>(
-      await runCli(['status', '--json'], env),
-    );
+    const json = stdoutJson<{
+      workflowId: string;
+      status: string;
+      metrics: SyncMetrics;
+      summary: RunSummary;
+    }>(await runCli(['status', '--json'], env));
     assert.equal(json.workflowId, lastWorkflowId);
     assert.equal(json.status, 'COMPLETED');
     assert.equal(json.metrics.devicesTotal, 31);
@@ -212,7 +244,9 @@ describe('policy-sync run, status, rerun', () => {
   it('rerun --failed-only with none running starts a sync of the last run’s failures', async () => {
     const result = await runCli(['rerun', '--failed-only', '--json'], env);
     assert.equal(result.code, 0, show(result));
-    const json = stdoutJson<{ result: string; workflowId: string; deviceIds: string[]; from: string }>(result);
+    const json = stdoutJson<{ result: string; workflowId: string; deviceIds: string[]; from: string }>(
+      result,
+    );
     assert.deepEqual([json.result, json.deviceIds, json.from], ['started', [GHOST], lastWorkflowId]);
     const summary = (await temporal.client.workflow.getHandle(json.workflowId).result()) as RunSummary;
     assert.equal(summary.devicesTotal, 1);
@@ -231,7 +265,16 @@ describe('policy-sync run, status, rerun', () => {
     try {
       const devices = Array.from({ length: 12 }, (_, i) => `device-${String(i + 1).padStart(4, '0')}`);
       const started = await runCli(
-        ['run', '--json', '--devices', devices.join(','), '--batch-size', '1', '--max-concurrent-batches', '1'],
+        [
+          'run',
+          '--json',
+          '--devices',
+          devices.join(','),
+          '--batch-size',
+          '1',
+          '--max-concurrent-batches',
+          '1',
+        ],
         env,
       );
       assert.equal(started.code, 0, show(started));
@@ -242,19 +285,35 @@ describe('policy-sync run, status, rerun', () => {
       assert.match(paused.stdout, new RegExp(`Paused ${workflowId}`));
       await eventually(
         'phase paused',
-        async () => stdoutJson<{ metrics: SyncMetrics }>(await runCli(['status', '--json'], env)).metrics.phase,
+        async () =>
+          (await temporal.client.workflow.getHandle(workflowId).query<SyncMetrics>('metrics')).phase,
         (phase) => phase === 'paused',
         30_000,
-        500,
+        250,
       );
+      const status = await runCli(['status', '--json'], env);
+      assert.equal(status.code, 0, show(status));
+      const live = stdoutJson<{ workflowId: string; status: string; metrics: SyncMetrics }>(status);
+      assert.deepEqual([live.workflowId, live.status, live.metrics.phase], [workflowId, 'RUNNING', 'paused']);
 
-      const queried = await temporalCliJson(['workflow', 'query', '--workflow-id', workflowId, '--type', 'metrics']);
+      const queried = await temporalCliJson([
+        'workflow',
+        'query',
+        '--workflow-id',
+        workflowId,
+        '--type',
+        'metrics',
+      ]);
       assert.match(queried, /"devicesTotal":\s*12/, queried);
       assert.match(queried, /"phase":\s*"paused"/, queried);
 
       const rerun = await runCli(['rerun', '--devices', 'device-0001', '--json'], env);
       assert.equal(rerun.code, 0, show(rerun));
-      assert.deepEqual(stdoutJson(rerun), { result: 'signalled', workflowId, request: { deviceIds: ['device-0001'] } });
+      assert.deepEqual(stdoutJson(rerun), {
+        result: 'signalled',
+        workflowId,
+        request: { deviceIds: ['device-0001'] },
+      });
 
       const resumed = await runCli(['resume'], env);
       assert.equal(resumed.code, 0, show(resumed));
@@ -293,7 +352,10 @@ describe('policy-sync preflight and setup-rbac', () => {
       assert.equal(missing.code, 3, show(missing));
       const report = stdoutJson<{ granted: boolean; missing: string[]; rolesAssigned: string[] }>(missing);
       assert.equal(report.granted, false);
-      assert.ok(report.missing.includes('Microsoft.Devices/IotHubs/securityPolicies/write'), report.missing.join());
+      assert.ok(
+        report.missing.includes('Microsoft.Devices/IotHubs/securityPolicies/write'),
+        report.missing.join(),
+      );
       const text = await runCli(['preflight'], bareEnv);
       assert.equal(text.code, 3, show(text));
       assert.match(text.stdout, /Permissions missing on hub hub-emulated/);
@@ -305,9 +367,16 @@ describe('policy-sync preflight and setup-rbac', () => {
 
       const setup = await runCli(['setup-rbac', '--json', '--timeout', '2m'], bareEnv);
       assert.equal(setup.code, 0, show(setup));
-      const first = stdoutJson<{ role: string; assignment: string; permissions: { granted: boolean } }>(setup);
-      assert.deepEqual([first.role, first.assignment, first.permissions.granted], ['created', 'created', true]);
-      const again = stdoutJson<{ role: string; assignment: string }>(await runCli(['setup-rbac', '--json'], bareEnv));
+      const first = stdoutJson<{ role: string; assignment: string; permissions: { granted: boolean } }>(
+        setup,
+      );
+      assert.deepEqual(
+        [first.role, first.assignment, first.permissions.granted],
+        ['created', 'created', true],
+      );
+      const again = stdoutJson<{ role: string; assignment: string }>(
+        await runCli(['setup-rbac', '--json'], bareEnv),
+      );
       assert.deepEqual([again.role, again.assignment], ['unchanged', 'unchanged']);
 
       const granted = await runCli(['preflight', '--wait', '--timeout', '1m'], bareEnv);
@@ -328,7 +397,10 @@ describe('policy-sync worker and emulator (long-running commands)', () => {
     const running = startCli(['worker'], workerEnv);
     try {
       await running.waitFor(/Worker started/, 180_000);
-      const result = await runCli(['run', '--wait', '--json', '--devices', 'device-0001,device-0002'], workerEnv);
+      const result = await runCli(
+        ['run', '--wait', '--json', '--devices', 'device-0001,device-0002'],
+        workerEnv,
+      );
       assert.equal(result.code, 0, show(result));
       assert.equal(stdoutJson<RunSummary>(result).devicesTotal, 2);
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -340,7 +412,10 @@ describe('policy-sync worker and emulator (long-running commands)', () => {
     const exited = await running.exited;
     assert.equal(exited.code, 0, show(exited));
     assert.match(exited.stderr, /Worker stopped/);
-    assert.doesNotMatch(exited.stderr, new RegExp(env.AZURE_CLIENT_SECRET!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.doesNotMatch(
+      exited.stderr,
+      new RegExp(env.AZURE_CLIENT_SECRET!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+    );
   });
 
   it('emulator: prints the export lines, stops on SIGINT', async () => {

@@ -13,11 +13,17 @@ describe('policy-sync demo --exit', () => {
     assert.equal(result.code, 0, show(result));
     assert.match(result.stderr, /Temporal at 127\.0\.0\.1:\d+, UI at http:\/\/127\.0\.0\.1:\d+/);
     assert.match(result.stderr, /Schedule iot-policy-sync-hub-emulated: every 4h, overlap SKIP/);
-    assert.match(result.stderr, /Triggered the schedule \(overlap SKIP\): sync iot-policy-sync-hub-emulated-/);
+    assert.match(
+      result.stderr,
+      /Triggered the schedule \(overlap SKIP\): sync iot-policy-sync-hub-emulated-/,
+    );
     assert.match(result.stderr, /syncing: \d+\/300 done/, 'live progress');
     assert.match(result.stdout, /✔ 300 of 300 devices in sync — hub hub-emulated, target arm/);
     assert.match(result.stdout, /Emulator: 300 of 300 devices hold their policy/);
-    assert.match(result.stdout, /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/iot-policy-sync-hub-emulated-/);
+    assert.match(
+      result.stdout,
+      /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/iot-policy-sync-hub-emulated-/,
+    );
     process.stderr.write(`demo --exit took ${Date.now() - started} ms\n`);
   });
 });

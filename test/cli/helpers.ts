@@ -70,13 +70,19 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCl
             done = true;
             listeners.delete(check);
             clearTimeout(timer);
-            reject(new Error(`exited (${child.exitCode}) before ${String(pattern)}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+            reject(
+              new Error(
+                `exited (${child.exitCode}) before ${String(pattern)}\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+              ),
+            );
           }
         };
         const timer = setTimeout(() => {
           done = true;
           listeners.delete(check);
-          reject(new Error(`timed out waiting for ${String(pattern)}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+          reject(
+            new Error(`timed out waiting for ${String(pattern)}\nstdout:\n${stdout}\nstderr:\n${stderr}`),
+          );
         }, timeoutInMs);
         listeners.add(check);
         check();
@@ -86,7 +92,11 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCl
 }
 
 /** Runs the CLI to the end; kills it after the timeout. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutInMs = 180_000): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutInMs = 180_000,
+): Promise<CliResult> {
   const running = startCli(args, env);
   const timer = setTimeout(() => running.child.kill('SIGKILL'), timeoutInMs);
   try {
@@ -106,6 +116,6 @@ export function stdoutJson<T = Record<string, unknown>>(result: CliResult): T {
   try {
     return JSON.parse(result.stdout) as T;
   } catch (error) {
-    throw new Error(`stdout is not one JSON document (${String(error)})\n${show(result)}`);
+    throw new Error(`stdout is not one JSON document (${String(error)})\n${show(result)}`, { cause: error });
   }
 }

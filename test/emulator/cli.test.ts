@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
+import { startEmulator } from '../../src/emulator';
 import { parseEmulatorArgs, runEmulatorCommand, shellQuote } from '../../src/emulator/cli';
 
 const exportLine = /^export ([A-Z_]+)='((?:[^']|'\\'')*)'$/;
@@ -129,6 +130,21 @@ void describe('emulator command line', () => {
       assert.equal(code, 2, argv.join(' '));
       assert.ok(stderr.text().includes(flag), `${argv.join(' ')} → ${stderr.text()}`);
       assert.equal(stdout.text(), '');
+    }
+  });
+
+  void it('exits with 1 and says why when the port is taken', async () => {
+    const running = await startEmulator({ devices: 1 });
+    try {
+      const stderr = collect();
+      const code = await runEmulatorCommand(['--port', String(running.port)], {
+        stderr: stderr.stream,
+        stdout: collect().stream,
+      });
+      assert.equal(code, 1);
+      assert.match(stderr.text(), /could not start: .*EADDRINUSE/);
+    } finally {
+      await running.close();
     }
   });
 

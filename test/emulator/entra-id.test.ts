@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Agent } from 'undici';
 import { startEmulator, type Emulator } from '../../src/emulator';
-import { call, credentialFor, iotHubScope, managementScope, trustingAgent } from './helpers';
+import { call, iotHubScope, managementScope, trustingAgent } from './helpers';
+import { credentialFor } from './sdk-clients';
 
 void describe('emulator: Entra ID', () => {
   let emulator: Emulator;

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import {
   attempt,
   call,
-  credentialFor,
   errorCode,
   fetchToken,
   iotHubScope,
@@ -16,6 +14,7 @@ import {
   withEmulator,
   type HttpResult,
 } from './helpers';
+import { authorizationClient } from './sdk-clients';
 
 const document = { version: 1, rules: [] };
 
@@ -197,15 +196,7 @@ void describe('emulator faults: each one alone, deterministic under the seed', (
         assert.equal(fresh.status, 200);
 
         emulator.setProfile('calm', { transient: { unauthorizedChallengeRatio: 0.5 } });
-        const client = new AuthorizationManagementClient(
-          credentialFor(emulator),
-          emulator.hub.subscriptionId,
-          {
-            endpoint: emulator.url,
-            credentialScopes: [managementScope],
-            tlsOptions: { ca: emulator.caPem },
-          },
-        );
+        const client = authorizationClient(emulator);
         const before = emulator.state().faults.claimsChallenges;
         for (let i = 0; i < 8; i++) {
           const listed = [];

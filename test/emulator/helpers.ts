@@ -1,12 +1,9 @@
 /**
- * Shared by the emulator tests. How clients trust the emulator's CA:
+ * Shared by the emulator tests: raw HTTP through undici. How each kind of client trusts the emulator's CA:
  * - undici (in-process): `new Agent({ connect: { ca: emulator.caPem } })` as the dispatcher.
- * - @azure/identity and @azure/arm-authorization (in-process): `tlsOptions: { ca: emulator.caPem }` in the
- *   client options; core-rest-pipeline, which both (and MSAL, through @azure/identity) send through, puts it
- *   on its https agent. It replaces the default CAs for that client only.
+ * - the Azure SDK (in-process): see sdk-clients.ts.
  * - any child process: `NODE_EXTRA_CA_CERTS=emulator.caBundlePath` in its environment (read at start only).
  */
-import { ClientSecretCredential } from '@azure/identity';
 import { Agent, request, type Dispatcher } from 'undici';
 import assert from 'node:assert/strict';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
@@ -27,17 +24,6 @@ export interface HttpResult {
 /** A few keep-alive connections carry bursts of hundreds of calls without a TLS handshake each. */
 export function trustingAgent(emulator: Emulator): Agent {
   return new Agent({ connect: { ca: emulator.caPem }, connections: 24 });
-}
-
-export function credentialFor(
-  emulator: Emulator,
-  secret = emulator.principal.clientSecret,
-): ClientSecretCredential {
-  return new ClientSecretCredential(emulator.principal.tenantId, emulator.principal.clientId, secret, {
-    authorityHost: emulator.url,
-    disableInstanceDiscovery: true,
-    tlsOptions: { ca: emulator.caPem },
-  });
 }
 
 /** One HTTP call; the body is sent as JSON unless it is already a string. */

@@ -3,7 +3,8 @@
  * a worker per test file on a unique task queue, and helpers to read histories.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -87,6 +88,16 @@ export async function sharedWorkflowSource(): Promise<
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
   }).then((bundle) => bundle.code);
   return { workflowBundle: { code: await processBundle } };
+}
+
+/** A file holding the workflow bundle, for workers in other processes: the run's shared one, or this process's. */
+export async function workflowBundlePath(): Promise<string> {
+  if (process.env.TEST_WORKFLOW_BUNDLE) return process.env.TEST_WORKFLOW_BUNDLE;
+  const source = await sharedWorkflowSource();
+  const code = source.workflowBundle && 'code' in source.workflowBundle ? source.workflowBundle.code : '';
+  const path = join(mkdtempSync(join(tmpdir(), 'iot-policy-sync-bundle-')), 'workflow-bundle.js');
+  writeFileSync(path, code);
+  return path;
 }
 
 export async function createTestWorker(

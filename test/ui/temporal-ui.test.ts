@@ -42,7 +42,11 @@ before(async () => {
   temporal = await connectTestTemporal();
   emulator = await startEmulator({ devices: 20, profile: 'calm' });
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), emulator.caPem]);
-  const config = loadConfig({ ...emulator.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: temporal.taskQueue });
+  const config = loadConfig({
+    ...emulator.env,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: temporal.taskQueue,
+  });
   // The worker stays up during the browser visit: the UI asks it (by query) for the current details.
   worker = await createPolicySyncWorker(config, {
     connection: temporal.nativeConnection,
@@ -75,7 +79,11 @@ after(async () => {
 
 describe('Temporal UI', () => {
   it('finds a finished sync by IotHub and shows its current details and result', async () => {
-    const config = loadConfig({ ...emulator.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: temporal.taskQueue });
+    const config = loadConfig({
+      ...emulator.env,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: temporal.taskQueue,
+    });
     const handle = await startManualSync(temporal.client, config, syncInput(config));
     const summary: RunSummary = await handle.result();
     assert.equal(summary.succeeded + summary.unchanged, 20);
@@ -86,7 +94,9 @@ describe('Temporal UI', () => {
       const query = `IotHub="${HUB}" AND ExecutionStatus="Completed"`;
       const listUrl = `${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
       // Visibility is eventually consistent: reload until the list shows our run.
-      const link = page.locator(`a[href*="${encodeURIComponent(workflowId)}"], a:has-text("${workflowId}")`).first();
+      const link = page
+        .locator(`a[href*="${encodeURIComponent(workflowId)}"], a:has-text("${workflowId}")`)
+        .first();
       const deadline = Date.now() + 60_000;
       for (;;) {
         await page.goto(listUrl, { waitUntil: 'domcontentloaded' });
@@ -105,7 +115,6 @@ describe('Temporal UI', () => {
 
       await link.click();
       await page.waitForURL(/\/workflows\/[^/]+\/[^/]+/, { timeout: 30_000 });
-      const body = page.locator('body');
       page.setDefaultTimeout(30_000);
       await page.getByText('Completed').first().waitFor();
       // The result: the run summary.
@@ -115,9 +124,19 @@ describe('Temporal UI', () => {
       await page.getByText('User Metadata', { exact: true }).first().click();
       // The UI renders markdown details in a sandboxed iframe: read every frame.
       const framesText = async () =>
-        (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
+        (
+          await Promise.all(
+            page.frames().map((f) =>
+              f
+                .locator('body')
+                .innerText()
+                .catch(() => ''),
+            ),
+          )
+        ).join('\n');
       const detailsDeadline = Date.now() + 30_000;
-      while (!/done \/ total/.test(await framesText()) && Date.now() < detailsDeadline) await page.waitForTimeout(500);
+      while (!/done \/ total/.test(await framesText()) && Date.now() < detailsDeadline)
+        await page.waitForTimeout(500);
       const text = await framesText();
       assert.ok(text.includes(workflowId), 'the page names the workflow');
       assert.match(text, /done \/ total/);
@@ -125,8 +144,15 @@ describe('Temporal UI', () => {
       assert.match(text, /Policy sync of hub hub-emulated \(manual\)/, 'the static summary');
       await page.screenshot({ path: join(RESULTS, 'temporal-ui-sync.png'), fullPage: true });
     } catch (error) {
-      await page.screenshot({ path: join(RESULTS, 'temporal-ui-failure.png'), fullPage: true }).catch(() => undefined);
-      process.stderr.write(`page text:\n${await page.locator('body').innerText().catch(() => '')}\n`);
+      await page
+        .screenshot({ path: join(RESULTS, 'temporal-ui-failure.png'), fullPage: true })
+        .catch(() => undefined);
+      process.stderr.write(
+        `page text:\n${await page
+          .locator('body')
+          .innerText()
+          .catch(() => '')}\n`,
+      );
       throw error;
     } finally {
       await page.close();

@@ -119,20 +119,15 @@ export class FakeAzure {
             row,
             reason: `Device ${id} is not in the inventory`,
           }));
-        this.selection = devices;
-        return {
-          snapshot: { id: this.snapshotId, deviceCount: devices.length },
-          rejected,
-          rejectedCount: rejected.length,
-        };
+        const id = wanted
+          ? `${this.snapshotId}:${JSON.stringify(devices.map((d) => d.deviceId))}`
+          : this.snapshotId;
+        return { snapshot: { id, deviceCount: devices.length }, rejected, rejectedCount: rejected.length };
       },
-      readInventoryPage: async ({ snapshotId, offset, limit }) => {
-        if (snapshotId !== this.snapshotId)
-          throw ApplicationFailure.nonRetryable('unknown snapshot', 'InventoryChanged');
-        return this.selection.slice(offset, offset + limit);
-      },
-      findDevices: async ({ deviceIds }) => {
-        const byId = new Map(this.selection.map((device) => [device.deviceId, device]));
+      readInventoryPage: async ({ snapshotId, offset, limit }) =>
+        this.snapshot(snapshotId).slice(offset, offset + limit),
+      findDevices: async ({ snapshotId, deviceIds }) => {
+        const byId = new Map(this.snapshot(snapshotId).map((device) => [device.deviceId, device]));
         return {
           devices: deviceIds.flatMap((id) => byId.get(id) ?? []),
           unknown: deviceIds.filter((id) => !byId.has(id)),
@@ -149,5 +144,15 @@ export class FakeAzure {
     };
   }
 
-  private selection: DeviceAssignment[] = [];
+  /**
+   * The devices of a snapshot, from its id alone — like the real inventory, whose snapshot ids are content
+   * hashes — so that a fresh worker (after a restart) reads the same pages.
+   */
+  private snapshot(snapshotId: string): DeviceAssignment[] {
+    if (snapshotId === this.snapshotId) return this.inventory;
+    if (!snapshotId.startsWith(`${this.snapshotId}:`))
+      throw ApplicationFailure.nonRetryable(`Unknown snapshot ${snapshotId}`, 'InventoryChanged');
+    const ids = new Set(JSON.parse(snapshotId.slice(this.snapshotId.length + 1)) as string[]);
+    return this.inventory.filter((device) => ids.has(device.deviceId));
+  }
 }

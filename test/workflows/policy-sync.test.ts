@@ -369,6 +369,7 @@ void describe('policySyncWorkflow', () => {
       assert.equal(fake.alertsSent.length, 2);
       const failures = await handle.query(failuresQuery);
       assert.equal(failures.find((f) => f.code === 'AuthorizationFailed')?.attempts, 2);
+      await recordHistoryFixture(handle, 'policy-sync-abort');
     });
   });
 

@@ -1,0 +1,42 @@
+/**
+ * Replays every recorded history in test/fixtures/histories against today's workflow code: a change that
+ * would break running workflows (a non-deterministic change) fails here.
+ * Record fresh fixtures with `RECORD_HISTORY_FIXTURES=1` (see test/support/temporal.ts).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { HISTORY_FIXTURES_DIR, sharedWorkflowSource } from '../support/temporal';
+
+const fixtures = readdirSync(HISTORY_FIXTURES_DIR)
+  .filter((name) => name.endsWith('.json'))
+  .sort();
+
+void it('has recorded histories of a rerun with pause/resume, a preflight wait and continue-as-new', () => {
+  for (const name of [
+    'policy-sync-pause-resume-rerun.json',
+    'policy-sync-preflight-waited.json',
+    'policy-sync-can-run-1.json',
+    'policy-sync-can-run-2.json',
+    'policy-batch.json',
+  ])
+    assert.ok(fixtures.includes(name), `${name} in ${HISTORY_FIXTURES_DIR}`);
+});
+
+void it('replays every recorded history without a determinism error', { timeout: 120_000 }, async () => {
+  const histories = fixtures.map((name) => ({
+    workflowId: name.replace(/\.json$/, ''),
+    history: historyFromJSON(JSON.parse(readFileSync(join(HISTORY_FIXTURES_DIR, name), 'utf8'))),
+  }));
+  const failures: string[] = [];
+  let replayed = 0;
+  for await (const result of Worker.runReplayHistories(await sharedWorkflowSource(), histories)) {
+    replayed += 1;
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  assert.equal(replayed, histories.length);
+  assert.deepEqual(failures, []);
+});
