@@ -26,6 +26,7 @@ type Service = {
   deploy?: { replicas?: number | string };
   command?: string[] | string;
   environment?: Record<string, unknown>;
+  volumes?: (string | { source?: string; target?: string })[];
 };
 type ComposeFile = { services: Record<string, Service>; volumes?: Record<string, unknown> };
 
@@ -82,6 +83,26 @@ describe('docker-compose.yml', () => {
       'workers start once the search attributes exist',
     );
     assert.deepEqual(services.emulator?.profiles, ['emulator']);
+  });
+
+  it('runs the emulator reachable as https://emulator:8443, its state on the volume the workers mount', () => {
+    const { services, volumes } = loadCompose();
+    const emulator = services.emulator!;
+    const command = [emulator.command].flat().map(String);
+    const flag = (name: string): string | undefined => command[command.indexOf(name) + 1];
+    assert.equal(command[0], 'emulator');
+    assert.equal(flag('--host'), '0.0.0.0');
+    assert.equal(flag('--public-host'), 'emulator');
+    assert.equal(flag('--port'), '8443');
+    const stateDir = flag('--state-dir');
+    assert.ok(stateDir, 'the emulator writes its CA bundle and files to --state-dir');
+    const mount = (emulator.volumes ?? []).map(String).find((v) => v.split(':')[1] === stateDir);
+    const volume = mount?.split(':')[0] ?? '';
+    assert.ok(volume in (volumes ?? {}), `--state-dir ${stateDir} is a named volume: ${mount}`);
+    assert.ok(
+      (services.worker?.volumes ?? []).map(String).some((v) => v.startsWith(`${volume}:`)),
+      'the workers mount the same volume',
+    );
   });
 
   it('rejects a broken copy: schema violations and a dangling depends_on', () => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 
 export interface EmulatorCertificates {
@@ -11,10 +12,11 @@ export interface EmulatorCertificates {
 const validityMs = 365 * 24 * 60 * 60 * 1000;
 
 /**
- * A CA made for this start and a server certificate it signs for localhost and 127.0.0.1. EC P-256 keeps
- * generation to a few milliseconds. Validity starts an hour back to forgive skewed clocks.
+ * A CA made for this start and a server certificate it signs for localhost, 127.0.0.1 and any `extraHosts`
+ * (DNS names or IP addresses, e.g. `emulator` when it runs as a compose service). EC P-256 keeps generation
+ * to a few milliseconds. Validity starts an hour back to forgive skewed clocks.
  */
-export async function createCertificates(): Promise<EmulatorCertificates> {
+export async function createCertificates(extraHosts: readonly string[] = []): Promise<EmulatorCertificates> {
   const notBeforeDate = new Date(Date.now() - 60 * 60 * 1000);
   const notAfterDate = new Date(notBeforeDate.getTime() + validityMs);
   const common = { keyType: 'ec', curve: 'P-256', algorithm: 'sha256', notBeforeDate, notAfterDate } as const;
@@ -34,10 +36,7 @@ export async function createCertificates(): Promise<EmulatorCertificates> {
       { name: 'extKeyUsage', serverAuth: true },
       {
         name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-        ],
+        altNames: subjectAltNames(extraHosts),
       },
     ],
   });
@@ -46,4 +45,12 @@ export async function createCertificates(): Promise<EmulatorCertificates> {
     serverKeyPem: server.private,
     serverChainPem: `${server.cert.trimEnd()}\n${ca.cert}`,
   };
+}
+
+/** localhost and 127.0.0.1 always, then each extra host once: IP addresses as iPAddress, the rest as dNSName. */
+export function subjectAltNames(
+  extraHosts: readonly string[],
+): ({ type: 2; value: string } | { type: 7; ip: string })[] {
+  const hosts = [...new Set(['localhost', '127.0.0.1', ...extraHosts.map((host) => host.toLowerCase())])];
+  return hosts.map((host) => (isIP(host) ? { type: 7, ip: host } : { type: 2, value: host }));
 }

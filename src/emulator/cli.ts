@@ -5,7 +5,8 @@ import {
   type EmulatorProfileName,
   type FaultOverrides,
 } from './fault-settings';
-import { startEmulator, type Emulator, type EmulatorOptions } from './emulator';
+import { isHostName, startEmulator, type Emulator, type EmulatorOptions } from './emulator';
+import { hubNamePattern } from './identities';
 
 export interface EmulatorCommandOptions {
   /** Stops the emulator like SIGINT/SIGTERM would (for callers that embed the command). */
@@ -18,12 +19,16 @@ export interface EmulatorCommandOptions {
 
 export const emulatorUsage = `Usage: policy-sync emulator [options]
 
-Runs the Azure emulator (Entra ID, Resource Manager, IoT Hub) on https://127.0.0.1:PORT and prints, one per
-line, export NAME='value' for every variable that points the product at it. It runs until Ctrl-C: start it
-in one terminal and paste the lines into another.
+Runs the Azure emulator (Entra ID, Resource Manager, IoT Hub) on https://PUBLIC_HOST:PORT and prints, one
+per line, export NAME='value' for every variable that points the product at it. It runs until Ctrl-C: start
+it in one terminal and paste the lines into another.
 
 Options:
-  --port N             port on 127.0.0.1, 0 for any free port (default 8443)
+  --port N             port to listen on, 0 for any free port (default 8443)
+  --host ADDR          address to listen on, e.g. 0.0.0.0 in a container (default 127.0.0.1)
+  --public-host NAME   the name clients use: in the URLs it prints, the token issuer and the certificate's
+                       subjectAltName, beside localhost and 127.0.0.1 (default 127.0.0.1)
+  --hub NAME           IoT hub name, 3-50 letters, digits and hyphens (default hub-emulated)
   --devices N          number of devices (default 300)
   --profile NAME       calm | seed | throttled | hostile (default calm)
   --seed N             seed of every random fault decision (default 1)
@@ -70,9 +75,10 @@ export async function runEmulatorCommand(
       .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)
       .join(''),
   );
-  const { profile = 'calm', devices = 300, seed = 1 } = parsed.options;
+  const { profile = 'calm', devices = 300, seed = 1, host = '127.0.0.1' } = parsed.options;
   stderr.write(
-    `Azure emulator listening on ${emulator.url} (profile ${profile}, ${devices} devices, seed ${seed}). ` +
+    `Azure emulator listening on ${host}:${emulator.port} as ${emulator.url} (hub ${emulator.hub.name}, ` +
+      `profile ${profile}, ${devices} devices, seed ${seed}). ` +
       `State: GET ${emulator.url}/_emulator/state. Stop with Ctrl-C.\n`,
   );
 
@@ -107,6 +113,9 @@ export function parseEmulatorArgs(argv: string[]): ParsedArgs {
       allowNegative: true,
       options: {
         port: { type: 'string' },
+        host: { type: 'string' },
+        'public-host': { type: 'string' },
+        hub: { type: 'string' },
         devices: { type: 'string' },
         profile: { type: 'string' },
         seed: { type: 'string' },
@@ -154,6 +163,18 @@ export function parseEmulatorArgs(argv: string[]): ParsedArgs {
     const faults = parseFaults(values.faults);
     if (typeof faults === 'string') problems.push(`--faults ${faults}`);
     else options.faults = faults;
+  }
+  if (values.host !== undefined) {
+    if (isHostName(values.host)) options.host = values.host;
+    else problems.push(`--host must be an IP address or a host name; got '${values.host}'`);
+  }
+  if (values['public-host'] !== undefined) {
+    if (isHostName(values['public-host'])) options.publicHost = values['public-host'];
+    else problems.push(`--public-host must be an IP address or a host name; got '${values['public-host']}'`);
+  }
+  if (values.hub !== undefined) {
+    if (hubNamePattern.test(values.hub)) options.hubName = values.hub;
+    else problems.push(`--hub must be 3-50 letters, digits and hyphens; got '${values.hub}'`);
   }
   if (values['state-dir'] !== undefined) options.stateDir = values['state-dir'];
   if (values.grant === false) options.grantOnStart = false;

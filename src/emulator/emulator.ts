@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOperationCatalog, type CatalogName } from './catalog';
@@ -7,7 +8,14 @@ import { createCertificates } from './certificates';
 import { DeviceRegistry, policyDocuments } from './devices';
 import { FaultInjector } from './fault-injector';
 import { emulatorProfileNames, type EmulatorProfileName, type FaultOverrides } from './fault-settings';
-import { createHub, createPrincipal, type EmulatorHub, type EmulatorPrincipal } from './identities';
+import {
+  createHub,
+  createPrincipal,
+  defaultHubName,
+  hubNamePattern,
+  type EmulatorHub,
+  type EmulatorPrincipal,
+} from './identities';
 import { collectState, type EmulatorState } from './introspection';
 import { RequestJournal, type RequestRecord } from './journal';
 import { RbacStore } from './rbac';
@@ -16,8 +24,21 @@ import { TokenStore } from './tokens';
 import { seedRoleAssignments, type EmulatorWorld } from './world';
 
 export interface EmulatorOptions {
-  /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
+  /** Port to listen on; 0 picks a free one. @default 0 */
   port?: number;
+  /** Address to listen on: `0.0.0.0` to be reachable from other containers. @default '127.0.0.1' */
+  host?: string;
+  /**
+   * The name clients reach it by (a DNS name or an IP address): the host of `url`, AZURE_AUTHORITY_HOST,
+   * ARM_ENDPOINT, IOT_HUB_HOST and the token issuer, and a subjectAltName of the server certificate
+   * (which always also holds localhost and 127.0.0.1). `emulator` as a compose service. @default '127.0.0.1'
+   */
+  publicHost?: string;
+  /**
+   * The IoT hub's name (3–50 letters, digits, hyphens): IOT_HUB_NAME, the hub's ARM scope and paths. Tests
+   * sharing one Temporal server can each use their own. @default 'hub-emulated'
+   */
+  hubName?: string;
   /** Number of devices, `device-0001` …. @default 300 */
   devices?: number;
   /** The fault profile. @default 'calm' */
@@ -40,7 +61,7 @@ export interface EmulatorOptions {
 }
 
 export interface Emulator {
-  /** `https://127.0.0.1:PORT`: authority host, ARM endpoint and IoT Hub host at once. */
+  /** `https://PUBLIC_HOST:PORT` (`https://127.0.0.1:PORT` by default): authority host, ARM endpoint and IoT Hub host at once. */
   readonly url: string;
   readonly port: number;
   readonly caPath: string;
@@ -72,21 +93,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'policy-sync-emulator-')));
   await mkdir(stateDir, { recursive: true });
 
-  const certificates = await createCertificates();
+  const certificates = await createCertificates([settings.publicHost]);
   const server = createHttpsServer(certificates.serverKeyPem, certificates.serverChainPem);
   let port: number;
   try {
-    port = await listen(server, settings.port);
+    port = await listen(server, settings.port, settings.host);
   } catch (error) {
     if (ownsStateDir) await rm(stateDir, { recursive: true, force: true });
     throw error;
   }
-  const url = `https://127.0.0.1:${port}`;
+  const authority = `${isIP(settings.publicHost) === 6 ? `[${settings.publicHost}]` : settings.publicHost}:${port}`;
+  const url = `https://${authority}`;
 
   const world: EmulatorWorld = {
     url,
     principal: createPrincipal(),
-    hub: createHub(),
+    hub: createHub(settings.hubName),
     catalog: loadOperationCatalog(settings.catalog),
     tokens: new TokenStore(),
     rbac: new RbacStore(),
@@ -142,7 +164,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     AZURE_RESOURCE_GROUP: hub.resourceGroup,
     IOT_HUB_NAME: hub.name,
     ARM_ENDPOINT: url,
-    IOT_HUB_HOST: `127.0.0.1:${port}`,
+    IOT_HUB_HOST: authority,
     NODE_EXTRA_CA_CERTS: paths.caBundle,
     DEVICES_FILE: paths.devices,
     POLICIES_FILE: paths.policies,
@@ -179,6 +201,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
 interface ResolvedOptions {
   port: number;
+  host: string;
+  publicHost: string;
+  hubName: string;
   devices: number;
   profile: EmulatorProfileName;
   seed: number;
@@ -190,6 +215,9 @@ interface ResolvedOptions {
 function validateOptions(options: EmulatorOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {
     port: options.port ?? 0,
+    host: options.host ?? '127.0.0.1',
+    publicHost: options.publicHost ?? '127.0.0.1',
+    hubName: options.hubName ?? defaultHubName,
     devices: options.devices ?? 300,
     profile: options.profile ?? 'calm',
     seed: options.seed ?? 1,
@@ -200,6 +228,10 @@ function validateOptions(options: EmulatorOptions): ResolvedOptions {
   const problems: string[] = [];
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535)
     problems.push('port must be 0–65535');
+  if (!isHostName(resolved.host)) problems.push('host must be an IP address or a DNS name');
+  if (!isHostName(resolved.publicHost)) problems.push('publicHost must be an IP address or a DNS name');
+  if (!hubNamePattern.test(resolved.hubName))
+    problems.push('hubName must be 3–50 letters, digits and hyphens');
   if (!Number.isInteger(resolved.devices) || resolved.devices < 0)
     problems.push('devices must be a whole number ≥ 0');
   if (!emulatorProfileNames.includes(resolved.profile))
@@ -210,6 +242,15 @@ function validateOptions(options: EmulatorOptions): ResolvedOptions {
   if (!(resolved.tokenLifetimeSeconds > 0)) problems.push('tokenLifetimeSeconds must be > 0');
   if (problems.length > 0) throw new RangeError(`Invalid emulator options: ${problems.join('; ')}`);
   return resolved;
+}
+
+/** An IP address (v4 or v6, without brackets) or a DNS name: labels of letters, digits and hyphens. */
+export function isHostName(value: string): boolean {
+  if (isIP(value) !== 0) return true;
+  return (
+    value.length <= 253 &&
+    value.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))
+  );
 }
 
 /** The CAs this machine already trusts: NODE_EXTRA_CA_CERTS's file if set and readable, else the system bundle. */

@@ -32,10 +32,15 @@ export function createPrincipal(): EmulatorPrincipal {
   };
 }
 
-export function createHub(): EmulatorHub {
+export const defaultHubName = 'hub-emulated';
+
+/** IoT hub names as the emulator accepts them: 3 to 50 letters, digits and hyphens. */
+export const hubNamePattern = /^[A-Za-z0-9-]{3,50}$/;
+
+/** The hub, by default `hub-emulated`; several emulators (one per test) can each have their own name. */
+export function createHub(name: string = defaultHubName): EmulatorHub {
   const subscriptionId = '00000000-0000-4000-8000-000000000004';
   const resourceGroup = 'rg-iot';
-  const name = 'hub-emulated';
   return {
     subscriptionId,
     resourceGroup,

@@ -34,10 +34,11 @@ export function createHttpsServer(keyPem: string, certPem: string): Server {
   return server;
 }
 
-export function listen(server: Server, port: number): Promise<number> {
+/** Listens on `host` (e.g. 127.0.0.1, or 0.0.0.0 in a container) and resolves with the port it got. */
+export function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);

@@ -1,7 +1,7 @@
 /**
  * policySyncWorkflow: the parent, one per hub sync. Preflight (wait for RBAC propagation), load the inventory,
  * then a sliding window of policyBatchWorkflow children over it, continue-as-new when the history grows.
- * See README "Workflows" for the semantics of counts, reruns and abort.
+ * See ./README.md for the semantics of counts, reruns, alerts and abort.
  */
 import {
   allHandlersFinished,

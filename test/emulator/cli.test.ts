@@ -122,6 +122,11 @@ void describe('emulator command line', () => {
       [['--port', 'eighty'], '--port'],
       [['--devices', '-3'], '--devices'],
       [['--faults', '{"latency":{"fixedMs":"slow"}}'], '--faults'],
+      [['--hub', 'hb'], '--hub'],
+      [['--hub', 'hub_with_underscore'], '--hub'],
+      [['--hub', 'h'.repeat(51)], '--hub'],
+      [['--public-host', 'https://emulator'], '--public-host'],
+      [['--host', 'no such host'], '--host'],
       [['stray'], 'stray'],
     ] as const) {
       const stderr = collect();
@@ -153,7 +158,20 @@ void describe('emulator command line', () => {
     const stderr = collect();
     const controller = new AbortController();
     const running = runEmulatorCommand(
-      ['--port', '0', '--devices', '3', '--catalog', 'public', '--token-lifetime', '60'],
+      [
+        '--port',
+        '0',
+        '--devices',
+        '3',
+        '--catalog',
+        'public',
+        '--token-lifetime',
+        '60',
+        '--hub',
+        'hub-cli',
+        '--public-host',
+        'localhost',
+      ],
       {
         signal: controller.signal,
         stdout: stdout.stream,
@@ -165,6 +183,9 @@ void describe('emulator command line', () => {
     controller.abort();
     assert.equal(await running, 0);
     assert.match(stdout.text(), /^export AZURE_TENANT_ID='00000000-0000-4000-8000-000000000001'$/m);
+    assert.match(stdout.text(), /^export IOT_HUB_NAME='hub-cli'$/m);
+    assert.match(stdout.text(), /^export ARM_ENDPOINT='https:\/\/localhost:\d+'$/m);
+    assert.match(stderr.text(), /listening on 127\.0\.0\.1:\d+ as https:\/\/localhost:\d+ \(hub hub-cli,/);
   });
 
   void it('parses defaults and quotes for the shell', () => {
@@ -174,6 +195,20 @@ void describe('emulator command line', () => {
       kind: 'run',
       options: { port: 8443, devices: 300, seed: 7, grantOnStart: false },
     });
+    assert.deepEqual(
+      parseEmulatorArgs(['--hub', 'hub-a1', '--host', '0.0.0.0', '--public-host', 'emulator']),
+      {
+        kind: 'run',
+        options: {
+          port: 8443,
+          devices: 300,
+          seed: 1,
+          hubName: 'hub-a1',
+          host: '0.0.0.0',
+          publicHost: 'emulator',
+        },
+      },
+    );
     assert.equal(shellQuote("it's"), `'it'\\''s'`);
   });
 });

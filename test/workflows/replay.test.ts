@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { HISTORY_FIXTURES_DIR, sharedWorkflowSource } from '../support/temporal';
 
@@ -27,10 +28,10 @@ void it('has recorded histories of a rerun with pause/resume, a preflight wait a
 });
 
 void it('replays every recorded history without a determinism error', { timeout: 120_000 }, async () => {
-  const histories = fixtures.map((name) => ({
-    workflowId: name.replace(/\.json$/, ''),
-    history: historyFromJSON(JSON.parse(readFileSync(join(HISTORY_FIXTURES_DIR, name), 'utf8'))),
-  }));
+  const histories = fixtures.map((name) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORY_FIXTURES_DIR, name), 'utf8')));
+    return { workflowId: recordedWorkflowId(history) ?? name.replace(/\.json$/, ''), history };
+  });
   const failures: string[] = [];
   let replayed = 0;
   for await (const result of Worker.runReplayHistories(await sharedWorkflowSource(), histories)) {
@@ -40,3 +41,15 @@ void it('replays every recorded history without a determinism error', { timeout:
   assert.equal(replayed, histories.length);
   assert.deepEqual(failures, []);
 });
+
+/**
+ * A history does not name its own workflow id, but the parent's child ids (`{parentId}/batch-{n}`) derive from
+ * it, and replay must reproduce them: read it back from the first child started.
+ */
+function recordedWorkflowId(history: temporal.api.history.v1.IHistory): string | undefined {
+  for (const event of history.events ?? []) {
+    const childId = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+    if (childId) return childId.replace(/\/batch-\d+$/, '');
+  }
+  return undefined;
+}
