@@ -22,6 +22,11 @@ export interface BenchArgs {
   /** Extra Worker options as JSON (maxConcurrentWorkflowTaskExecutions, pollers...), for tuning runs. */
   workerOptions: Record<string, unknown>;
   baselineTokenReset: 'new-credential' | 'cache-only';
+  /**
+   * Before each side, wait (at most 3 minutes) until the 1-minute load average is at most this: other work on
+   * a 2-core machine skews wall times. Undefined: do not wait.
+   */
+  maxLoad: number | undefined;
   /** Where latest.{json,md,svg} go. @default bench/results */
   outDir: string;
 }
@@ -44,6 +49,7 @@ export const USAGE = `npm run bench -- [options]
   --noop-writes                            probe: our applySecurityPolicy writes nothing (orchestration cost only)
   --worker-options JSON                    extra Worker options, e.g. '{"maxConcurrentWorkflowTaskExecutions":100}'
   --baseline-token-reset new-credential|cache-only
+  --max-load X                             before each side, wait up to 3 min for the 1-min load average ≤ X
   --out DIR                                where latest.json, latest.md and latest.svg go (default bench/results)
 `;
 
@@ -70,13 +76,15 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'worker-options': { type: 'string' },
       'noop-writes': { type: 'boolean', default: false },
       'baseline-token-reset': { type: 'string' },
+      'max-load': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) throw new UsageError(USAGE);
   const profiles = (list(values.profiles) ?? [...PROFILES]).map((p) => {
-    if (!(PROFILES as readonly string[]).includes(p)) throw new UsageError(`unknown profile ${p}\n\n${USAGE}`);
+    if (!(PROFILES as readonly string[]).includes(p))
+      throw new UsageError(`unknown profile ${p}\n\n${USAGE}`);
     return p as Profile;
   });
   const fleets = list(values.fleets)?.map((f) => {
@@ -116,6 +124,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     workerOptions,
     noopWrites: values['noop-writes'],
     baselineTokenReset: reset,
+    maxLoad: values['max-load'] ? Number(values['max-load']) : undefined,
     outDir: values.out ?? 'bench/results',
   };
 }

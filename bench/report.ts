@@ -20,7 +20,8 @@ export const ARM_WRITE_BUCKET = { burst: 200, refillPerSec: 10 } as const;
 /** Checks the targets of issue 7 against whichever cells the run measured. */
 export function checkTargets(cells: CellResult[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const find = (profile: string, fleet: number) => cells.find((c) => c.profile === profile && c.fleet === fleet);
+  const find = (profile: string, fleet: number) =>
+    cells.find((c) => c.profile === profile && c.fleet === fleet);
 
   const seed = find('seed', 300);
   if (seed?.ours) {
@@ -80,6 +81,15 @@ function mb(bytes: number | null): string {
   return bytes === null ? '–' : (bytes / MB).toFixed(0);
 }
 
+/** 401s, 5xx and dropped connections: the faults that are neither propagation nor throttling. */
+function otherErrors(side: SideResult): string {
+  let fiveHundreds = 0;
+  for (const [code, count] of Object.entries(side.requestsByStatus))
+    if (code.startsWith('5')) fiveHundreds += count;
+  const dropped = side.faults?.dropped ?? 0;
+  return `${status(side, 401)} / ${fiveHundreds} / ${dropped}`;
+}
+
 function cpu(resources: SideResult['resources']): string {
   if (!resources) return '–';
   const s = (ms: number | null) => (ms === null ? '?' : (ms / 1000).toFixed(1));
@@ -102,6 +112,7 @@ function sideRow(cell: CellResult, side: SideResult, ratio: string): string {
     String(side.failures),
     String(status(side, 403)),
     String(status(side, 429)),
+    otherErrors(side),
     side.requestsPerDevice.toFixed(2),
     side.sustainedWritesPerSec === null ? '–' : side.sustainedWritesPerSec.toFixed(1),
     mb(side.peakRssBytes),
@@ -123,8 +134,8 @@ export function renderMarkdown(report: BenchReport): string {
     '',
   );
   lines.push(
-    '| profile | fleet | side | wall (s) | devices/s | in sync | failures | 403s | 429s | requests/device | sustained writes/s | peak RSS (MB) | CPU s: side / server / emulator | load | parent runs / max events | ours/baseline wall |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| profile | fleet | side | wall (s) | devices/s | in sync | failures | 403s | 429s | 401s / 5xx / dropped | requests/device | sustained writes/s | peak RSS (MB) | CPU s: side / server / emulator | load | parent runs / max events | ours/baseline wall |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const cell of report.cells) {
     const ratio =
@@ -138,7 +149,8 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     'Columns: wall time from the start signal (right after the emulator reset) to the end; in sync = devices whose ' +
       'stored policy equals the desired document (emulator state); failures = devices the side itself reported failed; ' +
-      '403s and 429s = responses the emulator sent between its reset and the end; requests/device = every request ' +
+      '403s, 429s, 401s and 5xx = responses the emulator sent between its reset and the end (dropped = connections ' +
+      'it cut without answering); requests/device = every request ' +
       'the emulator answered (token, reads, writes) per device; sustained writes/s = (successful writes − 200 burst) ' +
       'per second from the first write to the last success (only when the fleet exceeds the burst); peak RSS = VmHWM ' +
       'of the writing process (our worker; the seed script); CPU s = CPU seconds spent during the side by the ' +

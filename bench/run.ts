@@ -65,7 +65,8 @@ function forkSide(script: string, env: NodeJS.ProcessEnv): Promise<ChildProcess>
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const onExit = (code: number | null) => reject(new Error(`${script} exited with ${code} before it was ready`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`${script} exited with ${code} before it was ready`));
     child.once('exit', onExit);
     child.once('error', reject);
     child.on('message', function onMessage(message: { type?: string }) {
@@ -245,7 +246,9 @@ async function runOurs(
       POLICY_TARGET: 'arm',
       ...(args.workerActivities ? { WORKER_MAX_CONCURRENT_ACTIVITIES: String(args.workerActivities) } : {}),
       ...(args.noopWrites ? { BENCH_NOOP_WRITES: '1' } : {}),
-      ...(Object.keys(args.workerOptions).length ? { BENCH_WORKER_OPTIONS: JSON.stringify(args.workerOptions) } : {}),
+      ...(Object.keys(args.workerOptions).length
+        ? { BENCH_WORKER_OPTIONS: JSON.stringify(args.workerOptions) }
+        : {}),
     }),
   );
   const stopped = nextMessage<{ peakRssBytes?: number; cpuMs?: number }>(
@@ -257,13 +260,11 @@ async function runOurs(
   const workflowId = `iot-policy-sync-${hub}-bench-${cell.profile}-${cell.fleet}-${Date.now()}`;
   let summary: RunSummary | undefined;
   let error: string | undefined;
-  let wallMs = 0;
-  let started = Date.now();
   try {
     await emulator.reset({ devices: cell.fleet });
     const input: PolicySyncInput = { hub, target: 'arm', ...(args.oursInput as Partial<PolicySyncInput>) };
     const meter = startMeter(temporal.serverPid);
-    started = Date.now();
+    const started = Date.now();
     const handle = await temporal.client.workflow.start('policySyncWorkflow', {
       taskQueue,
       workflowId,
@@ -273,13 +274,18 @@ async function runOurs(
     try {
       summary = (await handle.result()) as RunSummary;
     } catch (e) {
-      error = e instanceof Error ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}` : String(e);
+      error =
+        e instanceof Error
+          ? `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}`
+          : String(e);
     }
-    wallMs = Date.now() - started;
+    const wallMs = Date.now() - started;
+    const measured = meter.stop(undefined);
     const observed = observeEmulator(emulator, inventory, cell.fleet, started);
     child.send({ type: 'shutdown' });
     const { peakRssBytes, cpuMs } = await stopped;
-    const resources = meter.stop(cpuMs);
+    // The worker's CPU time is read when it stops (a moment after the end), the others' at the end.
+    const resources = measured ? { ...measured, sideCpuMs: cpuMs ?? null } : null;
     const runs = await parentRuns(temporal.client, workflowId, handle.firstExecutionRunId);
     return {
       resources,
@@ -335,6 +341,17 @@ function failedSide(side: 'baseline' | 'ours', fleet: number, error: unknown): S
   };
 }
 
+/** Waits (at most 3 minutes) for the machine's 1-minute load average to come down to `max`. */
+async function waitForLoad(max: number): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  let said = false;
+  while ((loadavg()[0] ?? 0) > max && Date.now() < deadline) {
+    if (!said) log(`waiting for the load average (${(loadavg()[0] ?? 0).toFixed(1)}) to come down to ${max}`);
+    said = true;
+    await new Promise((r) => setTimeout(r, 5_000));
+  }
+}
+
 function writeResults(report: BenchReport, outDir: string): void {
   mkdirSync(outDir, { recursive: true });
   report.targets = checkTargets(report.cells);
@@ -385,7 +402,9 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     finishedAt: '',
-    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
+      ' ',
+    ),
     machine: {
       cpus: cpus().length,
       memoryGiB: Math.round(totalmem() / 2 ** 30),
@@ -408,11 +427,17 @@ async function main(): Promise<void> {
   try {
     for (const cell of cells) {
       log(`cell ${cell.profile} × ${cell.fleet}: starting the emulator`);
-      const emulator = await startEmulator({ port: 0, devices: cell.fleet, profile: cell.profile, seed: args.seed });
+      const emulator = await startEmulator({
+        port: 0,
+        devices: cell.fleet,
+        profile: cell.profile,
+        seed: args.seed,
+      });
       const result: CellResult = { profile: cell.profile, fleet: cell.fleet };
       try {
         const inventory = readInventory(emulator.env);
         for (const side of args.sides) {
+          if (args.maxLoad !== undefined) await waitForLoad(args.maxLoad);
           log(`cell ${cell.profile} × ${cell.fleet}: ${side}`);
           try {
             result[side] =
@@ -448,6 +473,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

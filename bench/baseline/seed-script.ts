@@ -82,10 +82,15 @@ class SeedTokenCache {
   }
 
   private newCredential(): ClientSecretCredential {
-    return new ClientSecretCredential(this.options.tenantId, this.options.clientId, this.options.clientSecret, {
-      authorityHost: this.options.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    return new ClientSecretCredential(
+      this.options.tenantId,
+      this.options.clientId,
+      this.options.clientSecret,
+      {
+        authorityHost: this.options.authorityHost,
+        disableInstanceDiscovery: true,
+      },
+    );
   }
 
   // Like the seed, no de-duplication: 50 devices that find the cache empty ask for 50 tokens.
@@ -131,11 +136,14 @@ export async function runSeedScript(options: SeedScriptOptions): Promise<SeedScr
       let status: number;
       try {
         const token = await tokens.getToken();
-        const response = await fetch(`${base}/${encodeURIComponent(device.deviceId)}?api-version=${apiVersion}`, {
-          method: 'PUT',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body,
-        });
+        const response = await fetch(
+          `${base}/${encodeURIComponent(device.deviceId)}?api-version=${apiVersion}`,
+          {
+            method: 'PUT',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body,
+          },
+        );
         await response.arrayBuffer();
         status = response.status;
       } catch {
@@ -184,7 +192,10 @@ export function seedScriptOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
     if (!value) throw new Error(`${name} is required`);
     return value;
   };
-  const devices = JSON.parse(readFileSync(need('DEVICES_FILE'), 'utf8')) as { deviceId: string; policy?: string }[];
+  const devices = JSON.parse(readFileSync(need('DEVICES_FILE'), 'utf8')) as {
+    deviceId: string;
+    policy?: string;
+  }[];
   const policies = JSON.parse(readFileSync(need('POLICIES_FILE'), 'utf8')) as Record<string, unknown>;
   const mode = env.SEED_TOKEN_RESET ?? 'new-credential';
   if (!(TOKEN_RESET_MODES as readonly string[]).includes(mode)) throw new Error(`SEED_TOKEN_RESET: ${mode}?`);

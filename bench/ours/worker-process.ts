@@ -27,7 +27,12 @@ async function main(): Promise<void> {
     const real = createActivities(createActivityDeps(config, { logger }));
     activities = {
       ...real,
-      applySecurityPolicy: async () => ({ status: 'succeeded' as const, attempts: 1, authErrors: 0, throttled: 0 }),
+      applySecurityPolicy: async () => ({
+        status: 'succeeded' as const,
+        attempts: 1,
+        authErrors: 0,
+        throttled: 0,
+      }),
     };
   }
   const worker = await createPolicySyncWorker(config, {

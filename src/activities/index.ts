@@ -17,7 +17,12 @@ import type { BackoffOptions } from './retry-delay';
 import type { PolicySyncActivities } from './types';
 
 export type * from './types';
-export { createActivityDeps, type ActivityDepsOptions, type WorkerAzureAccess } from './deps';
+export {
+  createActivityDeps,
+  inventorySourceOptions,
+  type ActivityDepsOptions,
+  type WorkerAzureAccess,
+} from './deps';
 
 /** What the activities read the inventory through (InventoryStore implements it). */
 export interface InventoryAccess {

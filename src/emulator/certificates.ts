@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 
@@ -20,7 +21,10 @@ export async function createCertificates(extraHosts: readonly string[] = []): Pr
   const notBeforeDate = new Date(Date.now() - 60 * 60 * 1000);
   const notAfterDate = new Date(notBeforeDate.getTime() + validityMs);
   const common = { keyType: 'ec', curve: 'P-256', algorithm: 'sha256', notBeforeDate, notAfterDate } as const;
-  const ca = await generate([{ name: 'commonName', value: 'iot-policy-sync Azure emulator CA' }], {
+  // A unique CA name per start: a process that trusts two emulators' CAs (tests, benchmarks) must be able to
+  // tell them apart, or TLS verification picks the wrong issuer.
+  const caName = `iot-policy-sync Azure emulator CA ${randomBytes(6).toString('hex')}`;
+  const ca = await generate([{ name: 'commonName', value: caName }], {
     ...common,
     extensions: [
       { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },

@@ -6,6 +6,7 @@
 import {
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowCancellationType,
   condition,
   ContinueAsNew,
@@ -91,8 +92,13 @@ const controlRetry = {
   maximumAttempts: 5,
   nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
 };
-const { checkRolePropagation, readInventoryPage, findDevices } = proxyActivities<PolicySyncActivities>({
-  startToCloseTimeout: '1 minute',
+// Short start-to-close timeouts: these are quick reads, and a worker lost mid-call costs the sync this long.
+const { readInventoryPage, findDevices } = proxyActivities<PolicySyncActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: controlRetry,
+});
+const { checkRolePropagation } = proxyActivities<PolicySyncActivities>({
+  startToCloseTimeout: '30 seconds',
   retry: controlRetry,
 });
 const { loadInventory } = proxyActivities<PolicySyncActivities>({
@@ -222,7 +228,12 @@ class PolicySync {
       });
       return summary;
     } catch (error) {
-      if (!(error instanceof ContinueAsNew)) this.setPhase('failed');
+      if (error instanceof ContinueAsNew) throw error;
+      if (isCancellation(error)) {
+        // The running batches were asked to cancel (WAIT_CANCELLATION_COMPLETED): end after they have.
+        await CancellationScope.nonCancellable(() => condition(() => this.running.size === 0, '1 minute'));
+      }
+      this.setPhase('failed');
       throw error;
     }
   }

@@ -141,10 +141,11 @@ void describe('WritePacer', () => {
       reserve: 0,
       refillPerSecond: 10,
       probeConcurrency: Infinity,
-      maxQueueWaitInMs: 300,
+      maxQueueWaitInMs: 250,
     });
     await pacer.acquire();
-    const queued = [pacer.acquire(), pacer.acquire()];
+    // Each queued write answers as soon as it is let through, freeing room for the next.
+    const queued = [1, 2].map(() => pacer.acquire().then(() => pacer.release(undefined)));
     await assert.rejects(acquireOrThrottle(pacer, undefined, 'd-9'), (e: unknown) => {
       assert.ok(e instanceof Error && e.name === 'AzureRequestError');
       const error = e as Error & { code: string; retryAfterInMs: number; deviceId: string };
@@ -153,7 +154,6 @@ void describe('WritePacer', () => {
       assert.equal(error.retryAfterInMs, 300);
       return true;
     });
-    pacer.release(undefined);
     pacer.release(undefined);
     await Promise.all(queued);
   });

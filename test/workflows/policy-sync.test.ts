@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { policySyncWorkflow } from '../../src/workflows';
 import { FailureType } from '../../src/workflows/failure-types';
@@ -207,6 +207,14 @@ void describe('policySyncWorkflow', () => {
             () => phaseAttribute(handle),
             (p) => p === 'done',
           );
+          // What the UI shows without a query of ours: current details and the batches' static summaries.
+          const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+          assert.match(
+            metadata.currentDetails ?? '',
+            /\| done \| 31 \/ 31 \| 30 \| 1 \| 0 \| 1 \| 0 \| 0 \|/,
+          );
+          const firstBatch = await env.client.workflow.getHandle(`${handle.workflowId}/batch-1`).describe();
+          assert.equal(await firstBatch.staticSummary(), 'batch 1: 5 devices');
 
           await recordHistoryFixture(handle, 'policy-sync-pause-resume-rerun');
           await recordHistoryFixture(
@@ -337,6 +345,7 @@ void describe('policySyncWorkflow', () => {
         () => phaseAttribute(handle),
         (p) => p === 'failed',
       );
+      await recordHistoryFixture(handle, 'policy-sync-permissions-not-propagated');
     });
   });
 
@@ -476,6 +485,39 @@ void describe('policySyncWorkflow', () => {
         env.client.workflow.getHandle(handle.workflowId, second!.runId),
         'policy-sync-can-run-2',
       );
+    });
+  });
+
+  void it('ends a cancelled sync after its batches are cancelled', async () => {
+    const fake = new FakeAzure(deviceIds(20));
+    const gate = new Gate();
+    fake.behavior = async ({ deviceId, attempt }, f) => {
+      if (deviceId !== 'dev-01') await gate.wait();
+      return f.succeed(deviceId, attempt);
+    };
+    await withFake(fake, async (taskQueue) => {
+      try {
+        const handle = await startSync(taskQueue, { batchSize: 5, maxConcurrentBatches: 2, reportEvery: 1 });
+        await eventually(
+          'one device done',
+          () => metricsOf(handle),
+          (m) => m.devicesDone === 1,
+        );
+        await handle.cancel();
+        const error = await handle.result().then(
+          () => assert.fail('should be cancelled'),
+          (e: unknown) => e,
+        );
+        assert.ok(error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure);
+        for (const n of [1, 2]) {
+          const batch = await env.client.workflow.getHandle(`${handle.workflowId}/batch-${n}`).describe();
+          assert.equal(batch.status.name, 'CANCELLED', `batch ${n}`);
+        }
+        assert.equal((await metricsOf(handle)).phase, 'failed');
+        assert.equal(fake.callsFor('dev-11'), 0, 'no batch started after the cancel');
+      } finally {
+        gate.open();
+      }
     });
   });
 
