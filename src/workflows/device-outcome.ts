@@ -52,7 +52,7 @@ export function outcomeFromResult(
 export function outcomeFromFailure(deviceId: string, error: unknown, maximumAttempts: number): DeviceOutcome {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   let code: string;
-  let counters: AttemptCounters | undefined;
+  let counters: Partial<AttemptCounters> | undefined;
   if (cause instanceof ApplicationFailure) {
     code = cause.type ?? 'Error';
     counters = attemptCountersOf(cause.details?.[0]);
@@ -84,19 +84,22 @@ export function failedWithoutAttempt(deviceId: string, code: OutcomeCode, messag
   return { deviceId, status: 'failed', attempts: 0, authErrors: 0, throttled: 0, code, message };
 }
 
-export function isAttemptCounters(value: unknown): value is AttemptCounters {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return (
-    typeof v.attempts === 'number' && typeof v.authErrors === 'number' && typeof v.throttled === 'number'
-  );
-}
-
-function attemptCountersOf(value: unknown): AttemptCounters | undefined {
-  if (isAttemptCounters(value)) return value;
-  // Heartbeat details arrive as the list of values given to heartbeat().
-  if (Array.isArray(value) && isAttemptCounters(value[0])) return value[0];
-  return undefined;
+/**
+ * Counters from a failure's details[0], or from the last heartbeat (the activity heartbeats
+ * `{ authErrors, throttled }` to carry them across attempts). Fields that are missing stay undefined.
+ */
+function attemptCountersOf(value: unknown): Partial<AttemptCounters> | undefined {
+  // Heartbeat details may arrive as the list of values given to heartbeat().
+  const candidate: unknown = Array.isArray(value) ? value[0] : value;
+  if (typeof candidate !== 'object' || candidate === null) return undefined;
+  const record = candidate as Record<string, unknown>;
+  const count = (field: unknown) => (typeof field === 'number' && Number.isFinite(field) ? field : undefined);
+  const counters = {
+    attempts: count(record.attempts),
+    authErrors: count(record.authErrors),
+    throttled: count(record.throttled),
+  };
+  return Object.values(counters).some((field) => field !== undefined) ? counters : undefined;
 }
 
 function messageOf(error: unknown): string {

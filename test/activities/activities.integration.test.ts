@@ -44,7 +44,12 @@ void describe('applySecurityPolicy in the seed profile (grant still propagating)
 
     const runs = await Promise.all(
       pages.map((device) =>
-        applyWithRetries(activities, { ...device, target: 'arm', snapshotId: loaded.snapshot.id }),
+        // Up to 100 attempts 300 ms apart: longer than the seed's 3 s + 15 s propagation window.
+        applyWithRetries(
+          activities,
+          { ...device, target: 'arm', snapshotId: loaded.snapshot.id },
+          { maxAttempts: 100 },
+        ),
       ),
     );
 

@@ -71,6 +71,10 @@ void describe('device outcome', () => {
       7,
     );
     assert.equal(bare.attempts, 7, 'inferred from the retry state');
+    // What the activity heartbeats: the 403/429 counts, without attempts.
+    const partial = new TimeoutFailure('t', { authErrors: 4, throttled: 1 }, TimeoutType.SCHEDULE_TO_CLOSE);
+    const fromHeartbeat = outcomeFromFailure('d', activityFailure(partial, RetryState.TIMEOUT), 10);
+    assert.deepEqual([fromHeartbeat.attempts, fromHeartbeat.authErrors, fromHeartbeat.throttled], [1, 4, 1]);
   });
 
   void it('codes cancellations as Cancelled', () => {
