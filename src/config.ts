@@ -43,47 +43,47 @@ const guidLike = z
   .trim()
   .regex(/^[0-9a-fA-F-]{36}$/, { error: 'must be a GUID like 00000000-0000-0000-0000-000000000000' });
 
-export const configSchema = z
-  .object({
-    TEMPORAL_ADDRESS: z.string().trim().default('localhost:7233'),
-    TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
-    TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('iot-policy-sync'),
-    TEMPORAL_API_KEY: optionalString,
-    TEMPORAL_TLS_CERT: optionalString,
-    TEMPORAL_TLS_KEY: optionalString,
-    AZURE_TENANT_ID: optionalString,
-    AZURE_CLIENT_ID: optionalString,
-    AZURE_CLIENT_SECRET: optionalString,
-    AZURE_AUTHORITY_HOST: httpsUrl('https://login.microsoftonline.com'),
-    AZURE_SUBSCRIPTION_ID: guidLike,
-    AZURE_RESOURCE_GROUP: z
-      .string({ error: 'is required' })
-      .trim()
-      .regex(/^[-\w._()]{1,90}$/, { error: 'must be a resource group name (1-90 letters, digits, -_.())' }),
-    IOT_HUB_NAME: hubName,
-    ARM_ENDPOINT: httpsUrl('https://management.azure.com'),
-    IOT_HUB_HOST: optionalString,
-    POLICY_TARGET: z.enum(['arm', 'twin'], { error: "must be 'arm' or 'twin'" }).default('arm'),
-    POLICY_API_VERSION: z
-      .string()
-      .trim()
-      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { error: 'must look like 2021-07-01' })
-      .default('2021-07-01'),
-    INVENTORY_SOURCE: z.enum(['file', 'hub'], { error: "must be 'file' or 'hub'" }).default('file'),
-    DEVICES_FILE: optionalString,
-    POLICIES_FILE: optionalString,
-    ALERT_WEBHOOK_URL: optionalString.pipe(z.url({ error: 'must be a URL' }).optional()),
-    SERVICE_PRINCIPAL_OBJECT_ID: optionalString,
-    WORKER_METRICS_PORT: intInRange(0, 65535, 0).optional(),
-    WORKER_MAX_CONCURRENT_ACTIVITIES: intInRange(1, 2000, 200),
-  });
+export const configSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().trim().default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('iot-policy-sync'),
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  AZURE_TENANT_ID: optionalString,
+  AZURE_CLIENT_ID: optionalString,
+  AZURE_CLIENT_SECRET: optionalString,
+  AZURE_AUTHORITY_HOST: httpsUrl('https://login.microsoftonline.com'),
+  AZURE_SUBSCRIPTION_ID: guidLike,
+  AZURE_RESOURCE_GROUP: z
+    .string({ error: 'is required' })
+    .trim()
+    .regex(/^[-\w._()]{1,90}$/, { error: 'must be a resource group name (1-90 letters, digits, -_.())' }),
+  IOT_HUB_NAME: hubName,
+  ARM_ENDPOINT: httpsUrl('https://management.azure.com'),
+  IOT_HUB_HOST: optionalString,
+  POLICY_TARGET: z.enum(['arm', 'twin'], { error: "must be 'arm' or 'twin'" }).default('arm'),
+  POLICY_API_VERSION: z
+    .string()
+    .trim()
+    .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { error: 'must look like 2021-07-01' })
+    .default('2021-07-01'),
+  INVENTORY_SOURCE: z.enum(['file', 'hub'], { error: "must be 'file' or 'hub'" }).default('file'),
+  DEVICES_FILE: optionalString,
+  POLICIES_FILE: optionalString,
+  ALERT_WEBHOOK_URL: optionalString.pipe(z.url({ error: 'must be a URL' }).optional()),
+  SERVICE_PRINCIPAL_OBJECT_ID: optionalString,
+  WORKER_METRICS_PORT: intInRange(0, 65535, 0).optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: intInRange(1, 2000, 200),
+});
 
 /** Rules across variables; checked even when single variables are wrong, so every problem shows at once. */
 function crossFieldProblems(raw: Record<string, string | undefined>): string[] {
   const set = (name: string) => (raw[name] ?? '').trim() !== '';
   const source = raw.INVENTORY_SOURCE?.trim() || 'file';
   const problems: string[] = [];
-  if (source === 'file' && !set('DEVICES_FILE')) problems.push('DEVICES_FILE is required when INVENTORY_SOURCE=file');
+  if (source === 'file' && !set('DEVICES_FILE'))
+    problems.push('DEVICES_FILE is required when INVENTORY_SOURCE=file');
   if ((source === 'file' || source === 'hub') && !set('POLICIES_FILE'))
     problems.push('POLICIES_FILE is required: it holds the policy documents that devices name');
   if (set('TEMPORAL_TLS_CERT') !== set('TEMPORAL_TLS_KEY'))
@@ -178,6 +178,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     policy: { target: c.POLICY_TARGET, apiVersion: c.POLICY_API_VERSION },
     inventory: { source: c.INVENTORY_SOURCE, devicesFile: c.DEVICES_FILE, policiesFile: c.POLICIES_FILE },
     alertWebhookUrl: c.ALERT_WEBHOOK_URL,
-    worker: { metricsPort: c.WORKER_METRICS_PORT, maxConcurrentActivities: c.WORKER_MAX_CONCURRENT_ACTIVITIES },
+    worker: {
+      metricsPort: c.WORKER_METRICS_PORT,
+      maxConcurrentActivities: c.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    },
   };
 }
