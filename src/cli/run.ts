@@ -1,7 +1,8 @@
 /** `policy-sync run`: starts one sync now, optionally watching it to the end. */
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseIntegerFlag, parseList } from './args';
 import { loadCliConfig, withClient } from './context';
-import { ExitCode } from './errors';
+import { validateSyncInput } from '../workflows/options';
+import { ExitCode, UsageError } from './errors';
 import { colorsFor, note, printJson } from './output';
 import { manualWorkflowId, startManualSync, syncInput } from './sync-runs';
 import { reportOutcome, watchWithProgress } from './watch';
@@ -25,7 +26,7 @@ export const runCommand = defineCommand(
       ...CONNECTION_FLAGS,
     },
     notes: [
-      'Exit codes: 0 started (or, with --wait, every device in sync); 1 devices failed or the sync failed; 2 bad usage or configuration.',
+      'Exit codes: 0 started (or, with --wait, every device in sync); 1 devices failed or the sync failed; 2 bad usage or configuration; 3 permissions never became effective (preflight timed out).',
     ],
   },
   async (values, ctx) => {
@@ -39,6 +40,9 @@ export const runCommand = defineCommand(
     );
     const config = loadCliConfig(ctx, { ...connectionOverrides(values), POLICY_TARGET: values.target });
     const input = syncInput(config, { deviceIds, batchSize, maxConcurrentBatches });
+    // Flags valid one by one can still make an input the workflow refuses (e.g. too many devices in flight).
+    const problems = validateSyncInput(input);
+    if (problems.length > 0) throw new UsageError(`Invalid run: ${problems.join('; ')}`, 'run');
     return withClient(config, async (client) => {
       const workflowId = manualWorkflowId(config.hub.name);
       const handle = await startManualSync(client, config, input, workflowId);

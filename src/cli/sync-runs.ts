@@ -3,6 +3,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ActivityFailure,
+  ChildWorkflowFailure,
   WorkflowFailedError,
   type Client,
   type WorkflowHandleWithFirstExecutionRunId,
@@ -135,6 +137,14 @@ export type SyncOutcome =
   | { status: 'COMPLETED'; summary: RunSummary }
   | { status: 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'TIMED_OUT'; message: string; type?: string };
 
+/** The deepest cause under activity and child-workflow failures: the error that says what went wrong. */
+function innermostCause(error: Error | undefined): Error | undefined {
+  let inner = error;
+  while ((inner instanceof ActivityFailure || inner instanceof ChildWorkflowFailure) && inner.cause)
+    inner = inner.cause;
+  return inner;
+}
+
 /** The outcome of a closed sync (following continue-as-new to the last run). */
 export async function syncOutcome(client: Client, workflowId: string): Promise<SyncOutcome> {
   const handle = client.workflow.getHandle<typeof policySyncWorkflow>(workflowId);
@@ -151,7 +161,9 @@ export async function syncOutcome(client: Client, workflowId: string): Promise<S
           : /Timeout/.test(name)
             ? 'TIMED_OUT'
             : 'FAILED';
-      return { status, message: cause?.message ?? error.message, type: cause?.type };
+      // A failed activity or batch wraps the error that says what went wrong (a file, a missing action): show that.
+      const reason = innermostCause(cause) as (Error & { type?: string }) | undefined;
+      return { status, message: reason?.message ?? error.message, type: reason?.type ?? cause?.type };
     }
     throw error;
   }

@@ -49,5 +49,5 @@ export function reportOutcome(
       );
     }
   }
-  return ExitCode.Failed;
+  return outcome.type === 'PermissionsNotPropagated' ? ExitCode.PermissionsMissing : ExitCode.Failed;
 }
