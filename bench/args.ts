@@ -13,6 +13,8 @@ export interface BenchArgs {
   sides: ('baseline' | 'ours')[];
   /** Emulator seed: the same world for both sides. @default 7 */
   seed: number;
+  /** Emulator fault overrides on top of each profile (FaultOverrides), for investigations. */
+  faults: Record<string, unknown>;
   /** Merged into policySyncWorkflow's input (batchSize, maxConcurrentBatches, batchStartDelayInMs, retry...). */
   oursInput: Record<string, unknown>;
   /** The worker's maxConcurrentActivityTaskExecutions (WORKER_MAX_CONCURRENT_ACTIVITIES). */
@@ -44,6 +46,7 @@ export const USAGE = `npm run bench -- [options]
   --quick                                  fleets of 300 only
   --sides baseline,ours                    which sides to run (default: both)
   --seed N                                 emulator seed (default 7)
+  --faults JSON                            emulator fault overrides on every profile, e.g. '{"transient":{"error503Ratio":0}}'
   --input JSON                             overrides of policySyncWorkflow's input, e.g. '{"maxConcurrentBatches":8}'
   --worker-activities N                    the worker's maxConcurrentActivityTaskExecutions
   --noop-writes                            probe: our applySecurityPolicy writes nothing (orchestration cost only)
@@ -72,6 +75,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       sides: { type: 'string' },
       seed: { type: 'string' },
       input: { type: 'string' },
+      faults: { type: 'string' },
       'worker-activities': { type: 'string' },
       'worker-options': { type: 'string' },
       'noop-writes': { type: 'boolean', default: false },
@@ -105,6 +109,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     }
   };
   const oursInput = json('--input', values.input);
+  const faults = json('--faults', values.faults);
   const workerOptions = json('--worker-options', values['worker-options']);
   const reset = values['baseline-token-reset'] ?? 'new-credential';
   if (reset !== 'new-credential' && reset !== 'cache-only')
@@ -120,6 +125,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     sides,
     seed: values.seed ? Number(values.seed) : 7,
     oursInput,
+    faults,
     workerActivities,
     workerOptions,
     noopWrites: values['noop-writes'],

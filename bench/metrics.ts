@@ -68,6 +68,7 @@ export interface BenchReport {
   matrixNote: string;
   settings: {
     emulatorSeed: number;
+    emulatorFaults: Record<string, unknown>;
     oursInput: Record<string, unknown>;
     workerMaxConcurrentActivities: number | null;
     workerOptions: Record<string, unknown>;
@@ -128,16 +129,20 @@ export interface WriteRecord {
 }
 
 /**
- * Successful writes per second once the burst is spent: (successful writes − burst) over the time from the
- * first write to the last successful one. A client that paces perfectly against a bucket of `burst` refilled
- * at r/s scores r; one that stops early or waits too long scores less. Null when the fleet fits in the burst.
+ * Successful writes per second once the burst is spent: the writes after the `burst`-th success, over the time
+ * from that success to the last one. From then on only the refill lets writes through, so a client that keeps
+ * the bucket busy scores the refill rate (a little more, from what refilled during the burst); one that
+ * bounces off 429s, waits too long or gives up scores less. Null when the fleet fits in the burst.
  */
 export function sustainedWriteRate(writes: WriteRecord[], burst: number): number | null {
-  const ok = writes.filter((w) => w.status >= 200 && w.status < 300);
-  if (ok.length <= burst || writes.length === 0) return null;
-  const first = writes.reduce((min, w) => Math.min(min, w.atMs), Infinity);
-  const last = ok.reduce((max, w) => Math.max(max, w.atMs), -Infinity);
-  const seconds = (last - first) / 1000;
+  const ok = writes
+    .filter((w) => w.status >= 200 && w.status < 300)
+    .map((w) => w.atMs)
+    .sort((a, b) => a - b);
+  const burstSpentAt = ok[burst - 1];
+  const last = ok.at(-1);
+  if (ok.length <= burst || burstSpentAt === undefined || last === undefined) return null;
+  const seconds = (last - burstSpentAt) / 1000;
   return seconds > 0 ? (ok.length - burst) / seconds : null;
 }
 

@@ -170,6 +170,9 @@ export function renderMarkdown(report: BenchReport): string {
     '## Settings',
     '',
     `- emulator seed: ${report.settings.emulatorSeed}`,
+    ...(Object.keys(report.settings.emulatorFaults).length
+      ? [`- emulator fault overrides: \`${JSON.stringify(report.settings.emulatorFaults)}\``]
+      : []),
     `- our workflow input overrides: \`${JSON.stringify(report.settings.oursInput)}\``,
     `- worker maxConcurrentActivityTaskExecutions: ${report.settings.workerMaxConcurrentActivities ?? 'default'}`,
     `- extra worker options: \`${JSON.stringify(report.settings.workerOptions)}\``,

@@ -9,14 +9,14 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../src/devserver/dev-server';
-import { startEmulator } from '../src/emulator';
+import { startEmulator, type FaultOverrides } from '../src/emulator';
 import type { PolicySyncInput, RunSummary } from '../src/workflows/types';
 import { benchMatrix, parseBenchArgs, UsageError, type BenchArgs, type Cell } from './args';
 import {
@@ -56,15 +56,17 @@ function readInventory(env: Record<string, string>): Inventory {
   };
 }
 
-/** Starts a side's process and resolves once it says `ready`. */
-function forkSide(script: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+/** Starts a side's process (its stderr goes to `logFile`) and resolves once it says `ready`. */
+function forkSide(script: string, env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
   return new Promise((resolveReady, reject) => {
+    const logFd = openSync(logFile, 'w');
     const child = fork(join(ROOT, script), [], {
       cwd: ROOT,
       env,
       execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', logFd, logFd, 'ipc'],
     });
+    closeSync(logFd);
     const onExit = (code: number | null) =>
       reject(new Error(`${script} exited with ${code} before it was ready`));
     child.once('exit', onExit);
@@ -165,6 +167,11 @@ function startMeter(serverPid: number | undefined) {
   };
 }
 
+/** Where a side's process writes its stderr (the worker's warnings, the script's errors). */
+function sideLog(side: 'baseline' | 'ours', cell: Cell): string {
+  return join(ROOT, 'bench', 'results', 'tmp', `${side}-${cell.profile}-${cell.fleet}.log`);
+}
+
 function sideEnv(emulator: Emulator, extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -184,6 +191,7 @@ async function runBaseline(
   const child = await forkSide(
     'bench/baseline/seed-script.ts',
     sideEnv(emulator, { SEED_TOKEN_RESET: args.baselineTokenReset }),
+    sideLog('baseline', cell),
   );
   try {
     await emulator.reset({ devices: cell.fleet });
@@ -250,6 +258,7 @@ async function runOurs(
         ? { BENCH_WORKER_OPTIONS: JSON.stringify(args.workerOptions) }
         : {}),
     }),
+    sideLog('ours', cell),
   );
   const stopped = nextMessage<{ peakRssBytes?: number; cpuMs?: number }>(
     child,
@@ -414,6 +423,7 @@ async function main(): Promise<void> {
     matrixNote: note,
     settings: {
       emulatorSeed: args.seed,
+      emulatorFaults: args.faults,
       oursInput: args.oursInput,
       workerMaxConcurrentActivities: args.workerActivities ?? null,
       workerOptions: args.workerOptions,
@@ -432,6 +442,7 @@ async function main(): Promise<void> {
         devices: cell.fleet,
         profile: cell.profile,
         seed: args.seed,
+        faults: args.faults as FaultOverrides,
       });
       const result: CellResult = { profile: cell.profile, fleet: cell.fleet };
       try {
