@@ -150,7 +150,7 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
         return { status, attempts: attempt, authErrors: counters.authErrors, throttled: counters.throttled };
       } catch (error) {
         if (ctx.cancellationSignal.aborted) throw error;
-        const mapping = mapFailure(error, attempt, random, deps.backoff);
+        const mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
         const next: AttemptCounters = {
           attempts: attempt,
           authErrors: counters.authErrors + (mapping.type === FailureType.AuthorizationFailed ? 1 : 0),

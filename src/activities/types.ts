@@ -14,6 +14,11 @@ export interface ApplyPolicyInput {
   target: PolicyTarget;
   /** Snapshot the assignment came from; used to resolve the policy document. */
   snapshotId: string;
+  /**
+   * The jittered backoff between attempts (the activity's nextRetryDelay overrides the retry policy's
+   * intervals, so the workflow's retry options reach it here). @default the worker's
+   */
+  backoff?: { initialIntervalInMs: number; backoffCoefficient: number; maximumIntervalInMs: number };
 }
 
 export interface ApplyPolicyResult {

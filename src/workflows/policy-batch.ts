@@ -50,6 +50,11 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
           policy: device.policy,
           target: input.target,
           snapshotId: input.snapshotId,
+          backoff: {
+            initialIntervalInMs: retry.initialIntervalInMs,
+            backoffCoefficient: retry.backoffCoefficient,
+            maximumIntervalInMs: retry.maximumIntervalInMs,
+          },
         },
       ]);
       outcome = outcomeFromResult(device.deviceId, result, new Date().toISOString());

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, createActivityDeps } from '../../src/activities';
+import type { PolicySyncActivities } from '../../src/activities/types';
+import { createAzureAgent } from '../../src/azure/http';
+import { startEmulator, type Emulator } from '../../src/emulator';
+import { createLogger } from '../../src/logger';
+import { FailureType } from '../../src/workflows/failure-types';
+import { configFor, trustEmulator } from '../azure/emulator-support';
+
+/** The workflow's retry options reach the activity's nextRetryDelay (which overrides the policy's intervals). */
+void describe('applySecurityPolicy backoff from its input', () => {
+  let emulator: Emulator;
+  let activities: PolicySyncActivities;
+  let close: () => Promise<void>;
+
+  before(async () => {
+    // No grant at all: every write is a 403.
+    emulator = await startEmulator({ devices: 2, profile: 'calm', grantOnStart: false });
+    trustEmulator(emulator);
+    const dispatcher = createAzureAgent({ ca: emulator.caPem });
+    const deps = createActivityDeps(configFor(emulator), {
+      dispatcher,
+      logger: createLogger({ format: 'json', level: 'ERROR', write: () => undefined }),
+    });
+    activities = createActivities(deps);
+    close = async () => {
+      await deps.close();
+      await dispatcher.close();
+    };
+  });
+  after(async () => {
+    await close();
+    await emulator.close();
+  });
+
+  async function refusedDelay(backoff?: {
+    initialIntervalInMs: number;
+    backoffCoefficient: number;
+    maximumIntervalInMs: number;
+  }): Promise<number> {
+    const snapshot = (await new MockActivityEnvironment().run(activities.loadInventory, {})).snapshot;
+    const [device] = await new MockActivityEnvironment().run(activities.readInventoryPage, {
+      snapshotId: snapshot.id,
+      offset: 0,
+      limit: 1,
+    });
+    assert.ok(device);
+    // Attempt 8: the default backoff's ceiling is 30 s there.
+    const env = new MockActivityEnvironment({ attempt: 8 });
+    const failure = await env
+      .run(activities.applySecurityPolicy, { ...device, target: 'arm', snapshotId: snapshot.id, backoff })
+      .then(
+        () => assert.fail('the write should be refused'),
+        (error: unknown) => error,
+      );
+    assert.ok(failure instanceof ApplicationFailure);
+    assert.equal(failure.type, FailureType.AuthorizationFailed);
+    assert.equal(typeof failure.nextRetryDelay, 'number');
+    return failure.nextRetryDelay as number;
+  }
+
+  void it('caps the delay at the input maximumIntervalInMs', async () => {
+    const delays = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        refusedDelay({ initialIntervalInMs: 50, backoffCoefficient: 2, maximumIntervalInMs: 400 }),
+      ),
+    );
+    for (const delay of delays) assert.ok(delay <= 400, `delay ${delay} ms within the 400 ms cap`);
+  });
+
+  void it('uses the worker default (30 s cap) without one', async () => {
+    const delays = await Promise.all(Array.from({ length: 8 }, () => refusedDelay()));
+    assert.ok(
+      delays.some((delay) => delay > 400),
+      `full jitter up to 30 s reaches past 400 ms: ${delays.join(', ')}`,
+    );
+  });
+});
