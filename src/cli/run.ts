@@ -1,10 +1,9 @@
 /** `policy-sync run`: starts one sync now, optionally watching it to the end. */
-import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseIntegerFlag, parseList } from './args';
+import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseList } from './args';
 import { loadCliConfig, withClient } from './context';
-import { validateSyncInput } from '../workflows/options';
-import { ExitCode, UsageError } from './errors';
+import { ExitCode } from './errors';
 import { colorsFor, note, printJson } from './output';
-import { manualWorkflowId, startManualSync, syncInput } from './sync-runs';
+import { manualWorkflowId, parseBatchFlags, startManualSync, syncInput } from './sync-runs';
 import { reportOutcome, watchWithProgress } from './watch';
 
 export const runCommand = defineCommand(
@@ -31,18 +30,8 @@ export const runCommand = defineCommand(
   },
   async (values, ctx) => {
     const deviceIds = parseList('devices', values.devices);
-    const batchSize = parseIntegerFlag('batch-size', values['batch-size'], 1, 50);
-    const maxConcurrentBatches = parseIntegerFlag(
-      'max-concurrent-batches',
-      values['max-concurrent-batches'],
-      1,
-      100,
-    );
     const config = loadCliConfig(ctx, { ...connectionOverrides(values), POLICY_TARGET: values.target });
-    const input = syncInput(config, { deviceIds, batchSize, maxConcurrentBatches });
-    // Flags valid one by one can still make an input the workflow refuses (e.g. too many devices in flight).
-    const problems = validateSyncInput(input);
-    if (problems.length > 0) throw new UsageError(`Invalid run: ${problems.join('; ')}`, 'run');
+    const input = syncInput(config, { deviceIds, ...parseBatchFlags(values) });
     return withClient(config, async (client) => {
       const workflowId = manualWorkflowId(config.hub.name);
       const handle = await startManualSync(client, config, input, workflowId);

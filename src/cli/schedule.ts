@@ -14,6 +14,7 @@ import {
   type ScheduleSpec,
 } from '@temporalio/client';
 import type { Config } from '../config';
+import type { PolicySyncInput } from '../workflows/types';
 import { policySyncWorkflow } from '../workflows';
 import { SYNC_DEFAULTS } from '../workflows/options';
 import { iotHubSearchAttribute } from '../workflows/search-attributes';
@@ -23,21 +24,37 @@ import {
   defineCommand,
   parseChoiceFlag,
   parseDurationFlag,
-  parseIntegerFlag,
   type Command,
 } from './args';
 import { loadCliConfig, withClient } from './context';
 import { formatDuration } from './duration';
 import { CommandFailedError, ExitCode, UsageError } from './errors';
 import { colorsFor, printJson, type CommandContext } from './output';
-import { scheduleIdFor, syncInput, syncSearchAttributes, type SyncInputOptions } from './sync-runs';
+import {
+  parseBatchFlags,
+  scheduleIdFor,
+  syncInput,
+  syncSearchAttributes,
+  type SyncInputOptions,
+} from './sync-runs';
 
 /** @default 4 hours */
 export const DEFAULT_SCHEDULE_INTERVAL_MS = 4 * 3_600_000;
 /** Missed runs older than this are dropped after an outage. @default 1 hour */
 export const DEFAULT_CATCHUP_WINDOW_MS = 3_600_000;
 
-export interface PolicySyncScheduleOptions extends SyncInputOptions {
+/** The input every scheduled run gets: batch settings written out, so describe (and the UI) show what a run does. */
+export function scheduledSyncInput(config: Config, options: SyncInputOptions = {}): PolicySyncInput {
+  return syncInput(config, {
+    ...options,
+    batchSize: options.batchSize ?? SYNC_DEFAULTS.batchSize,
+    maxConcurrentBatches: options.maxConcurrentBatches ?? SYNC_DEFAULTS.maxConcurrentBatches,
+  });
+}
+
+export interface PolicySyncScheduleOptions {
+  /** The runs' input. @default scheduledSyncInput(config) */
+  input?: PolicySyncInput;
   /** @default DEFAULT_SCHEDULE_INTERVAL_MS */
   everyInMs?: number;
   /** @default DEFAULT_CATCHUP_WINDOW_MS */
@@ -58,14 +75,7 @@ export async function upsertPolicySyncSchedule(
     // The schedule appends the scheduled time: iot-policy-sync-{hub}-2025-01-31T12:00:00Z.
     workflowId: scheduleId,
     taskQueue: config.temporal.taskQueue,
-    // The batch settings are written out, so that describe (and the UI) show what a run will do.
-    args: [
-      syncInput(config, {
-        ...options,
-        batchSize: options.batchSize ?? SYNC_DEFAULTS.batchSize,
-        maxConcurrentBatches: options.maxConcurrentBatches ?? SYNC_DEFAULTS.maxConcurrentBatches,
-      }),
-    ],
+    args: [options.input ?? scheduledSyncInput(config)],
     typedSearchAttributes: syncSearchAttributes(config.hub.name),
     staticSummary: `Policy sync of hub ${config.hub.name} (scheduled)`,
   };
@@ -157,20 +167,14 @@ export const scheduleCreateCommand = defineCommand(
       DEFAULT_CATCHUP_WINDOW_MS,
     );
     if (catchupWindowInMs < 10_000) throw new UsageError('--catchup-window must be at least 10s');
-    const batchSize = parseIntegerFlag('batch-size', values['batch-size'], 1, 50);
-    const maxConcurrentBatches = parseIntegerFlag(
-      'max-concurrent-batches',
-      values['max-concurrent-batches'],
-      1,
-      100,
-    );
     const config = loadCliConfig(ctx, { ...connectionOverrides(values), POLICY_TARGET: values.target });
+    // Built (and checked) before connecting: a refused input is a usage error, and no schedule is written.
+    const input = scheduledSyncInput(config, parseBatchFlags(values));
     return withClient(config, async (client) => {
       const { handle, created } = await upsertPolicySyncSchedule(client, config, {
+        input,
         everyInMs,
         catchupWindowInMs,
-        batchSize,
-        maxConcurrentBatches,
       });
       const description = await handle.describe();
       if (values.json) {

@@ -11,6 +11,9 @@ import {
 } from '@temporalio/client';
 import { type SearchAttributePair } from '@temporalio/common';
 import type { Config } from '../config';
+import { validateSyncInput } from '../workflows/options';
+import { parseIntegerFlag } from './args';
+import { UsageError } from './errors';
 import type { PolicySyncInput, RunSummary, SyncMetrics } from '../workflows/types';
 import { policySyncWorkflow } from '../workflows';
 import { metricsQuery } from '../workflows/messages';
@@ -40,7 +43,27 @@ export function syncInput(config: Config, options: SyncInputOptions = {}): Polic
   if (options.deviceIds) input.deviceIds = options.deviceIds;
   if (options.batchSize !== undefined) input.batchSize = options.batchSize;
   if (options.maxConcurrentBatches !== undefined) input.maxConcurrentBatches = options.maxConcurrentBatches;
+  // Flags valid one by one can still make an input the workflow refuses (e.g. too many devices in flight):
+  // refuse it here, before anything starts or any schedule is written.
+  const problems = validateSyncInput(input);
+  if (problems.length > 0) throw new UsageError(`Invalid sync settings: ${problems.join('; ')}`);
   return input;
+}
+
+/** `--batch-size` and `--max-concurrent-batches`, shared by `run` and `schedule create`. */
+export function parseBatchFlags(values: {
+  'batch-size'?: string;
+  'max-concurrent-batches'?: string;
+}): Pick<SyncInputOptions, 'batchSize' | 'maxConcurrentBatches'> {
+  return {
+    batchSize: parseIntegerFlag('batch-size', values['batch-size'], 1, 50),
+    maxConcurrentBatches: parseIntegerFlag(
+      'max-concurrent-batches',
+      values['max-concurrent-batches'],
+      1,
+      100,
+    ),
+  };
 }
 
 /** IotHub (and PolicySyncPhase before the workflow's first update) set from the start. */

@@ -9,6 +9,7 @@ import { startEmulator, type Emulator } from '../../src/emulator';
 import { createLogger } from '../../src/logger';
 import { FailureType } from '../../src/workflows/failure-types';
 import { configFor, trustEmulator } from '../azure/emulator-support';
+import { runActivity } from './activity-support';
 
 /** The workflow's retry options reach the activity's nextRetryDelay (which overrides the policy's intervals). */
 void describe('applySecurityPolicy backoff from its input', () => {
@@ -41,17 +42,17 @@ void describe('applySecurityPolicy backoff from its input', () => {
     backoffCoefficient: number;
     maximumIntervalInMs: number;
   }): Promise<number> {
-    const snapshot = (await new MockActivityEnvironment().run(activities.loadInventory, {})).snapshot;
-    const [device] = await new MockActivityEnvironment().run(activities.readInventoryPage, {
-      snapshotId: snapshot.id,
-      offset: 0,
-      limit: 1,
-    });
+    const { snapshot } = await runActivity(() => activities.loadInventory({}));
+    const [device] = await runActivity(() =>
+      activities.readInventoryPage({ snapshotId: snapshot.id, offset: 0, limit: 1 }),
+    );
     assert.ok(device);
     // Attempt 8: the default backoff's ceiling is 30 s there.
     const env = new MockActivityEnvironment({ attempt: 8 });
     const failure = await env
-      .run(activities.applySecurityPolicy, { ...device, target: 'arm', snapshotId: snapshot.id, backoff })
+      .run(() =>
+        activities.applySecurityPolicy({ ...device, target: 'arm', snapshotId: snapshot.id, backoff }),
+      )
       .then(
         () => assert.fail('the write should be refused'),
         (error: unknown) => error,

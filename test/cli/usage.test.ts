@@ -66,6 +66,8 @@ describe('policy-sync usage', () => {
       [['preflight', '--timeout', 'soon'], /--timeout: 'soon' is not a duration/],
       [['run', '--devices', ' , '], /--devices needs at least one device id/],
       [['run', '--batch-size', '500'], /--batch-size must be an integer from 1 to 50/],
+      // Valid one by one, refused together (20 × 50 devices in flight), before any schedule is written.
+      [['schedule', 'create', '--max-concurrent-batches', '20'], /Invalid sync settings: .*500/],
       [['demo', '--profile', 'stormy'], /--profile must be one of/],
       [['worker', '--verbose'], /unknown flag '--verbose' for 'worker'/],
       [['emulator', '--profile', 'stormy'], /profile/],
