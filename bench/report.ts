@@ -62,14 +62,16 @@ export function checkTargets(cells: CellResult[]): TargetCheck[] {
     const rate = ours.sustainedWritesPerSec;
     const share = ours.writeAttempts > 0 ? ours.write429s / ours.writeAttempts : 0;
     const target = 0.9 * ARM_WRITE_BUCKET.refillPerSec;
+    // Below ~3 bursts the post-burst window is short and what refilled during the burst inflates the rate.
+    const measurable = rate !== null && cell.fleet >= 3 * ARM_WRITE_BUCKET.burst;
     checks.push({
       name: 'throttled: ≥ 90% of ARM’s 10 writes/s sustained, 429s < 2% of writes',
       cell: cellName(cell),
-      met: rate === null ? null : rate >= target && share < 0.02 && ours.inSync === ours.devices,
+      met: !measurable ? null : rate >= target && share < 0.02 && ours.inSync === ours.devices,
       detail:
         (rate === null
           ? 'the fleet fits in the 200-write burst: no sustained rate to measure'
-          : `${rate.toFixed(2)} writes/s sustained (${((rate / ARM_WRITE_BUCKET.refillPerSec) * 100).toFixed(0)}% of 10/s)`) +
+          : `${measurable ? '' : 'too close to the 200-write burst to judge: '}${rate.toFixed(2)} writes/s sustained (${((rate / ARM_WRITE_BUCKET.refillPerSec) * 100).toFixed(0)}% of 10/s)`) +
         `; ${ours.write429s} 429s of ${ours.writeAttempts} writes (${(share * 100).toFixed(2)}%); ` +
         `${ours.inSync}/${ours.devices} in sync`,
     });
@@ -170,7 +172,7 @@ export function renderMarkdown(report: BenchReport): string {
     '## Settings',
     '',
     `- emulator seed: ${report.settings.emulatorSeed}`,
-    ...(Object.keys(report.settings.emulatorFaults).length
+    ...(Object.keys(report.settings.emulatorFaults ?? {}).length
       ? [`- emulator fault overrides: \`${JSON.stringify(report.settings.emulatorFaults)}\``]
       : []),
     `- our workflow input overrides: \`${JSON.stringify(report.settings.oursInput)}\``,
@@ -195,8 +197,8 @@ export function renderSvg(report: BenchReport): string {
   const left = 64;
   const width = Math.max(520, left + cells.length * groupWidth + 24);
   const panelHeight = 200;
-  const top1 = 56;
-  const top2 = top1 + panelHeight + 70;
+  const top1 = 84;
+  const top2 = top1 + panelHeight + 84;
   const height = top2 + panelHeight + 64;
   const barWidth = 24;
   const out: string[] = [];
@@ -215,7 +217,7 @@ export function renderSvg(report: BenchReport): string {
   const minLog = -1; // 0.1 s
   const y1 = (seconds: number) =>
     top1 + panelHeight - ((Math.log10(Math.max(seconds, 0.1)) - minLog) / (decades - minLog)) * panelHeight;
-  out.push(`<text x="${left}" y="${top1 - 8}" font-weight="bold">Wall time (s, log scale)</text>`);
+  out.push(`<text x="${left}" y="${top1 - 18}" font-weight="bold">Wall time (s, log scale)</text>`);
   for (let d = minLog; d <= decades; d++) {
     const y = y1(10 ** d);
     out.push(
@@ -225,7 +227,7 @@ export function renderSvg(report: BenchReport): string {
   }
   // Panel 2: in sync, %.
   const y2 = (pct: number) => top2 + panelHeight - (pct / 100) * panelHeight;
-  out.push(`<text x="${left}" y="${top2 - 8}" font-weight="bold">Devices in sync (%)</text>`);
+  out.push(`<text x="${left}" y="${top2 - 18}" font-weight="bold">Devices in sync (%)</text>`);
   for (const pct of [0, 25, 50, 75, 100]) {
     out.push(
       `<line x1="${left}" y1="${y2(pct)}" x2="${width - 16}" y2="${y2(pct)}" stroke="#e3e7eb"/>`,
