@@ -147,15 +147,12 @@ export function observePacing(
   if (remaining !== undefined) {
     const capacity = Math.max(next.capacity, remaining);
     // Writes still in flight may already be counted by the server; subtracting them errs on the safe side.
-    // Once learned, a header may lower the estimate but raises it only through refill: counts come from
-    // different ARM instances (and from answers that never reached throttling), so a sudden jump is suspect.
-    const reported = Math.min(remaining, capacity) - next.sent;
     next = {
       ...next,
       active: true,
       learned: true,
       capacity,
-      tokens: next.learned ? Math.min(next.tokens, reported) : reported,
+      tokens: Math.min(remaining, capacity) - next.sent,
     };
   }
   if (observation.statusCode === 429) {

@@ -75,16 +75,6 @@ void describe('decidePacing / observePacing', () => {
     assert.equal(waitInMs, 100);
   });
 
-  void it('once it has learned a budget, does not jump back up on a later, higher header', () => {
-    let state = decidePacing(initialPacingState(options, 0), 0, options).state;
-    state = observePacing(state, remaining(5), 0, options);
-    // Another instance's (or an unthrottled error's) count: the full bucket. Only refill raises the estimate.
-    state = observePacing(state, remaining(200, 503), 0, options);
-    assert.ok(drain(state, 0).released <= 5, 'no burst from a suspect jump');
-    // A second later the bucket has refilled by 10.
-    assert.ok(drain(state, 1000).released <= 15);
-  });
-
   void it('raises its capacity when the server reports more than assumed', () => {
     let state = decidePacing(initialPacingState(options, 0), 0, options).state;
     state = observePacing(state, remaining(1199), 0, options);
