@@ -100,7 +100,9 @@ export async function createPolicySyncWorker(
       identity: options.identity ?? `policy-sync@${hostname()}/${process.pid}`,
       ...workflowSource(options.workflowBundlePath),
       activities,
+      // The same budget for local first attempts (policyBatchWorkflow) as for durable activities.
       maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+      maxConcurrentLocalActivityExecutions: config.worker.maxConcurrentActivities,
       shutdownGraceTime: options.shutdownGraceTimeInMs ?? 30_000,
       ...options.workerOptions,
     });

@@ -7,7 +7,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { classifyAzureError, isAzureRequestError, type AzureRequestError } from '../azure/errors';
 import { isInventoryError, type InventoryError } from '../inventory/errors';
 import { redact } from '../logger';
-import { FailureType, NON_RETRYABLE_FAILURE_TYPES, type AttemptCounters } from '../workflows/failure-types';
+import {
+  FailureType,
+  NON_RETRYABLE_FAILURE_TYPES,
+  type AttemptCounters,
+  type AttemptFailureDetails,
+} from '../workflows/failure-types';
 import { fullJitterBackoffInMs, retryAfterWithJitterInMs, type BackoffOptions } from './retry-delay';
 
 export interface FailureMapping {
@@ -61,7 +66,13 @@ export function mapFailure(
   return { type, nonRetryable, message: azure.message, nextRetryDelayInMs };
 }
 
-/** The ApplicationFailure for a mapping, carrying the counters. */
+function failureDetails(counters: AttemptCounters, mapping: FailureMapping): AttemptFailureDetails {
+  return mapping.nextRetryDelayInMs === undefined
+    ? counters
+    : { ...counters, nextRetryDelayInMs: mapping.nextRetryDelayInMs };
+}
+
+/** The ApplicationFailure for a mapping, carrying the counters (and the delay, see AttemptFailureDetails). */
 export function toApplicationFailure(
   mapping: FailureMapping,
   counters?: AttemptCounters,
@@ -70,7 +81,7 @@ export function toApplicationFailure(
     type: mapping.type,
     message: mapping.message,
     nonRetryable: mapping.nonRetryable,
-    ...(counters ? { details: [counters] } : {}),
+    ...(counters ? { details: [failureDetails(counters, mapping)] } : {}),
     ...(mapping.nextRetryDelayInMs === undefined ? {} : { nextRetryDelay: mapping.nextRetryDelayInMs }),
   });
 }

@@ -131,8 +131,9 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
 
     async applySecurityPolicy(input) {
       const ctx = Context.current();
-      const attempt = ctx.info.attempt;
-      const counters = carriedCounters(ctx.info.heartbeatDetails);
+      // A retry reads the counters back from its last heartbeat; the first attempt starts from `prior`.
+      const attempt = (input.prior?.attempts ?? 0) + ctx.info.attempt;
+      const counters = carriedCounters(ctx.info.heartbeatDetails ?? input.prior);
       const log = deps.logger.child({ deviceId: input.deviceId, target: input.target, attempt });
       try {
         const document = await deps.inventory.policyDocument(
@@ -156,7 +157,8 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           authErrors: counters.authErrors + (mapping.type === FailureType.AuthorizationFailed ? 1 : 0),
           throttled: counters.throttled + (isThrottlingError(error) ? 1 : 0),
         };
-        // The next attempt reads these back from info.heartbeatDetails.
+        // The next attempt reads these back from info.heartbeatDetails (a local attempt ignores the heartbeat;
+        // the workflow reads the failure's details instead).
         ctx.heartbeat({ authErrors: next.authErrors, throttled: next.throttled });
         const level = mapping.nonRetryable ? 'warn' : 'info';
         log[level](mapping.message, {

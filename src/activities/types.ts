@@ -1,3 +1,4 @@
+import type { AttemptCounters } from '../workflows/failure-types';
 import type {
   AlertRecord,
   DeviceAssignment,
@@ -19,13 +20,18 @@ export interface ApplyPolicyInput {
    * intervals, so the workflow's retry options reach it here). @default the worker's
    */
   backoff?: { initialIntervalInMs: number; backoffCoefficient: number; maximumIntervalInMs: number };
+  /**
+   * What earlier attempts outside this activity's own retries came to: the workflow's local first attempt.
+   * Attempt numbers and counters continue from it. @default none
+   */
+  prior?: AttemptCounters;
 }
 
 export interface ApplyPolicyResult {
   status: 'succeeded' | 'unchanged';
-  /** This activity's attempt number (1-based) when it succeeded. */
+  /** The device's attempt number (1-based, counting `prior`) when it succeeded. */
   attempts: number;
-  /** 403s seen across all attempts of this activity (carried in heartbeat details). */
+  /** 403s seen across all attempts of this device (carried in heartbeat details). */
   authErrors: number;
   /** 429/503s seen across all attempts. */
   throttled: number;

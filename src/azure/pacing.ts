@@ -129,8 +129,9 @@ export interface PacingObservation {
 
 /**
  * Learns from the response to a write let through by `decidePacing` (or from its failure: pass
- * undefined). The server's remaining budget, minus the other writes still in flight, replaces the
- * estimate; a 429 empties the bucket and holds everything until Retry-After.
+ * undefined). The server's remaining budget (from a 2xx, 429 or other metered 4xx answer), minus the other
+ * writes still in flight, replaces the estimate; a 429 empties the bucket and holds everything until
+ * Retry-After.
  */
 export function observePacing(
   state: PacingState,
@@ -141,7 +142,12 @@ export function observePacing(
   const o = resolvePacingOptions(options);
   let next = refill({ ...state, sent: Math.max(0, state.sent - 1) }, nowInMs, o);
   if (observation === undefined) return next;
-  const remainingText = o.remainingHeader ? headerValue(observation.headers, o.remainingHeader) : undefined;
+  // Only an answer that went through the caller's throttling speaks for the caller's bucket. A 5xx may come
+  // from a gateway or another instance before authentication, a 401 before throttling: their counts (if
+  // any) are not this principal's, and trusting them once let a full-bucket burst through into 429s.
+  const metered = observation.statusCode < 500 && observation.statusCode !== 401;
+  const remainingText =
+    o.remainingHeader && metered ? headerValue(observation.headers, o.remainingHeader) : undefined;
   const remaining =
     remainingText !== undefined && /^\d+$/.test(remainingText) ? Number(remainingText) : undefined;
   if (remaining !== undefined) {

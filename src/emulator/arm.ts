@@ -8,7 +8,8 @@ import type { EmulatorWorld } from './world';
 
 /**
  * Resource Manager. In ARM's order: authenticate, (maybe) challenge, throttle, resolve the path, check the
- * api-version, authorize, act. Every answer carries x-ms-request-id and the remaining-requests headers.
+ * api-version, authorize, act. Every answer carries x-ms-request-id; every answer to an authenticated caller
+ * carries the remaining-requests headers of that caller's buckets.
  */
 export function handleArm(
   request: EmulatorRequest,
@@ -17,7 +18,8 @@ export function handleArm(
 ): EmulatorResponse {
   const kind: ArmRequestKind = request.method === 'GET' || request.method === 'HEAD' ? 'reads' : 'writes';
   let throttle: ThrottleDecision | undefined;
-  let actor = `anonymous|${world.hub.subscriptionId}`;
+  const anonymousActor = `anonymous|${world.hub.subscriptionId}`;
+  let actor = anonymousActor;
   let response: EmulatorResponse;
   try {
     if (transient === 'error500') {
@@ -72,8 +74,14 @@ export function handleArm(
     ...response.headers,
     'x-ms-request-id': request.requestId,
     'x-ms-correlation-request-id': header(request, 'x-ms-correlation-request-id') ?? request.requestId,
-    'x-ms-ratelimit-remaining-subscription-reads': remaining('reads'),
-    'x-ms-ratelimit-remaining-subscription-writes': remaining('writes'),
+    // The remaining counts are the caller's bucket's: an answer given before the caller was known (a gateway's
+    // 500/503, a 401) has none to tell.
+    ...(actor === anonymousActor
+      ? {}
+      : {
+          'x-ms-ratelimit-remaining-subscription-reads': remaining('reads'),
+          'x-ms-ratelimit-remaining-subscription-writes': remaining('writes'),
+        }),
   };
   return response;
 }

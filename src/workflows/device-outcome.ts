@@ -10,7 +10,7 @@ import {
   TimeoutFailure,
 } from '@temporalio/common';
 import type { ApplyPolicyResult } from '../activities/types';
-import type { AttemptCounters } from './failure-types';
+import { NON_RETRYABLE_FAILURE_TYPES, type AttemptCounters } from './failure-types';
 import type { DeviceOutcome } from './types';
 
 /** Codes the workflows give failed devices besides the activities' FailureType values. */
@@ -76,6 +76,43 @@ export function outcomeFromFailure(deviceId: string, error: unknown, maximumAtte
     throttled: counters?.throttled ?? 0,
     code,
     message: sanitizeMessage(messageOf(cause) || messageOf(error)),
+  };
+}
+
+/** Where the durable activity takes over after a failed local first attempt. */
+export interface DurableRetry {
+  /** The local attempt's counters, handed to the activity as `prior`. */
+  prior: AttemptCounters;
+  /** How long to wait first: the failure's nextRetryDelay (Retry-After or jittered backoff). */
+  delayInMs: number;
+}
+
+/**
+ * Whether a failed local first attempt deserves the durable activity's retries, and after how long; undefined
+ * when it does not (a failure no retry heals, or cancellation). Mirrors the retry policy's nonRetryableErrorTypes.
+ */
+export function durableRetryAfterLocalAttempt(
+  error: unknown,
+  fallbackDelayInMs: number,
+): DurableRetry | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof CancelledFailure) return undefined;
+  let details: unknown;
+  if (cause instanceof ApplicationFailure) {
+    if (cause.nonRetryable || NON_RETRYABLE_FAILURE_TYPES.some((type) => type === cause.type))
+      return undefined;
+    details = cause.details?.[0];
+  }
+  const counters = attemptCountersOf(details);
+  const record = (typeof details === 'object' && details !== null ? details : {}) as Record<string, unknown>;
+  const delay = record.nextRetryDelayInMs;
+  return {
+    prior: {
+      attempts: counters?.attempts ?? 1,
+      authErrors: counters?.authErrors ?? 0,
+      throttled: counters?.throttled ?? 0,
+    },
+    delayInMs: typeof delay === 'number' && Number.isFinite(delay) && delay >= 0 ? delay : fallbackDelayInMs,
   };
 }
 

@@ -44,3 +44,12 @@ export interface AttemptCounters {
   authErrors: number;
   throttled: number;
 }
+
+/**
+ * details[0] of applySecurityPolicy's failures. `nextRetryDelayInMs` repeats the failure's nextRetryDelay,
+ * which Temporal does not hand back to workflow code: after a local first attempt the workflow waits it out
+ * itself before the durable activity takes over.
+ */
+export interface AttemptFailureDetails extends AttemptCounters {
+  nextRetryDelayInMs?: number;
+}

@@ -12,7 +12,7 @@ export const MAX_CONTINUE_AS_NEW_AFTER_EVENTS = 8_000;
 
 export const SYNC_DEFAULTS = {
   batchSize: 50,
-  maxConcurrentBatches: 4,
+  maxConcurrentBatches: 10,
   batchStartDelayInMs: 0,
   reportEvery: 10,
   continueAsNewAfterEvents: 4_000,
@@ -27,6 +27,7 @@ export const RETRY_DEFAULTS: Required<DeviceRetryOptions> = {
   maximumAttempts: 10,
   startToCloseTimeoutInMs: 30_000,
   scheduleToCloseTimeoutInMs: 10 * 60_000,
+  localFirstAttempt: true,
 };
 
 export interface ResolvedSyncOptions {
@@ -50,6 +51,7 @@ export function resolveRetryOptions(retry: DeviceRetryOptions = {}): Required<De
     maximumAttempts: retry.maximumAttempts ?? RETRY_DEFAULTS.maximumAttempts,
     startToCloseTimeoutInMs: retry.startToCloseTimeoutInMs ?? RETRY_DEFAULTS.startToCloseTimeoutInMs,
     scheduleToCloseTimeoutInMs: retry.scheduleToCloseTimeoutInMs ?? RETRY_DEFAULTS.scheduleToCloseTimeoutInMs,
+    localFirstAttempt: retry.localFirstAttempt ?? RETRY_DEFAULTS.localFirstAttempt,
   };
 }
 
@@ -122,6 +124,8 @@ export function validateRetryOptions(retry: Required<DeviceRetryOptions>): strin
     problems.push('retry.maximumIntervalInMs must be at least retry.initialIntervalInMs');
   if (retry.scheduleToCloseTimeoutInMs < retry.startToCloseTimeoutInMs)
     problems.push('retry.scheduleToCloseTimeoutInMs must be at least retry.startToCloseTimeoutInMs');
+  if (typeof retry.localFirstAttempt !== 'boolean')
+    problems.push('retry.localFirstAttempt must be true or false');
   return problems;
 }
 

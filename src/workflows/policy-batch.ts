@@ -1,22 +1,36 @@
 /**
- * policyBatchWorkflow: the child. Writes the policy to each of its devices (≤ 50) concurrently, each through a
- * durable applySecurityPolicy activity with an explicit retry policy, reports outcomes to the parent a few at a
- * time, and returns them all.
+ * policyBatchWorkflow: the child. Writes the policy to each of its devices (≤ 50) concurrently, reports
+ * outcomes to the parent a few at a time, and returns them all.
+ *
+ * Each device gets one local first attempt (the worker runs it inside the workflow task: no task-queue round
+ * trip, one marker in history). A device whose first try fails with a retryable error waits the failure's
+ * delay, then goes to the durable applySecurityPolicy activity, whose retry policy does the rest (403 backoff
+ * with a fresh token, 429 Retry-After); errors that will not heal end the device at once. In a calm fleet
+ * nearly every device is done by its local attempt; in a propagation storm the retries are durable activities,
+ * visible in the Temporal UI with their attempt counts.
  */
 import {
   ApplicationFailure,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PolicySyncActivities } from '../activities/types';
-import { outcomeFromFailure, outcomeFromResult } from './device-outcome';
+import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../activities/types';
+import { durableRetryAfterLocalAttempt, outcomeFromFailure, outcomeFromResult } from './device-outcome';
 import { NON_RETRYABLE_FAILURE_TYPES } from './failure-types';
 import { batchProgressSignal } from './messages';
 import { MAX_BATCH_SIZE, resolveRetryOptions, SYNC_DEFAULTS, validateRetryOptions } from './options';
 import type { DeviceAssignment, DeviceOutcome, PolicyBatchInput, PolicyBatchResult } from './types';
+
+/** Marks histories that try devices locally first; histories from before it replay the all-durable way. */
+export const LOCAL_FIRST_ATTEMPT_PATCH = 'local-first-attempt';
+/** Marks histories whose progress signals coalesce (ProgressReporter); older ones replay one signal per step. */
+export const COALESCED_PROGRESS_PATCH = 'coalesced-progress-signals';
 
 export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<PolicyBatchResult> {
   const retry = resolveRetryOptions(input.retry);
@@ -27,36 +41,63 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
 
   // Temporal adds no jitter to retries; the activity sets nextRetryDelay (with jitter, or Retry-After) itself,
   // which overrides these intervals. The intervals remain the fallback for errors it does not classify.
-  const { applySecurityPolicy } = proxyActivities<PolicySyncActivities>({
+  const durable = (maximumAttempts: number) =>
+    proxyActivities<PolicySyncActivities>({
+      startToCloseTimeout: retry.startToCloseTimeoutInMs,
+      scheduleToCloseTimeout: retry.scheduleToCloseTimeoutInMs,
+      retry: {
+        initialInterval: retry.initialIntervalInMs,
+        backoffCoefficient: retry.backoffCoefficient,
+        maximumInterval: retry.maximumIntervalInMs,
+        maximumAttempts,
+        nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
+      },
+    }).applySecurityPolicy;
+  const applyDurably = durable(retry.maximumAttempts);
+  const { applySecurityPolicy: applyLocally } = proxyLocalActivities<PolicySyncActivities>({
     startToCloseTimeout: retry.startToCloseTimeoutInMs,
-    scheduleToCloseTimeout: retry.scheduleToCloseTimeoutInMs,
-    retry: {
-      initialInterval: retry.initialIntervalInMs,
-      backoffCoefficient: retry.backoffCoefficient,
-      maximumInterval: retry.maximumIntervalInMs,
-      maximumAttempts: retry.maximumAttempts,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
-    },
+    retry: { maximumAttempts: 1 },
   });
+  const localFirst = retry.localFirstAttempt && patched(LOCAL_FIRST_ATTEMPT_PATCH);
 
-  const reporter = new ProgressReporter(input, input.reportEvery ?? SYNC_DEFAULTS.reportEvery);
+  /** One local try; on a retryable failure, its delay, then the durable activity with the attempts left. */
+  async function write(device: DeviceAssignment, args: ApplyPolicyInput): Promise<ApplyPolicyResult> {
+    if (!localFirst) return applyDurably.executeWithOptions({ summary: device.deviceId }, [args]);
+    try {
+      return await applyLocally.executeWithOptions({ summary: `${device.deviceId} (local first attempt)` }, [
+        args,
+      ]);
+    } catch (error) {
+      const next = durableRetryAfterLocalAttempt(error, retry.initialIntervalInMs);
+      const attemptsLeft = retry.maximumAttempts - (next?.prior.attempts ?? retry.maximumAttempts);
+      if (!next || attemptsLeft < 1) throw error;
+      await sleep(next.delayInMs);
+      return durable(attemptsLeft).executeWithOptions({ summary: device.deviceId }, [
+        { ...args, prior: next.prior },
+      ]);
+    }
+  }
+
+  const reporter = new ProgressReporter(
+    input,
+    input.reportEvery ?? SYNC_DEFAULTS.reportEvery,
+    patched(COALESCED_PROGRESS_PATCH),
+  );
 
   async function apply(device: DeviceAssignment): Promise<DeviceOutcome> {
     let outcome: DeviceOutcome;
     try {
-      const result = await applySecurityPolicy.executeWithOptions({ summary: device.deviceId }, [
-        {
-          deviceId: device.deviceId,
-          policy: device.policy,
-          target: input.target,
-          snapshotId: input.snapshotId,
-          backoff: {
-            initialIntervalInMs: retry.initialIntervalInMs,
-            backoffCoefficient: retry.backoffCoefficient,
-            maximumIntervalInMs: retry.maximumIntervalInMs,
-          },
+      const result = await write(device, {
+        deviceId: device.deviceId,
+        policy: device.policy,
+        target: input.target,
+        snapshotId: input.snapshotId,
+        backoff: {
+          initialIntervalInMs: retry.initialIntervalInMs,
+          backoffCoefficient: retry.backoffCoefficient,
+          maximumIntervalInMs: retry.maximumIntervalInMs,
         },
-      ]);
+      });
       outcome = outcomeFromResult(device.deviceId, result, new Date().toISOString());
     } catch (error) {
       if (isCancellation(error)) throw error;
@@ -73,44 +114,69 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
 
 /**
  * Sends outcomes to the parent by signal every `reportEvery` devices and with the last device, one signal at a
- * time. A signal that cannot be delivered is only logged: the batch's result carries every outcome too.
+ * time. With `coalesce`, outcomes that arrive while a signal is on its way go together in the next one (local
+ * first attempts tend to finish together, and each signal is a round trip); without it (histories from before
+ * the patch), each step's outcomes wait for their own signal. A signal that cannot be delivered is only
+ * logged: the batch's result carries every outcome too.
  */
 class ProgressReporter {
   private pending: DeviceOutcome[] = [];
   private done = 0;
+  private inFlight = false;
   private sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly input: PolicyBatchInput,
     private readonly reportEvery: number,
+    private readonly coalesce: boolean,
   ) {}
 
   add(outcome: DeviceOutcome): void {
     this.pending.push(outcome);
     this.done += 1;
+    this.sendIfDue();
+  }
+
+  /** Resolves once every outcome added so far has been sent (or its signal has failed). */
+  async drained(): Promise<void> {
+    let seen: Promise<void>;
+    do {
+      seen = this.sending;
+      await seen;
+    } while (seen !== this.sending); // a send that finished may have started the next one
+  }
+
+  private sendIfDue(): void {
     const final = this.done === this.input.devices.length;
-    if (this.pending.length >= this.reportEvery || final) this.flush(final);
-  }
-
-  drained(): Promise<void> {
-    return this.sending;
-  }
-
-  private flush(final: boolean): void {
+    if (this.pending.length === 0 || (this.pending.length < this.reportEvery && !final)) return;
     const outcomes = this.pending;
     this.pending = [];
-    const parent = getExternalWorkflowHandle(this.input.parentWorkflowId);
-    this.sending = this.sending.then(async () => {
-      try {
-        await parent.signal(batchProgressSignal, { batchNumber: this.input.batchNumber, outcomes, final });
-      } catch (error) {
-        if (isCancellation(error)) return; // the batch is being cancelled; nothing left to report
-        log.warn('Could not report progress to the parent; its result will carry the outcomes', {
-          parentWorkflowId: this.input.parentWorkflowId,
-          batch: workflowInfo().workflowId,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
+    if (!this.coalesce) {
+      this.sending = this.sending.then(() => this.send(outcomes, final));
+      return;
+    }
+    if (this.inFlight) {
+      this.pending = outcomes; // goes with the next signal
+      return;
+    }
+    this.inFlight = true;
+    this.sending = this.send(outcomes, final).then(() => {
+      this.inFlight = false;
+      this.sendIfDue();
     });
+  }
+
+  private async send(outcomes: DeviceOutcome[], final: boolean): Promise<void> {
+    const parent = getExternalWorkflowHandle(this.input.parentWorkflowId);
+    try {
+      await parent.signal(batchProgressSignal, { batchNumber: this.input.batchNumber, outcomes, final });
+    } catch (error) {
+      if (isCancellation(error)) return; // the batch is being cancelled; nothing left to report
+      log.warn('Could not report progress to the parent; its result will carry the outcomes', {
+        parentWorkflowId: this.input.parentWorkflowId,
+        batch: workflowInfo().workflowId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 }

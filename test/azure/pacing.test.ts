@@ -82,6 +82,21 @@ void describe('decidePacing / observePacing', () => {
     assert.equal(drain(state, 0).released, 1197);
   });
 
+  void it("ignores the remaining count of answers that did not meter the caller's bucket (5xx, 401)", () => {
+    let state = decidePacing(initialPacingState(options, 0), 0, options).state;
+    state = observePacing(state, remaining(3), 0, options);
+    // A gateway's 503 and an unauthenticated 401 with a full bucket's count must not release a burst.
+    for (const statusCode of [500, 503, 401]) {
+      state = decidePacing(state, 0, options).state;
+      state = observePacing(state, remaining(200, statusCode), 0, options);
+      assert.ok(state.tokens <= 3, `after a ${statusCode}: ${state.tokens} tokens`);
+    }
+    assert.equal(drain(state, 0).released, 0);
+    // A metered 4xx (here a 403 after authentication) still speaks for the bucket.
+    state = observePacing(decidePacing(state, 1000, options).state, remaining(150, 403), 1000, options);
+    assert.equal(drain(state, 1000).released, 148);
+  });
+
   void it('holds every write after a 429 until Retry-After passes', () => {
     let state = decidePacing(initialPacingState(options, 0), 0, options).state;
     state = observePacing(state, { statusCode: 429, headers: { 'retry-after': '4' } }, 1000, options);

@@ -322,11 +322,11 @@ void describe('emulator: Resource Manager wire contract (undici)', () => {
     assert.equal(errorCode(badAuthVersion), 'InvalidApiVersionParameter');
   });
 
-  void it('puts x-ms-request-id and the remaining-requests headers on every answer', async () => {
+  void it("puts x-ms-request-id on every answer, and the caller's remaining-requests headers once it is known", async () => {
     const answers = [
       await call(agent, permissionsUrl(emulator), { token }),
       await call(agent, policyUrl(emulator, 'device-0004'), { method: 'PUT', token, body: { version: 1 } }),
-      await call(agent, policyUrl(emulator, 'device-0004')),
+      await call(agent, policyUrl(emulator, 'device-0004'), { token }),
       await call(
         agent,
         `${emulator.url}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x?api-version=2021-04-01`,
@@ -339,6 +339,11 @@ void describe('emulator: Resource Manager wire contract (undici)', () => {
       assert.match(answer.headers['x-ms-ratelimit-remaining-subscription-writes'] ?? '', /^\d+$/);
     }
     assert.equal(errorCode(answers[3]!), 'SubscriptionNotFound');
+    // Before the caller is known there is no bucket to report.
+    const anonymous = await call(agent, permissionsUrl(emulator));
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers['x-ms-request-id'] ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(anonymous.headers['x-ms-ratelimit-remaining-subscription-writes'], undefined);
   });
 
   void it('survives garbage on the wire with a 400 and keeps serving', async () => {

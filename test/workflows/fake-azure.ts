@@ -5,12 +5,16 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../../src/activities/types';
+import { toApplicationFailure } from '../../src/activities/failures';
 import type { AttemptCounters, FailureType } from '../../src/workflows/failure-types';
 import type { AlertRecord, DeviceAssignment, PermissionReport } from '../../src/workflows/types';
 
 export interface ApplyCall {
   deviceId: string;
+  /** The device's attempt, counting the local first attempt. */
   attempt: number;
+  /** Whether this attempt ran as the local first attempt. */
+  local: boolean;
 }
 
 /** Decides what one attempt at one device does: return a result, throw, or wait. */
@@ -31,13 +35,16 @@ export function applyFailure(
   counters: AttemptCounters,
   options: { nonRetryable?: boolean; nextRetryDelayInMs?: number } = {},
 ): ApplicationFailure {
-  return ApplicationFailure.create({
-    type,
-    message,
-    nonRetryable: options.nonRetryable ?? false,
-    details: [counters],
-    nextRetryDelay: options.nextRetryDelayInMs,
-  });
+  // The real activity's failure builder, so the workflow sees the same details (delay included).
+  return toApplicationFailure(
+    {
+      type,
+      message,
+      nonRetryable: options.nonRetryable ?? false,
+      ...(options.nextRetryDelayInMs === undefined ? {} : { nextRetryDelayInMs: options.nextRetryDelayInMs }),
+    },
+    counters,
+  );
 }
 
 /** A gate a test opens to let held activities finish. */
@@ -134,7 +141,13 @@ export class FakeAzure {
         };
       },
       applySecurityPolicy: async (input: ApplyPolicyInput) => {
-        const call = { deviceId: input.deviceId, attempt: Context.current().info.attempt };
+        // Like the real activity: attempts continue from the local first attempt (`prior`).
+        const { info } = Context.current();
+        const call = {
+          deviceId: input.deviceId,
+          attempt: (input.prior?.attempts ?? 0) + info.attempt,
+          local: info.isLocal,
+        };
         this.applyCalls.push(call);
         return this.behavior(call, this);
       },

@@ -6,11 +6,11 @@ void describe('sync options', () => {
   void it('has the documented defaults', () => {
     const o = resolveSyncOptions({ hub: 'h', target: 'arm', preflight: { timeoutInMs: undefined } });
     assert.equal(o.batchSize, 50);
-    assert.equal(o.maxConcurrentBatches, 4);
+    assert.equal(o.maxConcurrentBatches, 10);
     assert.equal(o.batchStartDelayInMs, 0);
     assert.equal(o.reportEvery, 10);
     assert.equal(o.continueAsNewAfterEvents, 4_000);
-    assert.equal(o.pageSize, 200);
+    assert.equal(o.pageSize, 500);
     assert.deepEqual(o.preflight, {
       firstRecheckInMs: 2_000,
       maxRecheckInMs: 60_000,
@@ -24,6 +24,7 @@ void describe('sync options', () => {
       maximumAttempts: 10,
       startToCloseTimeoutInMs: 30_000,
       scheduleToCloseTimeoutInMs: 600_000,
+      localFirstAttempt: true,
     });
   });
 
@@ -35,7 +36,7 @@ void describe('sync options', () => {
       batchSize: 51,
       maxConcurrentBatches: 20,
       alerts: { authErrorRateThreshold: 2 },
-      retry: { maximumAttempts: 0, backoffCoefficient: 0.5 },
+      retry: { maximumAttempts: 0, backoffCoefficient: 0.5, localFirstAttempt: 'yes' as unknown as boolean },
     });
     for (const name of [
       'hub',
@@ -45,6 +46,7 @@ void describe('sync options', () => {
       'authErrorRateThreshold',
       'maximumAttempts',
       'backoffCoefficient',
+      'localFirstAttempt',
     ])
       assert.ok(
         problems.some((p) => p.includes(name)),

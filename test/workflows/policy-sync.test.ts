@@ -401,6 +401,88 @@ void describe('policySyncWorkflow', () => {
     });
   });
 
+  void it('tries each device once locally, and gives the durable activity only the retryable failures', async () => {
+    const fake = new FakeAzure(deviceIds(7));
+    const counters = (attempt: number, authErrors: number, throttled: number) => ({
+      attempts: attempt,
+      authErrors,
+      throttled,
+    });
+    fake.behavior = ({ deviceId, attempt }, f) => {
+      if (deviceId === 'dev-1' && attempt === 1)
+        throw applyFailure(FailureType.AuthorizationFailed, '403', counters(1, 1, 0), {
+          nextRetryDelayInMs: 300,
+        });
+      if (deviceId === 'dev-1') return f.succeed(deviceId, attempt, { authErrors: 1 });
+      if (deviceId === 'dev-2')
+        throw applyFailure(FailureType.InvalidPolicy, 'refused', counters(attempt, 0, 0), {
+          nonRetryable: true,
+        });
+      if (deviceId === 'dev-3' && attempt < 3)
+        throw applyFailure(FailureType.Throttled, '429', counters(attempt, 0, attempt), {
+          nextRetryDelayInMs: 50,
+        });
+      if (deviceId === 'dev-3') return f.succeed(deviceId, attempt, { throttled: 2 });
+      if (deviceId === 'dev-4')
+        throw applyFailure(FailureType.AuthorizationFailed, '403', counters(attempt, attempt, 0), {
+          nextRetryDelayInMs: 20,
+        });
+      return f.succeed(deviceId, attempt);
+    };
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, { retry: fast });
+      const summary = await handle.result();
+      const calls = (id: string) =>
+        fake.applyCalls.filter((c) => c.deviceId === id).map((c) => `${c.attempt}${c.local ? 'L' : 'D'}`);
+      assert.deepEqual(calls('dev-1'), ['1L', '2D'], '403: local, then durable after the delay');
+      assert.deepEqual(calls('dev-2'), ['1L'], 'a failure no retry heals ends the device at once');
+      assert.deepEqual(calls('dev-3'), ['1L', '2D', '3D']);
+      assert.deepEqual(calls('dev-4'), ['1L', '2D', '3D'], 'maximumAttempts 3 counts the local attempt');
+      for (const id of ['dev-5', 'dev-6', 'dev-7']) assert.deepEqual(calls(id), ['1L']);
+      assert.equal(summary.succeeded, 5);
+      assert.deepEqual(
+        (await handle.query(failuresQuery)).map((f) => [f.deviceId, f.code, f.attempts]),
+        [
+          ['dev-2', 'InvalidPolicy', 1],
+          ['dev-4', 'AuthorizationFailed', 3],
+        ],
+      );
+      assert.equal(summary.authErrors, 1 + 3);
+
+      // In history: one marker per local attempt, durable activities only for dev-1, dev-3 and dev-4, and a
+      // timer for each first delay.
+      const batch = env.client.workflow.getHandle(`${handle.workflowId}/batch-1`);
+      const events = (await batch.fetchHistory()).events ?? [];
+      const count = (has: (e: (typeof events)[number]) => unknown) => events.filter((e) => has(e)).length;
+      assert.equal(
+        count((e) => e.activityTaskScheduledEventAttributes),
+        3,
+      );
+      assert.equal(
+        count((e) => e.timerStartedEventAttributes),
+        3,
+      );
+      assert.equal(
+        count((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
+        7,
+        'one local attempt per device',
+      );
+      await recordHistoryFixture(batch, 'policy-batch-local-first');
+    });
+  });
+
+  void it('runs every attempt as a durable activity with retry.localFirstAttempt false', async () => {
+    const fake = new FakeAzure(deviceIds(3));
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, { retry: { ...fast, localFirstAttempt: false } });
+      assert.equal((await handle.result()).succeeded, 3);
+      assert.deepEqual(
+        fake.applyCalls.map((c) => c.local),
+        [false, false, false],
+      );
+    });
+  });
+
   void it('reruns the whole inventory on rerun {}, without writing devices not reached yet twice', async () => {
     const fake = new FakeAzure(deviceIds(10));
     const gate = new Gate();

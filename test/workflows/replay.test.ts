@@ -16,8 +16,11 @@ const fixtures = readdirSync(HISTORY_FIXTURES_DIR)
   .filter((name) => name.endsWith('.json'))
   .sort();
 
-void it('has recorded histories of a rerun with pause/resume, a preflight wait and continue-as-new', () => {
+void it('has recorded histories of a rerun with pause/resume, a preflight wait, continue-as-new and both batch designs', () => {
   for (const name of [
+    // Recorded before the local-first-attempt and coalesced-progress-signals patches: must still replay.
+    'policy-batch-before-local-first.json',
+    'policy-batch-local-first.json',
     'policy-sync-pause-resume-rerun.json',
     'policy-sync-preflight-waited.json',
     'policy-sync-can-run-1.json',
