@@ -157,9 +157,9 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           authErrors: counters.authErrors + (mapping.type === FailureType.AuthorizationFailed ? 1 : 0),
           throttled: counters.throttled + (isThrottlingError(error) ? 1 : 0),
         };
-        // The next attempt reads these back from info.heartbeatDetails (a local attempt ignores the heartbeat;
-        // the workflow reads the failure's details instead).
-        ctx.heartbeat({ authErrors: next.authErrors, throttled: next.throttled });
+        // The next attempt reads these back from info.heartbeatDetails. A local attempt has no heartbeats (the
+        // workflow reads the failure's details instead).
+        if (!ctx.info.isLocal) ctx.heartbeat({ authErrors: next.authErrors, throttled: next.throttled });
         const level = mapping.nonRetryable ? 'warn' : 'info';
         log[level](mapping.message, {
           type: mapping.type,
