@@ -10,6 +10,7 @@ import type {
   AlertRecord,
   DeviceFailure,
   DeviceOutcome,
+  RetryingTally,
   SyncCounters,
   SyncMetrics,
   SyncPhase,
@@ -86,6 +87,33 @@ export function planWrites(counters: SyncCounters, count: number): SyncCounters 
 /** 403s seen per write attempt; 0 before any attempt. */
 export function authErrorRate(counters: Pick<SyncCounters, 'authErrors' | 'writeAttempts'>): number {
   return counters.writeAttempts > 0 ? counters.authErrors / counters.writeAttempts : 0;
+}
+
+/**
+ * The counters as they stand while devices are still being retried: their failed first attempts (and 403s)
+ * added to the finished devices' attempts. What the live metrics and the 403-rate alert judge, so that a retry
+ * storm shows as it happens; when a device finishes, its outcome carries those attempts instead.
+ */
+export function withRetrying(
+  counters: SyncCounters,
+  tallies: Iterable<RetryingTally | undefined>,
+): SyncCounters {
+  let { authErrors, writeAttempts } = counters;
+  for (const tally of tallies) {
+    if (!tally) continue;
+    authErrors += tally.authErrors;
+    writeAttempts += tally.attempts;
+  }
+  return { ...counters, authErrors, writeAttempts };
+}
+
+/** A progress signal's `retrying`, if it is one (signals may come from any client); else undefined. */
+export function retryingTallyOf(value: unknown): RetryingTally | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { devices, attempts, authErrors } = value as Record<string, unknown>;
+  const count = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+  if (!count(devices) || !count(attempts) || !count(authErrors) || authErrors > attempts) return undefined;
+  return { devices, attempts, authErrors };
 }
 
 export function toSyncMetrics(

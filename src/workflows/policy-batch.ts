@@ -22,10 +22,17 @@ import {
 } from '@temporalio/workflow';
 import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../activities/types';
 import { durableRetryAfterLocalAttempt, outcomeFromFailure, outcomeFromResult } from './device-outcome';
-import { NON_RETRYABLE_FAILURE_TYPES } from './failure-types';
+import { NON_RETRYABLE_FAILURE_TYPES, type AttemptCounters } from './failure-types';
 import { batchProgressSignal } from './messages';
 import { MAX_BATCH_SIZE, resolveRetryOptions, SYNC_DEFAULTS, validateRetryOptions } from './options';
-import type { DeviceAssignment, DeviceOutcome, PolicyBatchInput, PolicyBatchResult } from './types';
+import type {
+  BatchProgress,
+  DeviceAssignment,
+  DeviceOutcome,
+  PolicyBatchInput,
+  PolicyBatchResult,
+  RetryingTally,
+} from './types';
 
 /** Marks histories that try devices locally first; histories from before it replay the all-durable way. */
 export const LOCAL_FIRST_ATTEMPT_PATCH = 'local-first-attempt';
@@ -59,6 +66,11 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
     retry: { maximumAttempts: 1 },
   });
   const localFirst = retry.localFirstAttempt && patched(LOCAL_FIRST_ATTEMPT_PATCH);
+  const reporter = new ProgressReporter(
+    input,
+    input.reportEvery ?? SYNC_DEFAULTS.reportEvery,
+    patched(COALESCED_PROGRESS_PATCH),
+  );
 
   /** One local try; on a retryable failure, its delay, then the durable activity with the attempts left. */
   async function write(device: DeviceAssignment, args: ApplyPolicyInput): Promise<ApplyPolicyResult> {
@@ -71,18 +83,13 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
       const next = durableRetryAfterLocalAttempt(error, retry.initialIntervalInMs);
       const attemptsLeft = retry.maximumAttempts - (next?.prior.attempts ?? retry.maximumAttempts);
       if (!next || attemptsLeft < 1) throw error;
+      reporter.retrying(device.deviceId, next.prior);
       await sleep(next.delayInMs);
       return durable(attemptsLeft).executeWithOptions({ summary: device.deviceId }, [
         { ...args, prior: next.prior },
       ]);
     }
   }
-
-  const reporter = new ProgressReporter(
-    input,
-    input.reportEvery ?? SYNC_DEFAULTS.reportEvery,
-    patched(COALESCED_PROGRESS_PATCH),
-  );
 
   async function apply(device: DeviceAssignment): Promise<DeviceOutcome> {
     let outcome: DeviceOutcome;
@@ -123,6 +130,10 @@ class ProgressReporter {
   private pending: DeviceOutcome[] = [];
   private done = 0;
   private inFlight = false;
+  /** Devices whose first attempt failed and that are being retried, with that attempt's counters. */
+  private readonly retryingDevices = new Map<string, AttemptCounters>();
+  /** Devices that started retrying since the last report (they make a report due, like outcomes). */
+  private newlyRetrying = 0;
   private sending: Promise<void> = Promise.resolve();
 
   constructor(
@@ -132,8 +143,17 @@ class ProgressReporter {
   ) {}
 
   add(outcome: DeviceOutcome): void {
+    this.retryingDevices.delete(outcome.deviceId);
     this.pending.push(outcome);
     this.done += 1;
+    this.sendIfDue();
+  }
+
+  /** A device's first attempt failed and it goes on to the durable activity (coalescing reporters only). */
+  retrying(deviceId: string, counters: AttemptCounters): void {
+    if (!this.coalesce) return;
+    this.retryingDevices.set(deviceId, counters);
+    this.newlyRetrying += 1;
     this.sendIfDue();
   }
 
@@ -148,7 +168,8 @@ class ProgressReporter {
 
   private sendIfDue(): void {
     const final = this.done === this.input.devices.length;
-    if (this.pending.length === 0 || (this.pending.length < this.reportEvery && !final)) return;
+    const changes = this.pending.length + this.newlyRetrying;
+    if (changes === 0 || (changes < this.reportEvery && !final)) return;
     const outcomes = this.pending;
     this.pending = [];
     if (!this.coalesce) {
@@ -160,16 +181,33 @@ class ProgressReporter {
       return;
     }
     this.inFlight = true;
-    this.sending = this.send(outcomes, final).then(() => {
+    this.newlyRetrying = 0;
+    this.sending = this.send(outcomes, final, this.retryingTally()).then(() => {
       this.inFlight = false;
       this.sendIfDue();
     });
   }
 
-  private async send(outcomes: DeviceOutcome[], final: boolean): Promise<void> {
+  private retryingTally(): RetryingTally {
+    const tally: RetryingTally = { devices: 0, attempts: 0, authErrors: 0 };
+    for (const counters of this.retryingDevices.values()) {
+      tally.devices += 1;
+      tally.attempts += counters.attempts;
+      tally.authErrors += counters.authErrors;
+    }
+    return tally;
+  }
+
+  private async send(outcomes: DeviceOutcome[], final: boolean, retrying?: RetryingTally): Promise<void> {
     const parent = getExternalWorkflowHandle(this.input.parentWorkflowId);
+    const progress: BatchProgress = {
+      batchNumber: this.input.batchNumber,
+      outcomes,
+      final,
+      ...(retrying ? { retrying } : {}),
+    };
     try {
-      await parent.signal(batchProgressSignal, { batchNumber: this.input.batchNumber, outcomes, final });
+      await parent.signal(batchProgressSignal, progress);
     } catch (error) {
       if (isCancellation(error)) return; // the batch is being cancelled; nothing left to report
       log.warn('Could not report progress to the parent; its result will carry the outcomes', {

@@ -52,8 +52,10 @@ import {
   emptyCounters,
   failureOf,
   planWrites,
+  retryingTallyOf,
   toSyncMetrics,
   uncountFailures,
+  withRetrying,
 } from './metrics';
 import {
   resolveSyncOptions,
@@ -79,6 +81,7 @@ import type {
   PolicySyncInput,
   Rejection,
   RerunRequest,
+  RetryingTally,
   RunSummary,
   SyncCounters,
   SyncMetrics,
@@ -127,6 +130,8 @@ interface RunningBatch {
   deviceIds: Set<string>;
   /** Devices whose outcome is already counted (by a progress signal or the result). */
   counted: Set<string>;
+  /** The batch's devices being retried, as of its last progress report. */
+  retrying?: RetryingTally;
 }
 
 interface BufferedDevice {
@@ -276,7 +281,10 @@ class PolicySync {
     // No running batch: a late report of a batch already reconciled from its result.
     const batch = this.running.get(progress?.batchNumber);
     if (!batch) return;
+    batch.retrying = progress.final ? undefined : retryingTallyOf(progress.retrying);
     for (const outcome of progress.outcomes ?? []) this.count(batch, outcome);
+    this.checkAuthErrorRate();
+    this.refreshDetails();
   }
 
   // ── phases ────────────────────────────────────────────────────────────────────────────────────────────
@@ -501,15 +509,25 @@ class PolicySync {
     this.counters = countOutcome(this.counters, outcome);
     const failure = failureOf(outcome);
     if (failure) this.failures.push(failure);
-    if (!this.authErrorRateAlertRaised && authErrorRateExceeded(this.counters, this.options.alerts)) {
-      this.authErrorRateAlertRaised = true;
-      this.raiseAlert(
-        'AuthErrorRate',
-        authErrorRateMessage(this.counters, this.options.alerts.authErrorRateThreshold),
-      );
-    }
+    this.checkAuthErrorRate();
     this.refreshDetails();
     this.changed();
+  }
+
+  /** Finished devices plus the failed first attempts of devices still retrying. */
+  private liveCounters(): SyncCounters {
+    return withRetrying(
+      this.counters,
+      [...this.running.values()].map((batch) => batch.retrying),
+    );
+  }
+
+  private checkAuthErrorRate(): void {
+    if (this.authErrorRateAlertRaised) return;
+    const live = this.liveCounters();
+    if (!authErrorRateExceeded(live, this.options.alerts)) return;
+    this.authErrorRateAlertRaised = true;
+    this.raiseAlert('AuthErrorRate', authErrorRateMessage(live, this.options.alerts.authErrorRateThreshold));
   }
 
   // ── abort ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -715,7 +733,7 @@ class PolicySync {
   }
 
   private metrics(): SyncMetrics {
-    return toSyncMetrics(this.counters, this.visiblePhase(), this.startedAt, this.alerts);
+    return toSyncMetrics(this.liveCounters(), this.visiblePhase(), this.startedAt, this.alerts);
   }
 
   private summary(): RunSummary {

@@ -185,6 +185,18 @@ export interface BatchProgress {
   batchNumber: number;
   outcomes: DeviceOutcome[];
   final: boolean;
+  /**
+   * The failed first attempts of this batch's devices that are still being retried, as of this report (it
+   * replaces the previous one). Lets the parent judge the 403 rate during a retry storm instead of after it.
+   */
+  retrying?: RetryingTally;
+}
+
+/** Attempts and 403s of devices not finished yet (their first, local attempts). */
+export interface RetryingTally {
+  devices: number;
+  attempts: number;
+  authErrors: number;
 }
 
 export interface PolicyBatchResult {

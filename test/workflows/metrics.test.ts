@@ -6,8 +6,10 @@ import {
   emptyCounters,
   failureOf,
   planWrites,
+  retryingTallyOf,
   toSyncMetrics,
   uncountFailures,
+  withRetrying,
 } from '../../src/workflows/metrics';
 import type { DeviceOutcome } from '../../src/workflows/types';
 
@@ -65,6 +67,31 @@ void describe('metrics', () => {
     assert.equal(c.devicesTotal, 1);
     assert.equal(c.devicesDone, 0);
     assert.equal(c.failureCount, 0);
+  });
+
+  void it('adds the failed first attempts of devices still retrying, and refuses a malformed tally', () => {
+    const finished = { ...emptyCounters(), devicesDone: 10, writeAttempts: 10, authErrors: 0 };
+    const live = withRetrying(finished, [
+      { devices: 4, attempts: 4, authErrors: 4 },
+      undefined,
+      { devices: 1, attempts: 1, authErrors: 0 },
+    ]);
+    assert.equal(live.writeAttempts, 15);
+    assert.equal(live.authErrors, 4);
+    assert.equal(live.devicesDone, 10, 'devices still retrying are not done');
+    assert.equal(authErrorRate(live), 4 / 15);
+    assert.deepEqual(retryingTallyOf({ devices: 2, attempts: 2, authErrors: 1 }), {
+      devices: 2,
+      attempts: 2,
+      authErrors: 1,
+    });
+    for (const bad of [
+      null,
+      'x',
+      { devices: 1, attempts: -1, authErrors: 0 },
+      { devices: 1, attempts: 1, authErrors: 2 },
+    ])
+      assert.equal(retryingTallyOf(bad), undefined, JSON.stringify(bad));
   });
 
   void it('makes failure records only of failures', () => {

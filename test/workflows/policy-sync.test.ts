@@ -471,6 +471,53 @@ void describe('policySyncWorkflow', () => {
     });
   });
 
+  void it('raises the 403-rate alert during a retry storm, before the retried devices finish', async () => {
+    const fake = new FakeAzure(deviceIds(30));
+    const gate = new Gate();
+    fake.behavior = async ({ deviceId, attempt }, f) => {
+      const storm = Number(deviceId.slice(4)) <= 25;
+      if (storm && attempt === 1)
+        throw applyFailure(
+          FailureType.AuthorizationFailed,
+          '403',
+          { attempts: 1, authErrors: 1, throttled: 0 },
+          {
+            nextRetryDelayInMs: 10,
+          },
+        );
+      if (storm) await gate.wait();
+      return f.succeed(deviceId, attempt, storm ? { authErrors: 1 } : {});
+    };
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, { retry: fast });
+      try {
+        const alerts = await eventually(
+          'the AuthErrorRate alert while 25 devices are held in their retries',
+          () => handle.query(alertsQuery),
+          (a) => a.some((alert) => alert.kind === 'AuthErrorRate'),
+        );
+        // Raised while every storm device was still held in its retries: the 403s it counts are theirs.
+        const counted = /\((\d+) of (\d+)\)/.exec(alerts[0]?.message ?? '');
+        assert.ok(counted && Number(counted[1]) >= 20, alerts[0]?.message);
+        const live = await eventually(
+          'live metrics with the 5 finished devices and the 25 first 403s',
+          () => metricsOf(handle),
+          (m) => m.devicesDone === 5 && m.authErrors === 25,
+        );
+        assert.equal(live.authErrorRate, 25 / 30);
+      } finally {
+        gate.open();
+      }
+      const summary = await handle.result();
+      assert.equal(summary.succeeded, 30);
+      assert.equal(summary.authErrors, 25, 'each 403 counted once, after the devices finished');
+      assert.deepEqual(
+        summary.alerts.map((a) => a.kind),
+        ['AuthErrorRate'],
+      );
+    });
+  });
+
   void it('runs every attempt as a durable activity with retry.localFirstAttempt false', async () => {
     const fake = new FakeAzure(deviceIds(3));
     await withFake(fake, async (taskQueue) => {
