@@ -7,61 +7,34 @@
  * HOSTILE_DEVICES and HOSTILE_SEED change the run.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
-import type { Emulator } from '../../src/emulator';
-import { connectTestTemporal, type TestTemporal } from '../support/temporal';
-import { describeLeaks, recordEmulatorSecrets, recordLogs, SecretScanner } from '../e2e/secrets';
+import { describeLeaks, SecretScanner } from '../e2e/secrets';
+import { useEmulatorSuite } from '../e2e/suite';
 import {
-  captureSdkLogs,
   emulatorDesired,
   heldPolicy,
   nonDecreasing,
   observeRun,
-  productEnv,
   report,
   securityPolicy403s,
-  startInProcessWorker,
   startSync,
-  startTrustedEmulator,
   uniqueHub,
-  type InProcessWorker,
 } from '../e2e/support';
 
 const DEVICES = Number(process.env.HOSTILE_DEVICES ?? 300);
 const SEED = Number(process.env.HOSTILE_SEED ?? 11);
 
-let temporal: TestTemporal;
-let emulator: Emulator | undefined;
-let worker: InProcessWorker | undefined;
-let sdkLogs: string[] = [];
-
-before(async () => {
-  temporal = await connectTestTemporal();
-  sdkLogs = captureSdkLogs();
-});
-after(async () => {
-  await worker?.stop();
-  if (emulator) {
-    recordEmulatorSecrets('chaos-hostile', emulator);
-    await emulator.close();
-  }
-  recordLogs('chaos-hostile', [...(worker?.logs ?? []), ...sdkLogs].join('\n'));
-  await temporal?.close();
-});
+const suite = useEmulatorSuite('chaos');
 
 void it(`hostile profile, ${DEVICES} devices: every device in sync or failed with its reason`, async () => {
-  emulator = await startTrustedEmulator({
+  const { emulator, worker } = await suite.world('hostile', {
     devices: DEVICES,
     profile: 'hostile',
     seed: SEED,
     hubName: uniqueHub('hub-hostile'),
   });
-  worker = await startInProcessWorker(
-    temporal,
-    productEnv(emulator, temporal, `${temporal.taskQueue}-hostile`),
-  );
-  const handle = await startSync(temporal.client, worker.config);
+  const handle = await startSync(suite.temporal.client, worker.config);
   const run = await observeRun(handle, 500);
   assert.equal(run.error, undefined, String(run.error));
   const summary = run.summary!;
@@ -119,7 +92,7 @@ void it(`hostile profile, ${DEVICES} devices: every device in sync or failed wit
     clientSecret: emulator.env.AZURE_CLIENT_SECRET!,
     tokens: emulator.issuedTokens(),
   });
-  const leaks = scanner.scan('logs', [...worker.logs, ...sdkLogs].join('\n'));
+  const leaks = scanner.scan('logs', [...worker.logs, ...suite.sdkLogs].join('\n'));
   assert.deepEqual(leaks, [], describeLeaks(leaks));
 
   const codes = summary.failed.reduce<Record<string, number>>(

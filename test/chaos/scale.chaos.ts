@@ -8,24 +8,18 @@
  * WORKER_MAX_CONCURRENT_ACTIVITIES change the run.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import type { Emulator } from '../../src/emulator';
+import { it } from 'node:test';
 import { SYNC_DEFAULTS } from '../../src/workflows/options';
-import { connectTestTemporal, continueAsNewChain, type TestTemporal } from '../support/temporal';
-import { recordEmulatorSecrets, recordLogs } from '../e2e/secrets';
+import { continueAsNewChain } from '../support/temporal';
+import { useEmulatorSuite } from '../e2e/suite';
 import {
-  captureSdkLogs,
   emulatorDesired,
   fleetMismatches,
   nonDecreasing,
   observeRun,
-  productEnv,
   report,
-  startInProcessWorker,
   startSync,
-  startTrustedEmulator,
   uniqueHub,
-  type InProcessWorker,
 } from '../e2e/support';
 
 const DEVICES = Number(process.env.SCALE_DEVICES ?? 10_000);
@@ -40,42 +34,18 @@ const EVENT_LIMIT = 10_000;
  */
 const CONTINUE_AS_NEW_AFTER_EVENTS = Number(process.env.SCALE_CONTINUE_AS_NEW_AFTER_EVENTS ?? 1_000);
 
-let temporal: TestTemporal;
-let emulator: Emulator | undefined;
-let worker: InProcessWorker | undefined;
-let sdkLogs: string[] = [];
-
-before(async () => {
-  temporal = await connectTestTemporal();
-  sdkLogs = captureSdkLogs();
-});
-after(async () => {
-  await worker?.stop();
-  if (emulator) {
-    recordEmulatorSecrets('chaos-scale', emulator);
-    await emulator.close();
-  }
-  recordLogs('chaos-scale', [...(worker?.logs ?? []), ...sdkLogs].join('\n'));
-  await temporal?.close();
-});
+const suite = useEmulatorSuite('chaos');
 
 void it(`syncs ${DEVICES} devices end to end, every parent run under ${EVENT_LIMIT} events`, async () => {
-  emulator = await startTrustedEmulator({
-    devices: DEVICES,
-    profile: 'calm',
-    hubName: uniqueHub('hub-scale'),
-  });
-  worker = await startInProcessWorker(
-    temporal,
-    productEnv(emulator, temporal, `${temporal.taskQueue}-scale`, {
-      WORKER_MAX_CONCURRENT_ACTIVITIES: ACTIVITY_SLOTS,
-    }),
-    { logLevel: 'INFO' },
+  const { emulator, worker } = await suite.world(
+    'scale',
+    { devices: DEVICES, profile: 'calm', hubName: uniqueHub('hub-scale') },
+    { env: { WORKER_MAX_CONCURRENT_ACTIVITIES: ACTIVITY_SLOTS }, logLevel: 'INFO' },
   );
   const memoryBefore = process.memoryUsage().rss;
   let peakRss = memoryBefore;
   const memory = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 500);
-  const handle = await startSync(temporal.client, worker.config, {
+  const handle = await startSync(suite.temporal.client, worker.config, {
     maxConcurrentBatches: MAX_CONCURRENT_BATCHES,
     continueAsNewAfterEvents: CONTINUE_AS_NEW_AFTER_EVENTS,
   });
@@ -95,9 +65,11 @@ void it(`syncs ${DEVICES} devices end to end, every parent run under ${EVENT_LIM
   assert.equal(maxWrites, 1, 'no device written twice');
 
   // Every run of the chain: from the first run id through continue-as-new, and as the server lists them.
-  const runs = await continueAsNewChain(temporal.client, handle.workflowId, handle.firstExecutionRunId);
+  const runs = await continueAsNewChain(suite.temporal.client, handle.workflowId, handle.firstExecutionRunId);
   const listed: string[] = [];
-  for await (const info of temporal.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
+  for await (const info of suite.temporal.client.workflow.list({
+    query: `WorkflowId = '${handle.workflowId}'`,
+  }))
     listed.push(info.runId);
   assert.deepEqual(new Set(listed), new Set(runs.map((r) => r.runId)), 'the chain is every run of the id');
   if (DEVICES >= 10_000) assert.ok(runs.length > 1, 'a fleet this size continues as new');

@@ -10,67 +10,31 @@
  *   sync finds everything unchanged and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Emulator } from '../../src/emulator';
-import { connectTestTemporal, type TestTemporal } from '../support/temporal';
-import { describeLeaks, historiesOf, recordEmulatorSecrets, recordLogs, SecretScanner } from './secrets';
+import { describe, it } from 'node:test';
+import { describeLeaks, historiesOf, SecretScanner } from './secrets';
+import { useEmulatorSuite } from './suite';
 import {
-  captureSdkLogs,
   emulatorDesired,
   fleetMismatches,
   mutatingRequests,
   nonDecreasing,
   observeRun,
-  productEnv,
   report,
   securityPolicy403s,
-  startInProcessWorker,
   startSync,
-  startTrustedEmulator,
   uniqueHub,
-  type InProcessWorker,
 } from './support';
 
-let temporal: TestTemporal;
-let sdkLogs: string[] = [];
-
-before(async () => {
-  temporal = await connectTestTemporal();
-  sdkLogs = captureSdkLogs();
-});
-after(async () => {
-  await temporal?.close();
-});
-
-/** Emulator + in-process worker for one test; torn down (and its secrets put in the run's ledger) after it. */
-async function world(
-  name: string,
-  emulatorOptions: Parameters<typeof startTrustedEmulator>[0],
-  extraEnv: Record<string, string> = {},
-): Promise<{ emulator: Emulator; worker: InProcessWorker; close(): Promise<void> }> {
-  const emulator = await startTrustedEmulator(emulatorOptions);
-  const env = productEnv(emulator, temporal, `${temporal.taskQueue}-${name}`, extraEnv);
-  const worker = await startInProcessWorker(temporal, env);
-  return {
-    emulator,
-    worker,
-    async close() {
-      await worker.stop();
-      recordEmulatorSecrets(`e2e-${name}`, emulator);
-      recordLogs(`e2e-${name}-worker`, [...worker.logs, ...sdkLogs].join('\n'));
-      await emulator.close();
-    },
-  };
-}
+const suite = useEmulatorSuite('e2e');
 
 void describe('seed profile, arm target, 300 devices', () => {
   const DEVICES = 300;
 
   it('waits out propagation, writes through the 403s and ends with every device holding its policy', async () => {
     const hub = uniqueHub('hub-e2e-seed');
-    const w = await world('seed', { devices: DEVICES, profile: 'seed', seed: 5, hubName: hub });
+    const w = await suite.world('seed', { devices: DEVICES, profile: 'seed', seed: 5, hubName: hub });
     try {
-      const handle = await startSync(temporal.client, w.worker.config);
+      const handle = await startSync(suite.temporal.client, w.worker.config);
       const run = await observeRun(handle, 200);
       assert.equal(run.error, undefined, `the sync failed: ${String(run.error)}`);
       const summary = run.summary!;
@@ -126,18 +90,21 @@ void describe('seed profile, arm target, 300 devices', () => {
       assert.ok(last.devicesDone <= DEVICES && last.successCount <= DEVICES);
 
       // Nothing secret in any of this run's histories (parent and batches) or in the worker's logs.
-      const histories = await historiesOf(temporal.client, `WorkflowId STARTS_WITH '${handle.workflowId}'`);
+      const histories = await historiesOf(
+        suite.temporal.client,
+        `WorkflowId STARTS_WITH '${handle.workflowId}'`,
+      );
       assert.ok(histories.length >= 1 + DEVICES / 50, `parent and batches listed (${histories.length})`);
       const scanner = new SecretScanner().addEmulator('seed', {
         clientSecret: w.emulator.env.AZURE_CLIENT_SECRET!,
         tokens: w.emulator.issuedTokens(),
       });
       assert.ok(w.emulator.issuedTokens().length > 1, 'tokens were refreshed after 403s');
-      assert.ok(sdkLogs.length > 0, 'the SDK logged the failed attempts (searched too)');
+      assert.ok(suite.sdkLogs.length > 0, 'the SDK logged the failed attempts (searched too)');
       const leaks = [
         ...histories.flatMap((h) => scanner.scan(`history ${h.workflowId}`, h.text)),
         ...scanner.scan('worker log', w.worker.logs.join('\n')),
-        ...scanner.scan('Temporal SDK log', sdkLogs.join('\n')),
+        ...scanner.scan('Temporal SDK log', suite.sdkLogs.join('\n')),
       ];
       assert.deepEqual(leaks, [], describeLeaks(leaks));
 
@@ -159,13 +126,13 @@ void describe('twin target, calm profile, 60 devices', () => {
 
   it('puts the document in every twin; a second sync finds all unchanged and writes nothing', async () => {
     const hub = uniqueHub('hub-e2e-twin');
-    const w = await world(
+    const w = await suite.world(
       'twin',
       { devices: DEVICES, profile: 'calm', hubName: hub },
-      { POLICY_TARGET: 'twin' },
+      { env: { POLICY_TARGET: 'twin' } },
     );
     try {
-      const first = await observeRun(await startSync(temporal.client, w.worker.config), 500);
+      const first = await observeRun(await startSync(suite.temporal.client, w.worker.config), 500);
       assert.equal(first.error, undefined, String(first.error));
       assert.equal(first.summary!.target, 'twin');
       assert.equal(first.summary!.succeeded, DEVICES);
@@ -178,7 +145,7 @@ void describe('twin target, calm profile, 60 devices', () => {
       );
 
       const logMark = w.emulator.requestLog().length;
-      const second = await observeRun(await startSync(temporal.client, w.worker.config), 500);
+      const second = await observeRun(await startSync(suite.temporal.client, w.worker.config), 500);
       assert.equal(second.error, undefined, String(second.error));
       assert.equal(second.summary!.unchanged, DEVICES);
       assert.equal(second.summary!.succeeded, 0);
