@@ -1,14 +1,16 @@
 /**
  * Retry delays for ApplicationFailure.nextRetryDelay. Temporal adds no jitter of its own, so hundreds of
  * devices refused at once would come back at once: these spread them. Pure (randomness is injected).
+ * Without options, the workflows' device retry defaults apply.
  */
+import { RETRY_DEFAULTS } from '../workflows/options';
 
 export interface BackoffOptions {
-  /** @default 1000 */
+  /** @default RETRY_DEFAULTS.initialIntervalInMs (1000) */
   initialIntervalInMs?: number;
-  /** @default 2 */
+  /** @default RETRY_DEFAULTS.backoffCoefficient (2) */
   backoffCoefficient?: number;
-  /** @default 30000 */
+  /** @default RETRY_DEFAULTS.maximumIntervalInMs (8000) */
   maximumIntervalInMs?: number;
   /** Never retry sooner than this. @default 100 */
   minimumIntervalInMs?: number;
@@ -16,9 +18,9 @@ export interface BackoffOptions {
 
 /** The un-jittered exponential delay after attempt `attempt` (1-based): initial × coefficient^(attempt-1), capped. */
 export function exponentialBackoffInMs(attempt: number, options: BackoffOptions = {}): number {
-  const initial = options.initialIntervalInMs ?? 1000;
-  const coefficient = options.backoffCoefficient ?? 2;
-  const max = options.maximumIntervalInMs ?? 30_000;
+  const initial = options.initialIntervalInMs ?? RETRY_DEFAULTS.initialIntervalInMs;
+  const coefficient = options.backoffCoefficient ?? RETRY_DEFAULTS.backoffCoefficient;
+  const max = options.maximumIntervalInMs ?? RETRY_DEFAULTS.maximumIntervalInMs;
   return Math.min(max, initial * coefficient ** Math.max(0, attempt - 1));
 }
 

@@ -16,15 +16,17 @@ export const SYNC_DEFAULTS = {
   batchStartDelayInMs: 0,
   reportEvery: 10,
   continueAsNewAfterEvents: 4_000,
-  preflight: { firstRecheckInMs: 2_000, maxRecheckInMs: 60_000, timeoutInMs: 30 * 60_000 },
+  preflight: { firstRecheckInMs: 1_000, maxRecheckInMs: 60_000, timeoutInMs: 30 * 60_000 },
   alerts: { authErrorRateThreshold: 0.1, minAttempts: 20, abortAfterAuthFailures: 50 },
 } as const;
 
 export const RETRY_DEFAULTS: Required<DeviceRetryOptions> = {
   initialIntervalInMs: 1_000,
   backoffCoefficient: 2,
-  maximumIntervalInMs: 30_000,
-  maximumAttempts: 10,
+  // 8 s, not 30: after a propagation window closes, a device refused at its end waits at most one interval.
+  // With 30 attempts the retries still span ~2–4 minutes; scheduleToClose (10 min) bounds them in time.
+  maximumIntervalInMs: 8_000,
+  maximumAttempts: 30,
   startToCloseTimeoutInMs: 30_000,
   scheduleToCloseTimeoutInMs: 10 * 60_000,
   localFirstAttempt: true,

@@ -47,9 +47,9 @@ export interface DeviceRetryOptions {
   initialIntervalInMs?: number;
   /** @default 2 */
   backoffCoefficient?: number;
-  /** @default 30000 */
+  /** @default 8000 */
   maximumIntervalInMs?: number;
-  /** @default 10 */
+  /** All attempts of one device, the local first attempt included. @default 30 */
   maximumAttempts?: number;
   /** Limit on one attempt (one HTTP write with its token). @default 30000 */
   startToCloseTimeoutInMs?: number;

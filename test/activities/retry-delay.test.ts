@@ -11,10 +11,10 @@ import { InventoryError } from '../../src/inventory/errors';
 import { FailureType } from '../../src/workflows/failure-types';
 
 void describe('retry delays', () => {
-  void it('grows exponentially from 1 s, doubling, capped at 30 s', () => {
+  void it('grows exponentially from 1 s, doubling, capped at 8 s (the device retry defaults)', () => {
     assert.deepEqual(
-      [1, 2, 3, 4, 5, 6, 7].map((a) => exponentialBackoffInMs(a)),
-      [1000, 2000, 4000, 8000, 16000, 30000, 30000],
+      [1, 2, 3, 4, 5, 6].map((a) => exponentialBackoffInMs(a)),
+      [1000, 2000, 4000, 8000, 8000, 8000],
     );
   });
   void it('full jitter stays between the floor and the exponential delay, and spreads', () => {

@@ -47,7 +47,7 @@ void describe('applySecurityPolicy backoff from its input', () => {
       activities.readInventoryPage({ snapshotId: snapshot.id, offset: 0, limit: 1 }),
     );
     assert.ok(device);
-    // Attempt 8: the default backoff's ceiling is 30 s there.
+    // Attempt 8: the default backoff's ceiling is 8 s there.
     const env = new MockActivityEnvironment({ attempt: 8 });
     const failure = await env
       .run(() =>
@@ -72,11 +72,12 @@ void describe('applySecurityPolicy backoff from its input', () => {
     for (const delay of delays) assert.ok(delay <= 400, `delay ${delay} ms within the 400 ms cap`);
   });
 
-  void it('uses the worker default (30 s cap) without one', async () => {
+  void it('uses the device retry defaults (8 s cap) without one', async () => {
     const delays = await Promise.all(Array.from({ length: 8 }, () => refusedDelay()));
     assert.ok(
       delays.some((delay) => delay > 400),
-      `full jitter up to 30 s reaches past 400 ms: ${delays.join(', ')}`,
+      `full jitter up to 8 s reaches past 400 ms: ${delays.join(', ')}`,
     );
+    for (const delay of delays) assert.ok(delay <= 8_000, `delay ${delay} ms within the 8 s cap`);
   });
 });

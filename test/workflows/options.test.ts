@@ -12,7 +12,7 @@ void describe('sync options', () => {
     assert.equal(o.continueAsNewAfterEvents, 4_000);
     assert.equal(o.pageSize, 500);
     assert.deepEqual(o.preflight, {
-      firstRecheckInMs: 2_000,
+      firstRecheckInMs: 1_000,
       maxRecheckInMs: 60_000,
       timeoutInMs: 1_800_000,
     });
@@ -20,8 +20,8 @@ void describe('sync options', () => {
     assert.deepEqual(o.retry, {
       initialIntervalInMs: 1_000,
       backoffCoefficient: 2,
-      maximumIntervalInMs: 30_000,
-      maximumAttempts: 10,
+      maximumIntervalInMs: 8_000,
+      maximumAttempts: 30,
       startToCloseTimeoutInMs: 30_000,
       scheduleToCloseTimeoutInMs: 600_000,
       localFirstAttempt: true,
