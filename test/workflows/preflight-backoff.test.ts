@@ -4,9 +4,9 @@ import { nextPreflightWait, recheckDelay } from '../../src/workflows/preflight-b
 import { SYNC_DEFAULTS } from '../../src/workflows/options';
 
 void describe('preflight backoff', () => {
-  void it('re-checks after 2 s, doubling to 60 s (the defaults)', () => {
+  void it('re-checks after 1 s, doubling to 60 s (the defaults)', () => {
     const delays = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => recheckDelay(n, SYNC_DEFAULTS.preflight));
-    assert.deepEqual(delays, [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+    assert.deepEqual(delays, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
     assert.equal(recheckDelay(10_000, SYNC_DEFAULTS.preflight), 60_000);
   });
 
