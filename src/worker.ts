@@ -100,7 +100,8 @@ export async function createPolicySyncWorker(
       identity: options.identity ?? `policy-sync@${hostname()}/${process.pid}`,
       ...workflowSource(options.workflowBundlePath),
       activities,
-      // The same budget for local first attempts (policyBatchWorkflow) as for durable activities.
+      // Local first attempts (policyBatchWorkflow) get a pool of their own of the same size: up to twice this
+      // many Azure calls at once per worker (the pacer and the HTTP client's connection limit still apply).
       maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
       maxConcurrentLocalActivityExecutions: config.worker.maxConcurrentActivities,
       shutdownGraceTime: options.shutdownGraceTimeInMs ?? 30_000,

@@ -87,9 +87,31 @@ export function parseCommand<F extends FlagSpecs>(spec: CommandSpec<F>, argv: st
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true, allowNegative: false });
+    parsed = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals: true,
+      allowNegative: false,
+      tokens: true,
+    });
   } catch (error) {
     throw new UsageError(describeParseError(error, spec), spec.name);
+  }
+  // parseArgs keeps the last of a repeated flag; a second --devices would silently drop the first list.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== 'option' || flags[token.name]?.type !== 'string') continue;
+    if (seen.has(token.name))
+      throw new UsageError(
+        `--${token.name} is given more than once; give it once${
+          flags[token.name]?.description.includes('comma-separated')
+            ? ' with every value in one comma-separated list (a,b,c)'
+            : ''
+        }`,
+        spec.name,
+      );
+    seen.add(token.name);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const help = values.help === true;

@@ -49,7 +49,13 @@ export function outcomeFromResult(
  * ApplicationFailure's details[0] (or its last heartbeat, for timeouts); without them, attempts are
  * inferred from the retry state.
  */
-export function outcomeFromFailure(deviceId: string, error: unknown, maximumAttempts: number): DeviceOutcome {
+export function outcomeFromFailure(
+  deviceId: string,
+  error: unknown,
+  maximumAttempts: number,
+  /** The local first attempt's counters when the durable activity took over: the outcome counts no less. */
+  prior?: AttemptCounters,
+): DeviceOutcome {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   let code: string;
   let counters: Partial<AttemptCounters> | undefined;
@@ -68,12 +74,14 @@ export function outcomeFromFailure(deviceId: string, error: unknown, maximumAtte
     error instanceof ActivityFailure && error.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED
       ? maximumAttempts
       : 1;
+  // A durable failure without counters (timeouts without a heartbeat) still counts the local attempt before it.
+  const floor = (value: number, atLeast = 0) => Math.max(value, atLeast);
   return {
     deviceId,
     status: 'failed',
-    attempts: counters?.attempts ?? inferredAttempts,
-    authErrors: counters?.authErrors ?? 0,
-    throttled: counters?.throttled ?? 0,
+    attempts: floor(counters?.attempts ?? inferredAttempts, prior ? prior.attempts + 1 : 0),
+    authErrors: floor(counters?.authErrors ?? 0, prior?.authErrors),
+    throttled: floor(counters?.throttled ?? 0, prior?.throttled),
     code,
     message: sanitizeMessage(messageOf(cause) || messageOf(error)),
   };

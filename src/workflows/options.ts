@@ -32,6 +32,30 @@ export const RETRY_DEFAULTS: Required<DeviceRetryOptions> = {
   localFirstAttempt: true,
 };
 
+/**
+ * The defaults of syncs started before the `sync-defaults-v2` patch (window 4, preflight from 2 s, retries capped
+ * at 30 s × 10 attempts). A run that started with them keeps them when it is replayed: its page size and window
+ * are in its history. See policySyncWorkflow.
+ */
+export const SYNC_DEFAULTS_V1 = {
+  ...SYNC_DEFAULTS,
+  maxConcurrentBatches: 4,
+  preflight: { ...SYNC_DEFAULTS.preflight, firstRecheckInMs: 2_000 },
+} as const;
+export const RETRY_DEFAULTS_V1: Required<DeviceRetryOptions> = {
+  ...RETRY_DEFAULTS,
+  maximumIntervalInMs: 30_000,
+  maximumAttempts: 10,
+};
+
+/** Which generation of defaults fills what an input leaves out. */
+export interface OptionDefaults {
+  sync: typeof SYNC_DEFAULTS | typeof SYNC_DEFAULTS_V1;
+  retry: Required<DeviceRetryOptions>;
+}
+export const CURRENT_DEFAULTS: OptionDefaults = { sync: SYNC_DEFAULTS, retry: RETRY_DEFAULTS };
+export const V1_DEFAULTS: OptionDefaults = { sync: SYNC_DEFAULTS_V1, retry: RETRY_DEFAULTS_V1 };
+
 export interface ResolvedSyncOptions {
   batchSize: number;
   maxConcurrentBatches: number;
@@ -45,31 +69,38 @@ export interface ResolvedSyncOptions {
   retry: Required<DeviceRetryOptions>;
 }
 
-export function resolveRetryOptions(retry: DeviceRetryOptions = {}): Required<DeviceRetryOptions> {
+export function resolveRetryOptions(
+  retry: DeviceRetryOptions = {},
+  defaults: Required<DeviceRetryOptions> = RETRY_DEFAULTS,
+): Required<DeviceRetryOptions> {
   return {
-    initialIntervalInMs: retry.initialIntervalInMs ?? RETRY_DEFAULTS.initialIntervalInMs,
-    backoffCoefficient: retry.backoffCoefficient ?? RETRY_DEFAULTS.backoffCoefficient,
-    maximumIntervalInMs: retry.maximumIntervalInMs ?? RETRY_DEFAULTS.maximumIntervalInMs,
-    maximumAttempts: retry.maximumAttempts ?? RETRY_DEFAULTS.maximumAttempts,
-    startToCloseTimeoutInMs: retry.startToCloseTimeoutInMs ?? RETRY_DEFAULTS.startToCloseTimeoutInMs,
-    scheduleToCloseTimeoutInMs: retry.scheduleToCloseTimeoutInMs ?? RETRY_DEFAULTS.scheduleToCloseTimeoutInMs,
-    localFirstAttempt: retry.localFirstAttempt ?? RETRY_DEFAULTS.localFirstAttempt,
+    initialIntervalInMs: retry.initialIntervalInMs ?? defaults.initialIntervalInMs,
+    backoffCoefficient: retry.backoffCoefficient ?? defaults.backoffCoefficient,
+    maximumIntervalInMs: retry.maximumIntervalInMs ?? defaults.maximumIntervalInMs,
+    maximumAttempts: retry.maximumAttempts ?? defaults.maximumAttempts,
+    startToCloseTimeoutInMs: retry.startToCloseTimeoutInMs ?? defaults.startToCloseTimeoutInMs,
+    scheduleToCloseTimeoutInMs: retry.scheduleToCloseTimeoutInMs ?? defaults.scheduleToCloseTimeoutInMs,
+    localFirstAttempt: retry.localFirstAttempt ?? defaults.localFirstAttempt,
   };
 }
 
-export function resolveSyncOptions(input: PolicySyncInput): ResolvedSyncOptions {
-  const batchSize = input.batchSize ?? SYNC_DEFAULTS.batchSize;
-  const maxConcurrentBatches = input.maxConcurrentBatches ?? SYNC_DEFAULTS.maxConcurrentBatches;
+export function resolveSyncOptions(
+  input: PolicySyncInput,
+  defaults: OptionDefaults = CURRENT_DEFAULTS,
+): ResolvedSyncOptions {
+  const d = defaults.sync;
+  const batchSize = input.batchSize ?? d.batchSize;
+  const maxConcurrentBatches = input.maxConcurrentBatches ?? d.maxConcurrentBatches;
   return {
     batchSize,
     maxConcurrentBatches,
-    batchStartDelayInMs: input.batchStartDelayInMs ?? SYNC_DEFAULTS.batchStartDelayInMs,
-    reportEvery: input.reportEvery ?? SYNC_DEFAULTS.reportEvery,
-    continueAsNewAfterEvents: input.continueAsNewAfterEvents ?? SYNC_DEFAULTS.continueAsNewAfterEvents,
+    batchStartDelayInMs: input.batchStartDelayInMs ?? d.batchStartDelayInMs,
+    reportEvery: input.reportEvery ?? d.reportEvery,
+    continueAsNewAfterEvents: input.continueAsNewAfterEvents ?? d.continueAsNewAfterEvents,
     pageSize: batchSize * maxConcurrentBatches,
-    preflight: { ...SYNC_DEFAULTS.preflight, ...definedOnly(input.preflight) },
-    alerts: { ...SYNC_DEFAULTS.alerts, ...definedOnly(input.alerts) },
-    retry: resolveRetryOptions(input.retry),
+    preflight: { ...d.preflight, ...definedOnly(input.preflight) },
+    alerts: { ...d.alerts, ...definedOnly(input.alerts) },
+    retry: resolveRetryOptions(input.retry, defaults.retry),
   };
 }
 

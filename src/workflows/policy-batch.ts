@@ -10,6 +10,7 @@
  * visible in the Temporal UI with their attempt counts.
  */
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   getExternalWorkflowHandle,
   isCancellation,
@@ -64,6 +65,8 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
   const { applySecurityPolicy: applyLocally } = proxyLocalActivities<PolicySyncActivities>({
     startToCloseTimeout: retry.startToCloseTimeoutInMs,
     retry: { maximumAttempts: 1 },
+    // A cancelled batch ends only once its writes have stopped (the SDK's unset value means TRY_CANCEL).
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   const localFirst = retry.localFirstAttempt && patched(LOCAL_FIRST_ATTEMPT_PATCH);
   const reporter = new ProgressReporter(
@@ -72,8 +75,15 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
     patched(COALESCED_PROGRESS_PATCH),
   );
 
-  /** One local try; on a retryable failure, its delay, then the durable activity with the attempts left. */
-  async function write(device: DeviceAssignment, args: ApplyPolicyInput): Promise<ApplyPolicyResult> {
+  /**
+   * One local try; on a retryable failure, its delay, then the durable activity with the attempts left.
+   * `handedOver.prior` is set when the durable activity took over (what the local attempt came to).
+   */
+  async function write(
+    device: DeviceAssignment,
+    args: ApplyPolicyInput,
+    handedOver: { prior?: AttemptCounters },
+  ): Promise<ApplyPolicyResult> {
     if (!localFirst) return applyDurably.executeWithOptions({ summary: device.deviceId }, [args]);
     try {
       return await applyLocally.executeWithOptions({ summary: `${device.deviceId} (local first attempt)` }, [
@@ -84,7 +94,9 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
       const attemptsLeft = retry.maximumAttempts - (next?.prior.attempts ?? retry.maximumAttempts);
       if (!next || attemptsLeft < 1) throw error;
       reporter.retrying(device.deviceId, next.prior);
-      await sleep(next.delayInMs);
+      handedOver.prior = next.prior;
+      // Within the device's time budget, whatever a Retry-After asked for.
+      await sleep(Math.min(next.delayInMs, retry.scheduleToCloseTimeoutInMs));
       return durable(attemptsLeft).executeWithOptions({ summary: device.deviceId }, [
         { ...args, prior: next.prior },
       ]);
@@ -93,22 +105,27 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
 
   async function apply(device: DeviceAssignment): Promise<DeviceOutcome> {
     let outcome: DeviceOutcome;
+    const handedOver: { prior?: AttemptCounters } = {};
     try {
-      const result = await write(device, {
-        deviceId: device.deviceId,
-        policy: device.policy,
-        target: input.target,
-        snapshotId: input.snapshotId,
-        backoff: {
-          initialIntervalInMs: retry.initialIntervalInMs,
-          backoffCoefficient: retry.backoffCoefficient,
-          maximumIntervalInMs: retry.maximumIntervalInMs,
+      const result = await write(
+        device,
+        {
+          deviceId: device.deviceId,
+          policy: device.policy,
+          target: input.target,
+          snapshotId: input.snapshotId,
+          backoff: {
+            initialIntervalInMs: retry.initialIntervalInMs,
+            backoffCoefficient: retry.backoffCoefficient,
+            maximumIntervalInMs: retry.maximumIntervalInMs,
+          },
         },
-      });
+        handedOver,
+      );
       outcome = outcomeFromResult(device.deviceId, result, new Date().toISOString());
     } catch (error) {
       if (isCancellation(error)) throw error;
-      outcome = outcomeFromFailure(device.deviceId, error, retry.maximumAttempts);
+      outcome = outcomeFromFailure(device.deviceId, error, retry.maximumAttempts, handedOver.prior);
     }
     reporter.add(outcome);
     return outcome;

@@ -15,6 +15,7 @@ import {
   log,
   makeContinueAsNewFunc,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -58,7 +59,9 @@ import {
   withRetrying,
 } from './metrics';
 import {
+  CURRENT_DEFAULTS,
   resolveSyncOptions,
+  V1_DEFAULTS,
   validateRerunRequest,
   validateSyncInput,
   type ResolvedSyncOptions,
@@ -87,6 +90,14 @@ import type {
   SyncMetrics,
   SyncPhase,
 } from './types';
+
+/**
+ * Marks runs whose unset options take today's defaults (window 10, preflight from 1 s, retries capped at 8 s ×
+ * 30). Runs from before replay with V1_DEFAULTS: their page size and window are in their history.
+ */
+export const SYNC_DEFAULTS_V2_PATCH = 'sync-defaults-v2';
+/** Marks runs that count their batches' `retrying` tallies (an alert may come earlier than it used to). */
+export const LIVE_RETRYING_TALLY_PATCH = 'live-retrying-tally';
 
 const controlRetry = {
   initialInterval: '1 second',
@@ -172,9 +183,16 @@ class PolicySync {
   private readonly rerunRequests: RerunRequest[] = [];
   /** Bumped by everything the main loop may wait for. */
   private changes = 0;
+  /** Whether batches' `retrying` tallies count in the live metrics and the 403-rate alert. */
+  private readonly countsRetrying: boolean;
 
   constructor(private readonly input: PolicySyncInput) {
-    this.options = resolveSyncOptions(input);
+    // Runs started before these changes replay with what they started with (see the patch constants).
+    this.options = resolveSyncOptions(
+      input,
+      patched(SYNC_DEFAULTS_V2_PATCH) ? CURRENT_DEFAULTS : V1_DEFAULTS,
+    );
+    this.countsRetrying = patched(LIVE_RETRYING_TALLY_PATCH);
     this.publishedPhase = workflowInfo().typedSearchAttributes.get(policySyncPhaseSearchAttribute);
     const carried = input.carried;
     if (carried) {
@@ -281,7 +299,7 @@ class PolicySync {
     // No running batch: a late report of a batch already reconciled from its result.
     const batch = this.running.get(progress?.batchNumber);
     if (!batch) return;
-    batch.retrying = progress.final ? undefined : retryingTallyOf(progress.retrying);
+    batch.retrying = progress.final || !this.countsRetrying ? undefined : retryingTallyOf(progress.retrying);
     for (const outcome of progress.outcomes ?? []) this.count(batch, outcome);
     this.checkAuthErrorRate();
     this.refreshDetails();
@@ -476,9 +494,11 @@ class PolicySync {
         // retried run) is stale; replace it rather than fail.
         workflowIdReusePolicy: WorkflowIdReusePolicy.TERMINATE_IF_RUNNING,
       });
+      batch.retrying = undefined; // its outcomes below carry those attempts
       for (const outcome of result.outcomes) this.count(batch, outcome);
       this.failUncounted(batch, OutcomeCode.BatchFailed, 'The batch returned no outcome for this device');
     } catch (error) {
+      batch.retrying = undefined;
       const code = isCancellation(error) ? OutcomeCode.Cancelled : OutcomeCode.BatchFailed;
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
       const message = sanitizeMessage(

@@ -65,6 +65,11 @@ describe('policy-sync usage', () => {
       [['schedule', 'trigger', '--overlap', 'allow-all'], /--overlap must be one of skip, buffer-one/],
       [['preflight', '--timeout', 'soon'], /--timeout: 'soon' is not a duration/],
       [['run', '--devices', ' , '], /--devices needs at least one device id/],
+      [
+        ['run', '--devices', 'a', '--devices', 'b'],
+        /--devices is given more than once; .*comma-separated list/,
+      ],
+      [['status', '--hub', 'a', '--hub', 'b'], /--hub is given more than once; give it once$/m],
       [['run', '--batch-size', '500'], /--batch-size must be an integer from 1 to 50/],
       // Valid one by one, refused together (20 × 50 devices in flight), before any schedule is written.
       [['schedule', 'create', '--max-concurrent-batches', '20'], /Invalid sync settings: .*500/],

@@ -48,9 +48,14 @@ export function useEmulatorSuite(ledgerPrefix: string): EmulatorSuite {
     sdkLogs = captureSdkLogs();
   });
   after(async () => {
-    for (const teardown of teardowns.splice(0).reverse()) await teardown();
-    await temporal?.close();
+    // Every world is torn down and the connection closed even if one teardown fails; the first error is raised.
+    const errors: unknown[] = [];
+    for (const teardown of teardowns.splice(0).reverse())
+      await teardown().catch((error) => errors.push(error));
+    await temporal?.close().catch((error: unknown) => errors.push(error));
+    if (errors.length > 0) throw errors[0];
   });
+  const names = new Set<string>();
 
   const suite: EmulatorSuite = {
     get temporal(): TestTemporal {
@@ -63,6 +68,9 @@ export function useEmulatorSuite(ledgerPrefix: string): EmulatorSuite {
     },
 
     async world(name, emulatorOptions, options = {}) {
+      // The name keys the ledger entries and the task queue: two worlds of one name would share both.
+      if (names.has(name)) throw new Error(`useEmulatorSuite: a world named '${name}' exists already`);
+      names.add(name);
       const connection = suite.temporal;
       const emulator = await startTrustedEmulator(emulatorOptions);
       const started: { worker?: InProcessWorker } = {};
@@ -73,9 +81,12 @@ export function useEmulatorSuite(ledgerPrefix: string): EmulatorSuite {
         try {
           await started.worker?.stop();
         } finally {
-          recordEmulatorSecrets(`${ledgerPrefix}-${name}`, emulator);
-          recordLogs(`${ledgerPrefix}-${name}`, [...(started.worker?.logs ?? []), ...sdkLogs].join('\n'));
-          await emulator.close();
+          try {
+            recordEmulatorSecrets(`${ledgerPrefix}-${name}`, emulator);
+            recordLogs(`${ledgerPrefix}-${name}`, [...(started.worker?.logs ?? []), ...sdkLogs].join('\n'));
+          } finally {
+            await emulator.close();
+          }
         }
       };
       teardowns.push(close);

@@ -52,6 +52,25 @@ void describe('device outcome', () => {
     );
   });
 
+  void it("never counts less than the local first attempt's counters after the durable activity took over", () => {
+    const bare = activityFailure(
+      new TimeoutFailure('t', undefined, TimeoutType.SCHEDULE_TO_CLOSE),
+      RetryState.TIMEOUT,
+    );
+    const prior = { attempts: 1, authErrors: 1, throttled: 0 };
+    const outcome = outcomeFromFailure('d', bare, 30, prior);
+    assert.deepEqual([outcome.attempts, outcome.authErrors, outcome.throttled], [2, 1, 0]);
+    // Counters from the durable attempts win when they are higher.
+    const counted = activityFailure(
+      ApplicationFailure.create({
+        type: 'AuthorizationFailed',
+        details: [{ attempts: 5, authErrors: 5, throttled: 0 }],
+      }),
+      RetryState.MAXIMUM_ATTEMPTS_REACHED,
+    );
+    assert.equal(outcomeFromFailure('d', counted, 5, prior).authErrors, 5);
+  });
+
   void it('codes timeouts as Timeout, with heartbeat counters when there are some', () => {
     const timeout = new TimeoutFailure(
       'timed out',

@@ -518,6 +518,21 @@ void describe('policySyncWorkflow', () => {
     });
   });
 
+  void it('pages 300 devices through the default window (recorded: replay guards the defaults)', async () => {
+    const fake = new FakeAzure(deviceIds(300));
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue);
+      const summary = await handle.result();
+      assert.equal(summary.succeeded, 300);
+      const events = (await handle.fetchHistory()).events ?? [];
+      const pages = events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'readInventoryPage',
+      ).length;
+      assert.equal(pages, 1, 'one page of 500 (50 × 10) holds the whole fleet');
+      await recordHistoryFixture(handle, 'policy-sync-default-window-300');
+    });
+  });
+
   void it('runs every attempt as a durable activity with retry.localFirstAttempt false', async () => {
     const fake = new FakeAzure(deviceIds(3));
     await withFake(fake, async (taskQueue) => {

@@ -18,9 +18,13 @@ const fixtures = readdirSync(HISTORY_FIXTURES_DIR)
 
 void it('has recorded histories of a rerun with pause/resume, a preflight wait, continue-as-new and both batch designs', () => {
   for (const name of [
-    // Recorded before the local-first-attempt and coalesced-progress-signals patches: must still replay.
-    'policy-batch-before-local-first.json',
+    // Recorded by the first release (before the local-first-attempt, coalesced-progress-signals,
+    // sync-defaults-v2 and live-retrying-tally patches): runs it started must still replay.
+    'v1-policy-batch.json',
+    'v1-policy-sync-pause-resume-rerun.json',
+    'v1-policy-sync-default-window-300.json',
     'policy-batch-local-first.json',
+    'policy-sync-default-window-300.json',
     'policy-sync-pause-resume-rerun.json',
     'policy-sync-preflight-waited.json',
     'policy-sync-can-run-1.json',
