@@ -1,38 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createActivities, createActivityDeps } from '../../src/activities';
 import type { PolicySyncActivities } from '../../src/activities/types';
-import { createAzureAgent } from '../../src/azure/http';
-import { startEmulator, type Emulator } from '../../src/emulator';
-import { createLogger } from '../../src/logger';
+import type { Emulator } from '../../src/emulator';
 import { FailureType, type AttemptCounters } from '../../src/workflows/failure-types';
-import { configFor, trustEmulator } from '../azure/emulator-support';
-import { applyWithRetries, runActivity } from './activity-support';
+import { applyWithRetries, runActivity, startActivitiesAgainstEmulator } from './activity-support';
 
 void describe('applySecurityPolicy in the seed profile (grant still propagating)', () => {
   let emulator: Emulator;
   let activities: PolicySyncActivities;
-  let closeDeps: () => Promise<void>;
+  let close: () => Promise<void>;
   const logLines: string[] = [];
 
   before(async () => {
     // The seed profile as it is: the grant appears after 3 s, then 60% of calls still get 403 for 15 s.
-    emulator = await startEmulator({ devices: 12, profile: 'seed' });
-    trustEmulator(emulator);
-    const dispatcher = createAzureAgent({ ca: emulator.caPem });
-    const deps = createActivityDeps(configFor(emulator), {
-      dispatcher,
-      logger: createLogger({ format: 'json', level: 'DEBUG', write: (l) => logLines.push(l) }),
-    });
-    activities = createActivities(deps);
-    closeDeps = async () => {
-      await deps.close();
-      await dispatcher.close();
-    };
+    const world = await startActivitiesAgainstEmulator(
+      { devices: 12, profile: 'seed' },
+      { level: 'DEBUG', write: (l) => logLines.push(l) },
+    );
+    ({ emulator, activities } = world);
+    close = world.close;
   });
   after(async () => {
-    await closeDeps();
-    await emulator.close();
+    await close();
   });
 
   void it('devices whose first writes get 403 end written, and every attempt after a 403 carries a new token', async () => {

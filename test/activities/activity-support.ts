@@ -3,10 +3,48 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
+import { createActivities, createActivityDeps } from '../../src/activities';
 import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../../src/activities/types';
+import { createAzureAgent } from '../../src/azure/http';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
+import { createLogger, type LoggerOptions } from '../../src/logger';
+import { configFor, trustEmulator } from '../azure/emulator-support';
 
 /** The SDK's activity logger, quiet: failures are what these tests provoke. */
 const quietLogger = new DefaultLogger('ERROR', () => undefined);
+
+export interface ActivitiesAgainstEmulator {
+  emulator: Emulator;
+  activities: PolicySyncActivities;
+  /** Closes the activities' dependencies, their HTTP agent, then the emulator. */
+  close(): Promise<void>;
+}
+
+/**
+ * An emulator this process trusts and the product's activities against it, built as the worker builds them
+ * (real credential, real HTTPS), logging JSON lines to `log.write`.
+ */
+export async function startActivitiesAgainstEmulator(
+  emulatorOptions: EmulatorOptions,
+  log: Pick<LoggerOptions, 'level' | 'write'>,
+): Promise<ActivitiesAgainstEmulator> {
+  const emulator = await startEmulator(emulatorOptions);
+  trustEmulator(emulator);
+  const dispatcher = createAzureAgent({ ca: emulator.caPem });
+  const deps = createActivityDeps(configFor(emulator), {
+    dispatcher,
+    logger: createLogger({ format: 'json', ...log }),
+  });
+  return {
+    emulator,
+    activities: createActivities(deps),
+    async close() {
+      await deps.close();
+      await dispatcher.close();
+      await emulator.close();
+    },
+  };
+}
 
 export interface RetryRun {
   result?: ApplyPolicyResult;

@@ -10,9 +10,10 @@ import { createAzureAccess } from '../../src/azure/access';
 import { createAzureAgent } from '../../src/azure/http';
 import { checkRolePropagation } from '../../src/azure/preflight';
 import { setupRbac } from '../../src/azure/rbac';
-import { startEmulator, type Emulator } from '../../src/emulator';
+import type { Emulator } from '../../src/emulator';
 import { createLogger } from '../../src/logger';
-import { configFor, trustEmulator } from '../azure/emulator-support';
+import { configFor } from '../azure/emulator-support';
+import { startActivitiesAgainstEmulator } from './activity-support';
 
 /** Everything printed or thrown during the test, as text. */
 const seen: string[] = [];
@@ -38,29 +39,22 @@ void describe('no token and no client secret in any log line or error', () => {
   let close: () => Promise<void>;
 
   before(async () => {
-    emulator = await startEmulator({
-      devices: 30,
-      profile: 'hostile',
-      faults: {
-        propagation: { delayMs: 500, flakyWindowMs: 1500, flakyRatio: 0.5 },
-        latency: { fixedMs: 0, jitterMs: 5 },
+    const world = await startActivitiesAgainstEmulator(
+      {
+        devices: 30,
+        profile: 'hostile',
+        faults: {
+          propagation: { delayMs: 500, flakyWindowMs: 1500, flakyRatio: 0.5 },
+          latency: { fixedMs: 0, jitterMs: 5 },
+        },
       },
-    });
-    trustEmulator(emulator);
-    const dispatcher = createAzureAgent({ ca: emulator.caPem });
-    const deps = createActivityDeps(configFor(emulator), {
-      dispatcher,
-      logger: createLogger({ format: 'json', level: 'TRACE', write: (line) => seen.push(line) }),
-    });
-    activities = createActivities(deps);
-    close = async () => {
-      await deps.close();
-      await dispatcher.close();
-    };
+      { level: 'TRACE', write: (line) => seen.push(line) },
+    );
+    ({ emulator, activities } = world);
+    close = world.close;
   });
   after(async () => {
     await close();
-    await emulator.close();
   });
 
   void it('through hostile faults, 403s, claims challenges, a wrong secret, preflight and setup-rbac', async () => {

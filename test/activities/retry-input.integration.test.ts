@@ -2,39 +2,26 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities, createActivityDeps } from '../../src/activities';
 import type { PolicySyncActivities } from '../../src/activities/types';
-import { createAzureAgent } from '../../src/azure/http';
-import { startEmulator, type Emulator } from '../../src/emulator';
-import { createLogger } from '../../src/logger';
 import { FailureType } from '../../src/workflows/failure-types';
-import { configFor, trustEmulator } from '../azure/emulator-support';
-import { runActivity } from './activity-support';
+import { runActivity, startActivitiesAgainstEmulator } from './activity-support';
 
 /** The workflow's retry options reach the activity's nextRetryDelay (which overrides the policy's intervals). */
 void describe('applySecurityPolicy backoff from its input', () => {
-  let emulator: Emulator;
   let activities: PolicySyncActivities;
   let close: () => Promise<void>;
 
   before(async () => {
     // No grant at all: every write is a 403.
-    emulator = await startEmulator({ devices: 2, profile: 'calm', grantOnStart: false });
-    trustEmulator(emulator);
-    const dispatcher = createAzureAgent({ ca: emulator.caPem });
-    const deps = createActivityDeps(configFor(emulator), {
-      dispatcher,
-      logger: createLogger({ format: 'json', level: 'ERROR', write: () => undefined }),
-    });
-    activities = createActivities(deps);
-    close = async () => {
-      await deps.close();
-      await dispatcher.close();
-    };
+    const world = await startActivitiesAgainstEmulator(
+      { devices: 2, profile: 'calm', grantOnStart: false },
+      { level: 'ERROR', write: () => undefined },
+    );
+    ({ activities } = world);
+    close = world.close;
   });
   after(async () => {
     await close();
-    await emulator.close();
   });
 
   async function refusedDelay(backoff?: {
