@@ -32,6 +32,11 @@ export type TokenFreshness = 'fresh' | 'refresh' | 'expired';
  * Whether a cached token can be used as is, should be refreshed (still usable if refreshing fails), or
  * must not be used. The refresh point is the later of "5 minutes before expiry" and "10% of the lifetime
  * left", so short-lived tokens are not refreshed on every call. Pure.
+ *
+ * A token with less life left than a request may take is treated as expired: half the refresh margin,
+ * at most 30 s, and never less than a second or a quarter of the lifetime, whichever is shorter. The
+ * floor matters for very short lifetimes (seconds, as in tests and demos), where 10% of the lifetime
+ * is less than one request's latency on a loaded machine.
  */
 export function tokenFreshness(
   token: CachedToken,
@@ -39,10 +44,12 @@ export function tokenFreshness(
   options: TokenRefreshOptions = {},
 ): TokenFreshness {
   const lifetime = Math.max(0, token.expiresOnTimestamp - token.obtainedAtInMs);
-  const margin = Math.min(options.refreshMarginInMs ?? 300_000, lifetime * (options.refreshFraction ?? 0.1));
+  const proportional = Math.min(options.refreshMarginInMs ?? 300_000, lifetime * (options.refreshFraction ?? 0.1));
+  const inFlightAllowance = Math.min(30_000, Math.max(proportional / 2, Math.min(1_000, lifetime / 4)));
+  const margin = Math.min(lifetime, Math.max(proportional, 2 * inFlightAllowance));
   const remaining = token.expiresOnTimestamp - nowInMs;
   // A token about to expire could lapse in flight: treat it as expired.
-  if (remaining <= Math.min(30_000, margin / 2)) return 'expired';
+  if (remaining <= inFlightAllowance) return 'expired';
   if (remaining <= margin) return 'refresh';
   if (token.refreshAfterTimestamp !== undefined && nowInMs >= token.refreshAfterTimestamp) return 'refresh';
   return 'fresh';

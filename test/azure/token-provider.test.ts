@@ -45,6 +45,13 @@ void describe('tokenFreshness', () => {
     assert.equal(tokenFreshness(token, 54_500), 'refresh');
     assert.equal(tokenFreshness(token, 57_500), 'expired');
   });
+  void it('keeps a request-sized allowance for tokens that live only seconds', () => {
+    // 2 s: 10% would leave 100 ms for a request; a quarter of the lifetime (500 ms) is kept instead.
+    const token = { token: 't', obtainedAtInMs: 0, expiresOnTimestamp: 2_000 };
+    assert.equal(tokenFreshness(token, 900), 'fresh');
+    assert.equal(tokenFreshness(token, 1_200), 'refresh');
+    assert.equal(tokenFreshness(token, 1_600), 'expired');
+  });
   void it("honours MSAL's refreshAfterTimestamp", () => {
     const token = {
       token: 't',
