@@ -3,7 +3,7 @@
  * `type` the workflows' retry policies know (FailureType), with the attempt counters in its details and,
  * for retryable failures, a jittered nextRetryDelay.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { classifyAzureError, isAzureRequestError, type AzureRequestError } from '../azure/errors';
 import { isInventoryError, type InventoryError } from '../inventory/errors';
 import { redact } from '../logger';
@@ -72,10 +72,20 @@ function failureDetails(counters: AttemptCounters, mapping: FailureMapping): Att
     : { ...counters, nextRetryDelayInMs: mapping.nextRetryDelayInMs };
 }
 
+export interface ToApplicationFailureOptions {
+  /**
+   * An expected, self-healing failure (a 403 while RBAC propagates, a 429): Temporal's worker logs it at
+   * DEBUG rather than WARN with a stack, and leaves it out of its failure metrics. The failure, its type
+   * and details are recorded in history all the same.
+   */
+  benign?: boolean;
+}
+
 /** The ApplicationFailure for a mapping, carrying the counters (and the delay, see AttemptFailureDetails). */
 export function toApplicationFailure(
   mapping: FailureMapping,
   counters?: AttemptCounters,
+  options: ToApplicationFailureOptions = {},
 ): ApplicationFailure {
   return ApplicationFailure.create({
     type: mapping.type,
@@ -83,5 +93,20 @@ export function toApplicationFailure(
     nonRetryable: mapping.nonRetryable,
     ...(counters ? { details: [failureDetails(counters, mapping)] } : {}),
     ...(mapping.nextRetryDelayInMs === undefined ? {} : { nextRetryDelay: mapping.nextRetryDelayInMs }),
+    ...(options.benign ? { category: ApplicationFailureCategory.BENIGN } : {}),
   });
+}
+
+/**
+ * Whether a failed attempt will be tried again: retryable, and (for a durable activity) not its retry
+ * policy's last attempt. A local attempt is always handed on to a durable activity when retryable.
+ */
+export function willBeRetried(
+  mapping: FailureMapping,
+  info: { isLocal: boolean; attempt: number; retryPolicy?: { maximumAttempts?: number } },
+): boolean {
+  if (mapping.nonRetryable) return false;
+  if (info.isLocal) return true;
+  const maximumAttempts = info.retryPolicy?.maximumAttempts;
+  return !maximumAttempts || info.attempt < maximumAttempts;
 }

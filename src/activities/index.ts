@@ -12,7 +12,7 @@ import type { Logger } from '../logger';
 import { FailureType, type AttemptCounters } from '../workflows/failure-types';
 import type { DeviceAssignment, PermissionReport, PolicyTarget } from '../workflows/types';
 import type { AlertSender } from './alerts';
-import { mapFailure, toApplicationFailure } from './failures';
+import { mapFailure, toApplicationFailure, willBeRetried } from './failures';
 import type { BackoffOptions } from './retry-delay';
 import type { PolicySyncActivities } from './types';
 
@@ -160,13 +160,16 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
         // The next attempt reads these back from info.heartbeatDetails. A local attempt has no heartbeats (the
         // workflow reads the failure's details instead).
         if (!ctx.info.isLocal) ctx.heartbeat({ authErrors: next.authErrors, throttled: next.throttled });
-        const level = mapping.nonRetryable ? 'warn' : 'info';
-        log[level](mapping.message, {
+        // An attempt that will be retried is expected (RBAC propagating, throttling): one INFO line here, and
+        // benign for Temporal, so its worker does not add a WARN with a stack per attempt. A device's final
+        // failure stays a WARN and a regular failure.
+        const retried = willBeRetried(mapping, ctx.info);
+        log[retried ? 'info' : 'warn'](mapping.message, {
           type: mapping.type,
           nonRetryable: mapping.nonRetryable,
-          nextRetryDelayInMs: mapping.nextRetryDelayInMs,
+          nextRetryDelayInMs: retried ? mapping.nextRetryDelayInMs : undefined,
         });
-        throw toApplicationFailure(mapping, next);
+        throw toApplicationFailure(mapping, next, { benign: retried });
       }
     },
 

@@ -44,7 +44,10 @@ export function tokenFreshness(
   options: TokenRefreshOptions = {},
 ): TokenFreshness {
   const lifetime = Math.max(0, token.expiresOnTimestamp - token.obtainedAtInMs);
-  const proportional = Math.min(options.refreshMarginInMs ?? 300_000, lifetime * (options.refreshFraction ?? 0.1));
+  const proportional = Math.min(
+    options.refreshMarginInMs ?? 300_000,
+    lifetime * (options.refreshFraction ?? 0.1),
+  );
   const inFlightAllowance = Math.min(30_000, Math.max(proportional / 2, Math.min(1_000, lifetime / 4)));
   const margin = Math.min(lifetime, Math.max(proportional, 2 * inFlightAllowance));
   const remaining = token.expiresOnTimestamp - nowInMs;

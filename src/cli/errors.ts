@@ -1,3 +1,5 @@
+import { iotHubSearchAttribute, policySyncPhaseSearchAttribute } from '../workflows/search-attributes';
+
 /** Exit codes of the `policy-sync` command line (../shared/interface.md). */
 export const ExitCode = {
   /** Success. */
@@ -36,4 +38,36 @@ export function isUsageError(error: unknown): error is UsageError {
 
 export function isCommandFailedError(error: unknown): error is CommandFailedError {
   return error instanceof Error && error.name === 'CommandFailedError';
+}
+
+/** The messages of an error and its causes, outermost first. */
+function messageChain(error: unknown): string[] {
+  const messages: string[] = [];
+  for (let e: unknown = error; e instanceof Error && messages.length < 10; e = e.cause)
+    messages.push(e.message);
+  return messages;
+}
+
+/**
+ * When Temporal refused a start because the namespace lacks the product's search attributes (a fresh
+ * `temporal server start-dev` or cluster), what to run to register them; undefined for any other error.
+ */
+export function missingSearchAttributeHint(error: unknown): string[] | undefined {
+  const match = messageChain(error)
+    .map((message) => /(?:namespace (\S+) has )?no mapping defined for search attribute (\w+)/i.exec(message))
+    .find((m) => m !== null);
+  if (!match) return undefined;
+  const [, namespace = 'default', missing] = match;
+  const names = [iotHubSearchAttribute.name, policySyncPhaseSearchAttribute.name];
+  return [
+    `the Temporal namespace '${namespace}' has no search attribute '${missing}'; iot-policy-sync needs ${names.join(' and ')} (Keyword).`,
+    'Register them once per namespace, then try again:',
+    ...names.map(
+      (name) =>
+        `  temporal operator search-attribute create --namespace ${namespace} --name ${name} --type Keyword`,
+    ),
+    `(a dev server can register them at start: temporal server start-dev ${names
+      .map((name) => `--search-attribute ${name}=Keyword`)
+      .join(' ')}; the docker compose file's setup service does it for you)`,
+  ];
 }

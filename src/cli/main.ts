@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { redact } from '../logger';
 import { projectRoot } from '../project-root';
 import type { Command } from './args';
-import { ExitCode, isCommandFailedError, isUsageError, UsageError } from './errors';
+import {
+  ExitCode,
+  isCommandFailedError,
+  isUsageError,
+  missingSearchAttributeHint,
+  UsageError,
+} from './errors';
 import type { CommandContext } from './output';
 
 /*
@@ -177,6 +183,13 @@ function reportError(error: unknown, ctx: CommandContext, commandName: string | 
   if (isCommandFailedError(error)) {
     write(`policy-sync: ${error.message}`);
     return ExitCode.Failed;
+  }
+  const hint = missingSearchAttributeHint(error);
+  if (hint) {
+    const [first, ...rest] = hint;
+    write(`policy-sync: ${commandName ? `${commandName}: ` : ''}${first}`);
+    for (const line of rest) write(line);
+    return ExitCode.Usage;
   }
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   write(`policy-sync: ${commandName ? `${commandName} failed: ` : ''}${message}`);

@@ -23,6 +23,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** How long to wait for the frontend. @default 120000 */
   startTimeoutInMs?: number;
+  /** Register the product's search attributes (SEARCH_ATTRIBUTES) at start. @default true */
+  searchAttributes?: boolean;
   /** Server log lines go here. @default dropped */
   onLog?: (line: string) => void;
 }
@@ -64,8 +66,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (ui && uiPort) args.push('--ui-port', String(uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
-    args.push('--search-attribute', `${name}=${type}`);
+  if (options.searchAttributes ?? true)
+    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+      args.push('--search-attribute', `${name}=${type}`);
 
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const onLog = options.onLog;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import type { PolicySyncActivities } from '../../src/activities/types';
 import type { Emulator } from '../../src/emulator';
 import { FailureType, type AttemptCounters } from '../../src/workflows/failure-types';
@@ -56,6 +57,8 @@ void describe('applySecurityPolicy in the seed profile (grant still propagating)
         assert.equal(failure.type, FailureType.AuthorizationFailed);
         assert.equal(failure.nonRetryable, false);
         assert.ok(typeof failure.nextRetryDelay === 'number' && failure.nextRetryDelay > 0);
+        // An attempt that is retried is expected: benign, so Temporal's worker does not log it as a WARN.
+        assert.equal(failure.category, ApplicationFailureCategory.BENIGN);
       }
       const lastDetails = run.failures.at(-1)?.details?.[0] as AttemptCounters | undefined;
       if (lastDetails) assert.equal(lastDetails.authErrors, run.failures.length);

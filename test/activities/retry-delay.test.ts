@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mapFailure } from '../../src/activities/failures';
+import { ApplicationFailureCategory } from '@temporalio/common';
+import { mapFailure, toApplicationFailure, willBeRetried } from '../../src/activities/failures';
 import {
   exponentialBackoffInMs,
   fullJitterBackoffInMs,
@@ -92,5 +93,40 @@ void describe('mapFailure', () => {
       mapFailure(new InventoryError('InvalidInventoryFile', 'x'), 1, half).type,
       FailureType.Misconfigured,
     );
+  });
+});
+
+void describe('willBeRetried and benign failures', () => {
+  const half = () => 0.5;
+  const forbidden = mapFailure(
+    new AzureRequestError({ code: FailureType.AuthorizationFailed, message: 'x' }),
+    1,
+    half,
+  );
+  const refused = mapFailure(
+    new AzureRequestError({ code: FailureType.InvalidPolicy, message: 'x' }),
+    1,
+    half,
+  );
+  void it('a retryable failure is retried until the retry policy has no attempts left', () => {
+    const policy = { maximumAttempts: 3 };
+    assert.equal(willBeRetried(forbidden, { isLocal: false, attempt: 2, retryPolicy: policy }), true);
+    assert.equal(willBeRetried(forbidden, { isLocal: false, attempt: 3, retryPolicy: policy }), false);
+    assert.equal(willBeRetried(forbidden, { isLocal: false, attempt: 50 }), true, 'no limit: retried');
+  });
+  void it('a local first attempt is handed on to the durable activity; a non-retryable failure is final', () => {
+    assert.equal(
+      willBeRetried(forbidden, { isLocal: true, attempt: 1, retryPolicy: { maximumAttempts: 1 } }),
+      true,
+    );
+    assert.equal(willBeRetried(refused, { isLocal: true, attempt: 1 }), false);
+    assert.equal(willBeRetried(refused, { isLocal: false, attempt: 1 }), false);
+  });
+  void it('only failures marked benign carry the BENIGN category', () => {
+    assert.equal(
+      toApplicationFailure(forbidden, undefined, { benign: true }).category,
+      ApplicationFailureCategory.BENIGN,
+    );
+    assert.equal(toApplicationFailure(forbidden).category, undefined);
   });
 });

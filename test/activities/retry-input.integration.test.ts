@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { PolicySyncActivities } from '../../src/activities/types';
 import { FailureType } from '../../src/workflows/failure-types';
@@ -10,12 +10,13 @@ import { runActivity, startActivitiesAgainstEmulator } from './activity-support'
 void describe('applySecurityPolicy backoff from its input', () => {
   let activities: PolicySyncActivities;
   let close: () => Promise<void>;
+  const logLines: string[] = [];
 
   before(async () => {
     // No grant at all: every write is a 403.
     const world = await startActivitiesAgainstEmulator(
       { devices: 2, profile: 'calm', grantOnStart: false },
-      { level: 'ERROR', write: () => undefined },
+      { level: 'INFO', write: (line) => logLines.push(line) },
     );
     ({ activities } = world);
     close = world.close;
@@ -24,18 +25,16 @@ void describe('applySecurityPolicy backoff from its input', () => {
     await close();
   });
 
-  async function refusedDelay(backoff?: {
-    initialIntervalInMs: number;
-    backoffCoefficient: number;
-    maximumIntervalInMs: number;
-  }): Promise<number> {
+  async function refusal(
+    info: ConstructorParameters<typeof MockActivityEnvironment>[0],
+    backoff?: { initialIntervalInMs: number; backoffCoefficient: number; maximumIntervalInMs: number },
+  ): Promise<{ failure: ApplicationFailure; deviceId: string }> {
     const { snapshot } = await runActivity(() => activities.loadInventory({}));
     const [device] = await runActivity(() =>
       activities.readInventoryPage({ snapshotId: snapshot.id, offset: 0, limit: 1 }),
     );
     assert.ok(device);
-    // Attempt 8: the default backoff's ceiling is 8 s there.
-    const env = new MockActivityEnvironment({ attempt: 8 });
+    const env = new MockActivityEnvironment(info);
     const failure = await env
       .run(() =>
         activities.applySecurityPolicy({ ...device, target: 'arm', snapshotId: snapshot.id, backoff }),
@@ -46,9 +45,36 @@ void describe('applySecurityPolicy backoff from its input', () => {
       );
     assert.ok(failure instanceof ApplicationFailure);
     assert.equal(failure.type, FailureType.AuthorizationFailed);
+    return { failure, deviceId: device.deviceId };
+  }
+
+  async function refusedDelay(backoff?: {
+    initialIntervalInMs: number;
+    backoffCoefficient: number;
+    maximumIntervalInMs: number;
+  }): Promise<number> {
+    // Attempt 8: the default backoff's ceiling is 8 s there.
+    const { failure } = await refusal({ attempt: 8 }, backoff);
     assert.equal(typeof failure.nextRetryDelay, 'number');
     return failure.nextRetryDelay as number;
   }
+
+  void it("the retry policy's last attempt is a regular failure and a WARN; earlier ones are benign INFO lines", async () => {
+    const retryPolicy = { maximumAttempts: 3 };
+    const logged = (attempt: number) =>
+      logLines
+        .map((line) => JSON.parse(line) as { level: string; attempt?: number; type?: string })
+        .filter((entry) => entry.attempt === attempt && entry.type === FailureType.AuthorizationFailed)
+        .map((entry) => entry.level);
+
+    const earlier = await refusal({ attempt: 2, retryPolicy });
+    assert.equal(earlier.failure.category, ApplicationFailureCategory.BENIGN);
+    assert.deepEqual(logged(2), ['INFO']);
+
+    const last = await refusal({ attempt: 3, retryPolicy });
+    assert.equal(last.failure.category, undefined, 'the final failure is not benign');
+    assert.deepEqual(logged(3), ['WARN']);
+  });
 
   void it('caps the delay at the input maximumIntervalInMs', async () => {
     const delays = await Promise.all(
