@@ -4,7 +4,7 @@
  */
 import { FailureType } from '../workflows/failure-types';
 import { classifyAzureError, type ClassifyContext } from './errors';
-import { sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
+import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
 import { acquireOrThrottle, type WritePacer } from './pacing';
 import {
   encodeDeviceId,
@@ -31,16 +31,47 @@ export interface ArmPolicyWriterOptions {
   readPacer?: WritePacer;
 }
 
-/** The stored policy from a GET: the body itself, or `properties` of an ARM resource envelope. */
+/** Top-level keys of an ARM resource envelope (id, name, type, properties, and the optional ones ARM adds). */
+const ARM_ENVELOPE_KEYS = new Set([
+  'id',
+  'name',
+  'type',
+  'properties',
+  'systemData',
+  'etag',
+  'location',
+  'tags',
+  'kind',
+]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The stored policy from a GET: `properties` of an ARM resource envelope (an object of envelope keys only,
+ * naming at least one of id, name, type), else the body itself.
+ */
 export function storedArmPolicy(body: unknown): unknown {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-  const record = body as Record<string, unknown>;
+  if (!isRecord(body)) return undefined;
   const isEnvelope =
-    typeof record.id === 'string' &&
-    /\/securityPolicies\//i.test(record.id) &&
-    typeof record.properties === 'object' &&
-    record.properties !== null;
-  return isEnvelope ? record.properties : body;
+    isRecord(body.properties) &&
+    Object.keys(body).every((key) => ARM_ENVELOPE_KEYS.has(key)) &&
+    ['id', 'name', 'type'].some((key) => typeof body[key] === 'string');
+  return isEnvelope ? body.properties : body;
+}
+
+/**
+ * Whether the stored policy is the desired document. A `provisioningState` ARM adds to a resource's
+ * properties is not part of the policy (unless the document has one itself).
+ */
+export function armPolicyMatches(body: unknown, document: unknown): boolean {
+  const stored = storedArmPolicy(body);
+  if (jsonEqual(stored, document)) return true;
+  if (!isRecord(stored) || !('provisioningState' in stored)) return false;
+  if (isRecord(document) && 'provisioningState' in document) return false;
+  const { provisioningState: _added, ...policy } = stored;
+  return jsonEqual(policy, document);
 }
 
 /** Writes policies through ARM; throws AzureRequestError. */
@@ -75,13 +106,13 @@ export class ArmPolicyWriter implements PolicyWriter {
       ),
     );
     if (current.statusCode === 200) {
-      if (jsonEqual(storedArmPolicy(current.body), document)) return { status: 'unchanged' };
+      if (armPolicyMatches(current.body, document)) return { status: 'unchanged' };
     } else if (current.statusCode === 404) {
       // No policy yet is normal; a missing resource type or hub is not.
       const error = classifyAzureError(current, readContext);
       if (error.code !== FailureType.DeviceNotFound) throw error;
     } else {
-      throw this.refuse(current, readContext);
+      throw refusalOf(current, readContext, this.options.tokens);
     }
 
     const writeContext: ClassifyContext = {
@@ -98,7 +129,7 @@ export class ArmPolicyWriter implements PolicyWriter {
       ),
     );
     if (written.statusCode >= 200 && written.statusCode < 300) return { status: 'succeeded' };
-    throw this.refuse(written, writeContext);
+    throw refusalOf(written, writeContext, this.options.tokens);
   }
 
   /** Runs one request through a pacer: wait for its turn, then tell it what Azure answered. */
@@ -119,17 +150,5 @@ export class ArmPolicyWriter implements PolicyWriter {
     }
     pacer.release(response);
     return response;
-  }
-
-  /** Classifies a refusal; a 401/403 also retires the token that was refused, so the retry gets a new one. */
-  private refuse(response: AuthorizedResponse, context: ClassifyContext) {
-    const error = classifyAzureError(response, context);
-    if (response.statusCode === 401 || response.statusCode === 403) {
-      this.options.tokens.invalidate(
-        response.token,
-        error.claims === undefined ? {} : { claims: error.claims },
-      );
-    }
-    return error;
   }
 }

@@ -14,9 +14,12 @@ import {
   ManagedIdentityCredential,
   WorkloadIdentityCredential,
 } from '@azure/identity';
+import { get as httpsGet } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import type { Config } from '../config';
 import { registerSecret } from '../logger';
+import { FailureType } from '../workflows/failure-types';
+import { AzureRequestError } from './errors';
 
 export interface CredentialOptions {
   tenantId?: string;
@@ -65,17 +68,92 @@ export function createCredential(options: CredentialOptions): TokenCredential {
   );
 }
 
+/** GETs a small JSON document; rejects on network errors and timeouts. */
+function getJson(url: string, timeoutInMs: number): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsGet(url, { timeout: timeoutInMs }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        if (text.length < 65_536) text += chunk;
+      });
+      response.on('end', () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', reject);
+  });
+}
+
+/** Whether an error of @azure/identity is MSAL failing to read the authority's OpenID configuration. */
+function isEndpointResolutionError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    if (/endpoints_resolution_error/i.test(`${(e as { errorCode?: unknown }).errorCode ?? ''} ${e.message}`))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * MSAL reports an unknown tenant and an unreachable authority alike (endpoints_resolution_error). Asks the
+ * authority for the tenant's OpenID configuration once, to tell them apart: an answer of 400 or 404 means
+ * AZURE_TENANT_ID is wrong, which no retry heals. Undefined when it cannot tell (then the error stays
+ * transient).
+ */
+export async function diagnoseTenant(
+  options: CredentialOptions,
+  error: unknown,
+  timeoutInMs = 10_000,
+): Promise<AzureRequestError | undefined> {
+  if (!options.tenantId || !isEndpointResolutionError(error)) return undefined;
+  const authority = (options.authorityHost ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
+  const url = `${authority}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`;
+  // node:https, as MSAL's own requests: the same trust (NODE_EXTRA_CA_CERTS) and proxy-free path.
+  const answer = await getJson(url, timeoutInMs).catch(() => undefined);
+  if (!answer || (answer.status !== 400 && answer.status !== 404)) return undefined;
+  const body = (answer.body ?? {}) as { error?: unknown; error_description?: unknown };
+  const said = typeof body.error_description === 'string' ? body.error_description.split('\n')[0] : '';
+  const code = said?.match(/AADSTS\d+/)?.[0] ?? (typeof body.error === 'string' ? body.error : undefined);
+  return new AzureRequestError({
+    code: FailureType.Misconfigured,
+    statusCode: answer.status,
+    ...(code === undefined ? {} : { azureCode: code }),
+    message:
+      `Entra ID at AZURE_AUTHORITY_HOST does not know the tenant AZURE_TENANT_ID='${options.tenantId}' ` +
+      `(${answer.status}${said ? `: ${said.slice(0, 200)}` : ''}). Set AZURE_TENANT_ID to the directory (tenant) ` +
+      `id of the app registration, on the authority of its cloud. Not retried.`,
+    cause: error,
+  });
+}
+
 /** Holds the worker's current credential; `renew` swaps in a fresh instance (and returns it). */
 export class CredentialSource {
   private instance: TokenCredential;
   private renewals = 0;
 
-  constructor(private readonly factory: () => TokenCredential) {
+  constructor(
+    private readonly factory: () => TokenCredential,
+    /** What the credential was built from, to explain its failures (see `explainFailure`). */
+    private readonly options?: CredentialOptions,
+  ) {
     this.instance = factory();
   }
 
   static fromOptions(options: CredentialOptions): CredentialSource {
-    return new CredentialSource(() => createCredential(options));
+    return new CredentialSource(() => createCredential(options), options);
+  }
+
+  /** A clearer, non-retryable error for a token request that failed for a reason no retry heals, if it can tell. */
+  async explainFailure(error: unknown): Promise<Error | undefined> {
+    return this.options ? diagnoseTenant(this.options, error) : undefined;
   }
 
   get current(): TokenCredential {

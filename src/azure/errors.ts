@@ -113,6 +113,25 @@ const MISCONFIGURED_404_CODES = new Set(
   ),
 );
 
+/**
+ * Refusals no retry can heal, whatever their status (401, 403, 409): what each means and what to do. Without
+ * these, an Azure Policy deny or a resource lock would be retried as a 403 still propagating.
+ */
+const PERMANENT_REFUSALS = new Map(
+  Object.entries({
+    RequestDisallowedByPolicy:
+      'an Azure Policy assignment denies this request; ask its owner for an exemption or a change of the policy',
+    ScopeLocked:
+      'a resource lock on the hub, its resource group or subscription refuses the write; remove the lock, or make it CanNotDelete',
+    InvalidAuthenticationTokenTenant:
+      "the token was issued by another tenant than the subscription's; set AZURE_TENANT_ID to the tenant of AZURE_SUBSCRIPTION_ID",
+    InvalidAuthenticationTokenAudience:
+      'the token is for another audience; ARM_ENDPOINT, IOT_HUB_HOST and AZURE_AUTHORITY_HOST must belong to one cloud',
+    IotHubQuotaExceeded: "the hub's daily quota is used up; add units to the hub or wait for the daily reset",
+    IotHubSuspended: 'the hub is suspended; resume it (Azure portal: the hub, Overview) and run again',
+  }).map(([code, hint]) => [code.toLowerCase(), hint] as const),
+);
+
 /** 401 codes that mean "not allowed" rather than "bad token" (IoT Hub's RBAC refusal). */
 export const PERMISSION_401_CODES = new Set(['iothubunauthorized']);
 
@@ -231,6 +250,14 @@ function classifyResponse(
   const retryAfter = retryAfterInMs(headers, context.nowInMs ?? Date.now());
   const targetVar = context.target === 'twin' ? 'POLICY_TARGET=twin' : 'POLICY_TARGET=arm';
 
+  const permanent = statusCode >= 400 && statusCode < 500 ? PERMANENT_REFUSALS.get(code) : undefined;
+  if (permanent !== undefined) {
+    return new AzureRequestError({
+      ...base,
+      code: FailureType.Misconfigured,
+      message: `${statusCode} ${parsed.code} ${what}: ${permanent}. Not retried.${detail}`,
+    });
+  }
   // IoT Hub answers a principal without the data action with 401 IotHubUnauthorized: a permission problem.
   if (statusCode === 403 || (statusCode === 401 && PERMISSION_401_CODES.has(code))) {
     const needs =
@@ -416,7 +443,8 @@ function classifyException(error: unknown, context: ClassifyContext): AzureReque
 
 /**
  * Maps what went wrong to an AzureRequestError. Pure: no I/O, no clock unless `nowInMs` is omitted.
- * 403 → AuthorizationFailed, 401 → Unauthorized, 429 → Throttled, 503/5xx/network/timeouts → Transient,
+ * Refusals that cannot heal (an Azure Policy deny, a resource lock, a token of another tenant or audience,
+ * a suspended or exhausted hub) → Misconfigured; other 403 → AuthorizationFailed, 401 → Unauthorized, 429 → Throttled, 503/5xx/network/timeouts → Transient,
  * 400 → InvalidPolicy, 404 → DeviceNotFound or (resource type/provider) TargetUnsupported,
  * Entra ID refusing the credential (e.g. AADSTS7000215) → Misconfigured.
  */

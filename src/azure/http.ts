@@ -6,7 +6,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import type { HeaderBag } from './throttling';
 import { FailureType } from '../workflows/failure-types';
-import { classifyAzureError, type ClassifyContext } from './errors';
+import { classifyAzureError, type AzureRequestError, type ClassifyContext } from './errors';
 import type { TokenProvider } from './token-provider';
 
 export interface AzureAgentOptions {
@@ -160,4 +160,21 @@ export async function sendAuthorized(
     }
     return { ...response, token };
   }
+}
+
+/**
+ * The error for a refused answer of sendAuthorized. A refusal of the token itself (401, or 403 while a
+ * role assignment propagates) also retires that token, so the next attempt carries a new one; a refusal a
+ * new token cannot change (an Azure Policy deny, a lock, a wrong tenant) leaves the cache alone.
+ */
+export function refusalOf(
+  response: AuthorizedResponse,
+  context: ClassifyContext,
+  tokens: TokenProvider,
+): AzureRequestError {
+  const error = classifyAzureError(response, context);
+  if (error.code === FailureType.AuthorizationFailed || error.code === FailureType.Unauthorized) {
+    tokens.invalidate(response.token, error.claims === undefined ? {} : { claims: error.claims });
+  }
+  return error;
 }

@@ -4,9 +4,10 @@
  * evaluates it with Azure's wildcard rules, and names the roles assigned to the principal at that scope.
  */
 import { z } from 'zod';
+import { FailureType } from '../workflows/failure-types';
 import type { PermissionReport, PolicyTarget } from '../workflows/types';
-import { classifyAzureError, type ClassifyContext } from './errors';
-import { sendAuthorized, type HttpClient } from './http';
+import { classifyAzureError, isAzureRequestError, type ClassifyContext } from './errors';
+import { refusalOf, sendAuthorized, type HttpClient } from './http';
 import { abortableSleep } from './pacing';
 import { CUSTOM_ROLE_NAME, evaluatePermissions, requiredActions, type PermissionEntry } from './permissions';
 import type { TokenProvider } from './token-provider';
@@ -52,6 +53,8 @@ async function listAll<T extends { nextLink?: string | null | undefined }>(
   schema: z.ZodType<T>,
   context: ClassifyContext,
   abortSignal?: AbortSignal,
+  /** Retire a refused token (see refusalOf); off for reads a refusal does not make the token's fault. */
+  retireRefusedToken = true,
 ): Promise<T[]> {
   const pages: T[] = [];
   let url: string | undefined = firstUrl;
@@ -63,9 +66,9 @@ async function listAll<T extends { nextLink?: string | null | undefined }>(
       context,
     );
     if (response.statusCode !== 200) {
-      if (response.statusCode === 401 || response.statusCode === 403)
-        options.tokens.invalidate(response.token);
-      throw classifyAzureError(response, context);
+      throw retireRefusedToken
+        ? refusalOf(response, context, options.tokens)
+        : classifyAzureError(response, context);
     }
     const parsed = schema.safeParse(response.body);
     if (!parsed.success) {
@@ -108,7 +111,7 @@ export async function listAssignedRoleNames(
     `${options.armEndpoint}${options.hubScope}/providers/Microsoft.Authorization/roleAssignments` +
     `?api-version=${AUTHORIZATION_API_VERSION}&$filter=${filter}`;
   const context = { operation: 'listing the role assignments at hub scope' };
-  const pages = await listAll(options, url, assignmentsPageSchema, context, abortSignal);
+  const pages = await listAll(options, url, assignmentsPageSchema, context, abortSignal, false);
   const definitionIds = [...new Set(pages.flatMap((p) => p.value.map((a) => a.properties.roleDefinitionId)))];
   const names: string[] = [];
   for (const id of definitionIds) {
@@ -145,7 +148,12 @@ export async function checkRolePropagation(
       : await listAssignedRoleNames(
           { ...options, principalObjectId: options.principalObjectId },
           abortSignal,
-        );
+        ).catch((error: unknown) => {
+          // The names are a courtesy: a least-privilege principal (only the custom role) may not read role
+          // assignments (Microsoft.Authorization/roleAssignments/read). That must not fail the check.
+          if (isAzureRequestError(error) && error.code === FailureType.AuthorizationFailed) return [];
+          throw error;
+        });
   return { granted: missing.length === 0, missing, rolesAssigned, grantingRole: CUSTOM_ROLE_NAME };
 }
 

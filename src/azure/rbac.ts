@@ -121,8 +121,11 @@ function isRestError(error: unknown): error is RestErrorLike {
   return error instanceof Error && error.name === 'RestError';
 }
 
-/** Turns the SDK's RestError into this layer's error, with the plain message InvalidActionOrNotAction deserves. */
-function toAzureError(error: unknown, operation: string, target: PolicyTarget): AzureRequestError {
+/**
+ * Turns the SDK's RestError into this layer's error, with the plain message InvalidActionOrNotAction deserves
+ * and a what-to-do for refusals the configuration must fix. Exported for tests.
+ */
+export function toAzureError(error: unknown, operation: string, target: PolicyTarget): AzureRequestError {
   if (isAzureRequestError(error)) return error;
   if (!isRestError(error) || error.statusCode === undefined)
     return classifyAzureError({ error }, { operation });
@@ -141,11 +144,32 @@ function toAzureError(error: unknown, operation: string, target: PolicyTarget): 
           : 'Check that the data actions Microsoft.Devices/IotHubs/twins/read and /write exist in this cloud.'),
     });
   }
+  const hint = RBAC_REFUSAL_HINTS[code.toLowerCase()];
+  if (hint !== undefined) {
+    return new AzureRequestError({
+      code: FailureType.Misconfigured,
+      statusCode: error.statusCode,
+      azureCode: code,
+      message: `${operation}: Azure answered ${error.statusCode} ${code}: ${hint} Azure said: ${error.message}`,
+    });
+  }
   return classifyAzureError(
     { statusCode: error.statusCode, headers: {}, body: { error: { code, message: error.message } } },
     { operation, target },
   );
 }
+
+/** setup-rbac refusals that are the configuration's to fix, by lower-cased code. */
+const RBAC_REFUSAL_HINTS: Record<string, string> = {
+  roledefinitionwithsamenameexists:
+    `custom role names are unique in a tenant, and a role named '${CUSTOM_ROLE_NAME}' exists that is not ` +
+    "assignable at this hub (another hub's setup-rbac, or one made by hand). Add this hub's scope to that role's " +
+    'assignableScopes (az role definition update), or delete it, then run setup-rbac again.',
+  principalnotfound:
+    'no principal with that object id exists in the tenant. --principal-id / SERVICE_PRINCIPAL_OBJECT_ID takes the ' +
+    "service principal's object id (Enterprise applications, or az ad sp show --id <client id> --query id), not the " +
+    "application's object id or its client id.",
+};
 
 /** Creates or updates the custom role and its assignment at hub scope, then (optionally) waits for propagation. */
 export async function setupRbac(options: SetupRbacOptions): Promise<SetupRbacResult> {

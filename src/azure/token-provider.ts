@@ -212,7 +212,12 @@ export class TokenProvider {
   }
 
   private async request(credential: TokenCredential, claims: string | undefined): Promise<AccessToken> {
-    const token = await credential.getToken(this.scope, claims === undefined ? {} : { claims });
+    let token: AccessToken | null;
+    try {
+      token = await credential.getToken(this.scope, claims === undefined ? {} : { claims });
+    } catch (error) {
+      throw (await this.options.credentials.explainFailure(error)) ?? error;
+    }
     if (!token) throw new Error(`No token was issued for ${this.scope}`);
     return token;
   }

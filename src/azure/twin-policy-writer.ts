@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { FailureType } from '../workflows/failure-types';
-import { AzureRequestError, classifyAzureError, type ClassifyContext } from './errors';
-import { sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
+import { AzureRequestError, type ClassifyContext } from './errors';
+import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
 import { acquireOrThrottle, type WritePacer } from './pacing';
 import {
   encodeDeviceId,
@@ -95,7 +95,7 @@ export class TwinPolicyWriter implements PolicyWriter {
         { method: 'GET', url, ...signal },
         readContext,
       );
-      if (read.statusCode !== 200) throw this.refuse(read, readContext);
+      if (read.statusCode !== 200) throw refusalOf(read, readContext, this.options.tokens);
       const parsed = twinSchema.safeParse(read.body);
       if (!parsed.success) {
         throw new AzureRequestError({
@@ -130,7 +130,7 @@ export class TwinPolicyWriter implements PolicyWriter {
       if (written.statusCode >= 200 && written.statusCode < 300) return { status: 'succeeded' };
       // Someone changed the twin between our read and write: read again, once.
       if (written.statusCode === 412 && round === 1) continue;
-      throw this.refuse(written, writeContext);
+      throw refusalOf(written, writeContext, this.options.tokens);
     }
     throw new AzureRequestError({
       code: FailureType.Transient,
@@ -138,16 +138,5 @@ export class TwinPolicyWriter implements PolicyWriter {
       deviceId,
       message: `Updating the device twin of device '${deviceId}': the twin kept changing under us (412 twice); will retry.`,
     });
-  }
-
-  private refuse(response: AuthorizedResponse, context: ClassifyContext): AzureRequestError {
-    const error = classifyAzureError(response, context);
-    if (response.statusCode === 401 || response.statusCode === 403) {
-      this.options.tokens.invalidate(
-        response.token,
-        error.claims === undefined ? {} : { claims: error.claims },
-      );
-    }
-    return error;
   }
 }

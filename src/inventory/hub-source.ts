@@ -4,10 +4,12 @@
  */
 import { z } from 'zod';
 import { classifyAzureError } from '../azure/errors';
-import { sendAuthorized, type HttpClient } from '../azure/http';
+import { refusalOf, sendAuthorized, type HttpClient } from '../azure/http';
+import { abortableSleep } from '../azure/pacing';
 import { headerValue } from '../azure/throttling';
 import type { TokenProvider } from '../azure/token-provider';
 import { TWIN_API_VERSION } from '../azure/twin-policy-writer';
+import { FailureType } from '../workflows/failure-types';
 import type { RawDeviceRow } from './devices-file';
 
 export interface HubDeviceQueryOptions {
@@ -20,6 +22,14 @@ export interface HubDeviceQueryOptions {
   query?: string;
   /** Page size asked for. @default 100 */
   pageSize?: number;
+  /**
+   * A throttled (429) or failing (5xx) page is asked again, with the same continuation, this many times
+   * before the query fails: IoT Hub allows only 20 queries a minute per unit, so a large hub is throttled
+   * mid-way, and starting over would never finish. @default 8
+   */
+  pageRetries?: number;
+  /** Wait before asking a page again when Azure names no Retry-After. @default 3000, doubling, at most 30 s */
+  pageRetryDelayInMs?: number;
   abortSignal?: AbortSignal;
 }
 
@@ -36,7 +46,8 @@ export async function* queryHubDevices(options: HubDeviceQueryOptions): AsyncGen
   const context = { operation: 'querying the hub devices' };
   let continuation: string | undefined;
   let row = 0;
-  do {
+  let retries = 0;
+  for (;;) {
     const response = await sendAuthorized(
       options.http,
       options.tokens,
@@ -53,11 +64,15 @@ export async function* queryHubDevices(options: HubDeviceQueryOptions): AsyncGen
       context,
     );
     if (response.statusCode !== 200) {
-      const error = classifyAzureError(response, context);
-      if (response.statusCode === 401 || response.statusCode === 403)
-        options.tokens.invalidate(response.token);
-      throw error;
+      const error = refusalOf(response, context, options.tokens);
+      const retryable = error.code === FailureType.Throttled || error.code === FailureType.Transient;
+      if (!retryable || retries >= (options.pageRetries ?? 8)) throw error;
+      const backoff = Math.min(30_000, (options.pageRetryDelayInMs ?? 3_000) * 2 ** retries);
+      retries += 1;
+      await abortableSleep(error.retryAfterInMs ?? backoff, options.abortSignal);
+      continue;
     }
+    retries = 0;
     const page = twinPageSchema.safeParse(response.body);
     if (!page.success) {
       throw classifyAzureError(
@@ -71,5 +86,6 @@ export async function* queryHubDevices(options: HubDeviceQueryOptions): AsyncGen
       yield { row, deviceId: twin.deviceId, ...(policy === undefined ? {} : { policy }) };
     }
     continuation = headerValue(response.headers, 'x-ms-continuation') || undefined;
-  } while (continuation);
+    if (!continuation) return;
+  }
 }

@@ -5,7 +5,7 @@ import { isAzureRequestError, type AzureRequestError } from '../../src/azure/err
 import { createAzureAgent } from '../../src/azure/http';
 import type { PolicyTarget } from '../../src/workflows/types';
 import { FailureType } from '../../src/workflows/failure-types';
-import { configFor, startTestWorld, type TestWorld } from './emulator-support';
+import { configFor, startTestWorld, trustEmulator, type TestWorld } from './emulator-support';
 
 const doc = { version: 1 };
 
@@ -162,5 +162,36 @@ void describe('each error class, against the emulator', () => {
     } finally {
       await dispatcher.close();
     }
+  });
+
+  void it('a tenant Entra ID does not know → Misconfigured naming AZURE_TENANT_ID; an authority nobody answers stays Transient', async () => {
+    // The twin test trusted an emulator of its own: trust this file's one again.
+    trustEmulator(world.emulator);
+    const attempt = async (overrides: Record<string, string>) => {
+      const dispatcher = createAzureAgent({ ca: world.emulator.caPem });
+      const access = createAzureAccess(configFor(world.emulator, overrides), { dispatcher });
+      try {
+        await access.writers.arm.writePolicy({ deviceId: 'device-0001', document: doc });
+      } catch (error) {
+        assert.ok(isAzureRequestError(error), String(error));
+        return error;
+      } finally {
+        await dispatcher.close();
+      }
+      assert.fail('the write succeeded');
+    };
+
+    const wrongTenant = await attempt({ AZURE_TENANT_ID: '11111111-1111-4111-8111-111111111111' });
+    assert.equal(wrongTenant.code, FailureType.Misconfigured, wrongTenant.message);
+    assert.equal(wrongTenant.retryable, false);
+    assert.equal(wrongTenant.azureCode, 'AADSTS90002');
+    assert.match(
+      wrongTenant.message,
+      /does not know the tenant AZURE_TENANT_ID='11111111-1111-4111-8111-111111111111'/,
+    );
+
+    // Port 9 on loopback: nothing listens, so the authority cannot be reached: that may heal.
+    const unreachable = await attempt({ AZURE_AUTHORITY_HOST: 'https://127.0.0.1:9' });
+    assert.equal(unreachable.code, FailureType.Transient, unreachable.message);
   });
 });

@@ -28,6 +28,41 @@ void describe('classifyAzureError', () => {
     assert.match(e.message, /preflight/);
   });
 
+  void it('refusals a retry cannot heal → Misconfigured, not retried, saying what to do', () => {
+    const cases = [
+      { statusCode: 403, headers: {}, body: arm('RequestDisallowedByPolicy'), says: /Azure Policy/ },
+      { statusCode: 409, headers: {}, body: arm('ScopeLocked'), says: /resource lock/ },
+      {
+        statusCode: 401,
+        headers: {},
+        body: arm('InvalidAuthenticationTokenTenant'),
+        says: /AZURE_TENANT_ID/,
+      },
+      {
+        statusCode: 403,
+        headers: { 'iothub-errorcode': 'IotHubQuotaExceeded' },
+        body: { Message: 'ErrorCode:IotHubQuotaExceeded;Total number of messages on IotHub exceeded' },
+        says: /daily quota/,
+      },
+    ];
+    for (const { says, ...failure } of cases) {
+      const e = classifyAzureError(failure, ctx);
+      assert.equal(e.code, FailureType.Misconfigured, e.message);
+      assert.equal(e.retryable, false);
+      assert.match(e.message, says);
+      assert.match(e.message, /Not retried/);
+    }
+    // A 409 with another code stays a temporary failure; a 401 with an expired token stays Unauthorized.
+    assert.equal(
+      classifyAzureError({ statusCode: 409, headers: {}, body: arm('Conflict') }, ctx).code,
+      FailureType.Transient,
+    );
+    assert.equal(
+      classifyAzureError({ statusCode: 401, headers: {}, body: arm('ExpiredAuthenticationToken') }, ctx).code,
+      FailureType.Unauthorized,
+    );
+  });
+
   void it("IoT Hub's 401 IotHubUnauthorized (no data action) → AuthorizationFailed", () => {
     const e = classifyAzureError(
       {

@@ -8,7 +8,7 @@ import {
   checkRolePropagation,
   waitForPropagation,
 } from '../../src/azure/preflight';
-import { customRoleGuid, nameBasedGuid, setupRbac } from '../../src/azure/rbac';
+import { customRoleGuid, nameBasedGuid, setupRbac, toAzureError } from '../../src/azure/rbac';
 import { FailureType } from '../../src/workflows/failure-types';
 import { startTestWorld, type TestWorld } from './emulator-support';
 
@@ -223,5 +223,46 @@ void describe('setupRbac against the emulator', () => {
     } finally {
       await world.close();
     }
+  });
+
+  void it("a principal id that is not a service principal's object id is a configuration error that says which id to use", async () => {
+    const world = await startTestWorld({ grantOnStart: false });
+    try {
+      await assert.rejects(
+        setupRbac({
+          credential: world.azure.armTokens.asTokenCredential(),
+          armEndpoint: world.config.azure.armEndpoint,
+          subscriptionId: world.config.azure.subscriptionId,
+          hubScope: world.config.hub.scope,
+          principalObjectId: nameBasedGuid('an application object id, not the principal'),
+          target: 'twin',
+        }),
+        (e: unknown) => {
+          assert.ok(isAzureRequestError(e));
+          assert.equal(e.code, FailureType.Misconfigured);
+          assert.equal(e.azureCode, 'PrincipalNotFound');
+          assert.match(e.message, /service principal's object id/);
+          return true;
+        },
+      );
+    } finally {
+      await world.close();
+    }
+  });
+
+  void it('a role of the same name elsewhere in the tenant is a configuration error naming the way out', () => {
+    // What @azure/arm-authorization throws for Azure's 409 (the emulator has one hub, so no second scope).
+    const restError = Object.assign(
+      new Error('A custom role with the same name already exists in this directory.'),
+      {
+        name: 'RestError',
+        statusCode: 409,
+        code: 'RoleDefinitionWithSameNameExists',
+      },
+    );
+    const error = toAzureError(restError, `creating the custom role '${CUSTOM_ROLE_NAME}'`, 'arm');
+    assert.equal(error.code, FailureType.Misconfigured);
+    assert.match(error.message, /assignableScopes/);
+    assert.match(error.message, /already exists in this directory/);
   });
 });
