@@ -97,16 +97,37 @@ export function toApplicationFailure(
   });
 }
 
+/** What willBeRetried needs of the attempt: Temporal's ActivityInfo, and the device's own attempt budget. */
+export interface RetryOutlook {
+  isLocal: boolean;
+  /** This activity's attempt (Temporal's count). */
+  attempt: number;
+  retryPolicy?: { maximumAttempts?: number };
+  /** When the first attempt was scheduled, and the schedule-to-close timeout (0: none). */
+  scheduledTimestampMs?: number;
+  scheduleToCloseTimeoutMs?: number;
+  /** The device's attempt number, counting the attempts before this activity (`prior`). */
+  deviceAttempt: number;
+  /** The device's attempt budget (ApplyPolicyInput.maximumAttempts); unknown for older callers. */
+  deviceMaximumAttempts?: number;
+}
+
 /**
- * Whether a failed attempt will be tried again: retryable, and (for a durable activity) not its retry
- * policy's last attempt. A local attempt is always handed on to a durable activity when retryable.
+ * Whether a failed attempt will be tried again: retryable; within the device's attempt budget; for a durable
+ * activity, within its retry policy's attempts and its schedule-to-close time (Temporal stops retrying once
+ * the next attempt would start after it). A retryable local attempt is handed on to a durable activity.
  */
-export function willBeRetried(
-  mapping: FailureMapping,
-  info: { isLocal: boolean; attempt: number; retryPolicy?: { maximumAttempts?: number } },
-): boolean {
+export function willBeRetried(mapping: FailureMapping, outlook: RetryOutlook, nowInMs = Date.now()): boolean {
   if (mapping.nonRetryable) return false;
-  if (info.isLocal) return true;
-  const maximumAttempts = info.retryPolicy?.maximumAttempts;
-  return !maximumAttempts || info.attempt < maximumAttempts;
+  if (outlook.deviceMaximumAttempts !== undefined && outlook.deviceAttempt >= outlook.deviceMaximumAttempts)
+    return false;
+  if (outlook.isLocal) return true;
+  const maximumAttempts = outlook.retryPolicy?.maximumAttempts;
+  if (maximumAttempts && outlook.attempt >= maximumAttempts) return false;
+  const budget = outlook.scheduleToCloseTimeoutMs ?? 0;
+  if (budget > 0 && outlook.scheduledTimestampMs !== undefined) {
+    const nextStart = nowInMs + (mapping.nextRetryDelayInMs ?? 0);
+    if (nextStart >= outlook.scheduledTimestampMs + budget) return false;
+  }
+  return true;
 }

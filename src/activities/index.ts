@@ -163,7 +163,11 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
         // An attempt that will be retried is expected (RBAC propagating, throttling): one INFO line here, and
         // benign for Temporal, so its worker does not add a WARN with a stack per attempt. A device's final
         // failure stays a WARN and a regular failure.
-        const retried = willBeRetried(mapping, ctx.info);
+        const retried = willBeRetried(mapping, {
+          ...ctx.info,
+          deviceAttempt: attempt,
+          ...(input.maximumAttempts === undefined ? {} : { deviceMaximumAttempts: input.maximumAttempts }),
+        });
         log[retried ? 'info' : 'warn'](mapping.message, {
           type: mapping.type,
           nonRetryable: mapping.nonRetryable,

@@ -25,6 +25,11 @@ export interface ApplyPolicyInput {
    * Attempt numbers and counters continue from it. @default none
    */
   prior?: AttemptCounters;
+  /**
+   * The device's attempt budget (the workflow's retry.maximumAttempts, counting `prior`), so the activity can
+   * tell a final failure (logged as a WARN) from one that will be retried (benign). @default unknown
+   */
+  maximumAttempts?: number;
 }
 
 export interface ApplyPolicyResult {

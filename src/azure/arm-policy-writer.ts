@@ -49,26 +49,29 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The stored policy from a GET: `properties` of an ARM resource envelope (an object of envelope keys only,
- * naming at least one of id, name, type), else the body itself.
+ * The stored policy from a GET: `properties` of an ARM resource envelope, else the body itself. An envelope
+ * has an `id` naming a securityPolicies resource, or holds only envelope keys with an `id` or `type`.
  */
 export function storedArmPolicy(body: unknown): unknown {
   if (!isRecord(body)) return undefined;
-  const isEnvelope =
-    isRecord(body.properties) &&
+  if (!isRecord(body.properties)) return body;
+  const namesThePolicy = typeof body.id === 'string' && /\/securityPolicies\//i.test(body.id);
+  const onlyEnvelopeKeys =
     Object.keys(body).every((key) => ARM_ENVELOPE_KEYS.has(key)) &&
-    ['id', 'name', 'type'].some((key) => typeof body[key] === 'string');
-  return isEnvelope ? body.properties : body;
+    (typeof body.id === 'string' || typeof body.type === 'string');
+  return namesThePolicy || onlyEnvelopeKeys ? body.properties : body;
 }
 
 /**
- * Whether the stored policy is the desired document. A `provisioningState` ARM adds to a resource's
- * properties is not part of the policy (unless the document has one itself).
+ * Whether the stored policy is the desired document. A `provisioningState: Succeeded` that ARM adds to a
+ * resource's properties is not part of the policy (unless the document has one itself); any other state
+ * (Failed, Updating…) means the policy is not in place, so it is written again.
  */
 export function armPolicyMatches(body: unknown, document: unknown): boolean {
   const stored = storedArmPolicy(body);
   if (jsonEqual(stored, document)) return true;
-  if (!isRecord(stored) || !('provisioningState' in stored)) return false;
+  if (!isRecord(stored) || typeof stored.provisioningState !== 'string') return false;
+  if (stored.provisioningState.toLowerCase() !== 'succeeded') return false;
   if (isRecord(document) && 'provisioningState' in document) return false;
   const { provisioningState: _added, ...policy } = stored;
   return jsonEqual(policy, document);

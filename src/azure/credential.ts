@@ -93,6 +93,9 @@ function getJson(url: string, timeoutInMs: number): Promise<{ status: number; bo
   });
 }
 
+/** Entra ID's codes for a tenant that does not exist (or is not a tenant id or domain it knows). */
+const UNKNOWN_TENANT_CODES = new Set(['AADSTS90002', 'AADSTS900023', 'AADSTS90013']);
+
 /** Whether an error of @azure/identity is MSAL failing to read the authority's OpenID configuration. */
 function isEndpointResolutionError(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
@@ -116,12 +119,15 @@ export async function diagnoseTenant(
   if (!options.tenantId || !isEndpointResolutionError(error)) return undefined;
   const authority = (options.authorityHost ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
   const url = `${authority}/${encodeURIComponent(options.tenantId)}/v2.0/.well-known/openid-configuration`;
-  // node:https, as MSAL's own requests: the same trust (NODE_EXTRA_CA_CERTS) and proxy-free path.
+  // node:https with the process's trust (NODE_EXTRA_CA_CERTS), as MSAL's own requests. It does not go through
+  // HTTPS_PROXY: behind a proxy that is the only way out, the diagnosis fails and the error stays Transient.
   const answer = await getJson(url, timeoutInMs).catch(() => undefined);
   if (!answer || (answer.status !== 400 && answer.status !== 404)) return undefined;
   const body = (answer.body ?? {}) as { error?: unknown; error_description?: unknown };
   const said = typeof body.error_description === 'string' ? body.error_description.split('\n')[0] : '';
   const code = said?.match(/AADSTS\d+/)?.[0] ?? (typeof body.error === 'string' ? body.error : undefined);
+  // Only Entra ID's own word counts: a proxy's or gateway's 404 page says nothing about the tenant.
+  if (body.error !== 'invalid_tenant' && !UNKNOWN_TENANT_CODES.has(code ?? '')) return undefined;
   return new AzureRequestError({
     code: FailureType.Misconfigured,
     statusCode: answer.status,

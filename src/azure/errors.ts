@@ -126,7 +126,8 @@ const PERMANENT_REFUSALS = new Map(
     InvalidAuthenticationTokenTenant:
       "the token was issued by another tenant than the subscription's; set AZURE_TENANT_ID to the tenant of AZURE_SUBSCRIPTION_ID",
     InvalidAuthenticationTokenAudience:
-      'the token is for another audience; ARM_ENDPOINT, IOT_HUB_HOST and AZURE_AUTHORITY_HOST must belong to one cloud',
+      'the token is for another audience: tokens are requested for public Azure (management.azure.com, ' +
+      'iothubs.azure.net), so ARM_ENDPOINT and IOT_HUB_HOST must be public Azure endpoints (sovereign clouds are not supported yet)',
     IotHubQuotaExceeded: "the hub's daily quota is used up; add units to the hub or wait for the daily reset",
     IotHubSuspended: 'the hub is suspended; resume it (Azure portal: the hub, Overview) and run again',
   }).map(([code, hint]) => [code.toLowerCase(), hint] as const),

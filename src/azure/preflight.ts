@@ -142,6 +142,7 @@ export async function checkRolePropagation(
 ): Promise<PermissionReport> {
   const permissions = await listEffectivePermissions(options, abortSignal);
   const missing = evaluatePermissions(permissions, requiredActions(target));
+  let rolesUnreadable = false;
   const rolesAssigned =
     options.principalObjectId === undefined
       ? []
@@ -151,10 +152,17 @@ export async function checkRolePropagation(
         ).catch((error: unknown) => {
           // The names are a courtesy: a least-privilege principal (only the custom role) may not read role
           // assignments (Microsoft.Authorization/roleAssignments/read). That must not fail the check.
-          if (isAzureRequestError(error) && error.code === FailureType.AuthorizationFailed) return [];
-          throw error;
+          if (!isAzureRequestError(error) || error.code !== FailureType.AuthorizationFailed) throw error;
+          rolesUnreadable = true;
+          return [];
         });
-  return { granted: missing.length === 0, missing, rolesAssigned, grantingRole: CUSTOM_ROLE_NAME };
+  return {
+    granted: missing.length === 0,
+    missing,
+    rolesAssigned,
+    ...(rolesUnreadable ? { rolesUnreadable } : {}),
+    grantingRole: CUSTOM_ROLE_NAME,
+  };
 }
 
 export interface WaitForPropagationOptions {

@@ -52,12 +52,16 @@ function messageChain(error: unknown): string[] {
  * When Temporal refused a start because the namespace lacks the product's search attributes (a fresh
  * `temporal server start-dev` or cluster), what to run to register them; undefined for any other error.
  */
-export function missingSearchAttributeHint(error: unknown): string[] | undefined {
+export function missingSearchAttributeHint(
+  error: unknown,
+  /** The namespace the command used, when Temporal's message does not name it. */
+  configuredNamespace = 'default',
+): string[] | undefined {
   const match = messageChain(error)
     .map((message) => /(?:namespace (\S+) has )?no mapping defined for search attribute (\w+)/i.exec(message))
     .find((m) => m !== null);
   if (!match) return undefined;
-  const [, namespace = 'default', missing] = match;
+  const [, namespace = configuredNamespace, missing] = match;
   const names = [iotHubSearchAttribute.name, policySyncPhaseSearchAttribute.name];
   return [
     `the Temporal namespace '${namespace}' has no search attribute '${missing}'; iot-policy-sync needs ${names.join(' and ')} (Keyword).`,

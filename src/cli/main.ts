@@ -184,7 +184,7 @@ function reportError(error: unknown, ctx: CommandContext, commandName: string | 
     write(`policy-sync: ${error.message}`);
     return ExitCode.Failed;
   }
-  const hint = missingSearchAttributeHint(error);
+  const hint = missingSearchAttributeHint(error, process.env.TEMPORAL_NAMESPACE?.trim() || 'default');
   if (hint) {
     const [first, ...rest] = hint;
     write(`policy-sync: ${commandName ? `${commandName}: ` : ''}${first}`);

@@ -4,6 +4,7 @@
  */
 import { createAzureAccess } from '../azure/access';
 import { checkRolePropagation, waitForPropagation } from '../azure/preflight';
+import { describeRolesAssigned } from '../workflows/alert-rules';
 import type { PermissionReport } from '../workflows/types';
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseDurationFlag } from './args';
 import { loadCliConfig } from './context';
@@ -92,11 +93,10 @@ function printReport(
         '  A role assigned minutes ago may not have propagated yet: `policy-sync preflight --wait`.',
       ];
   lines.push(
-    `  Roles assigned at hub scope: ${
-      report.rolesAssigned.length > 0
-        ? report.rolesAssigned.join(', ')
-        : '(none found, or SERVICE_PRINCIPAL_OBJECT_ID unset)'
-    }`,
+    `  Roles assigned at hub scope: ${describeRolesAssigned(
+      report,
+      '(none found, or SERVICE_PRINCIPAL_OBJECT_ID unset)',
+    )}`,
   );
   ctx.stdout.write(`${lines.join('\n')}\n`);
 }

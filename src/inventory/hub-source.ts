@@ -69,7 +69,8 @@ export async function* queryHubDevices(options: HubDeviceQueryOptions): AsyncGen
       if (!retryable || retries >= (options.pageRetries ?? 8)) throw error;
       const backoff = Math.min(30_000, (options.pageRetryDelayInMs ?? 3_000) * 2 ** retries);
       retries += 1;
-      await abortableSleep(error.retryAfterInMs ?? backoff, options.abortSignal);
+      // loadInventory has a 10-minute budget: no single wait may eat it.
+      await abortableSleep(Math.min(error.retryAfterInMs ?? backoff, 60_000), options.abortSignal);
       continue;
     }
     retries = 0;

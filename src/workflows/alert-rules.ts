@@ -48,9 +48,17 @@ export function abortThresholdMessage(authFailedDevices: number, abortAfterAuthF
   );
 }
 
+/** The roles of a report in words; `whenNone` when none were found. Pure. */
+export function describeRolesAssigned(report: PermissionReport, whenNone: string): string {
+  if (report.rolesAssigned.length > 0) return report.rolesAssigned.join(', ');
+  return report.rolesUnreadable
+    ? 'could not be read (the principal lacks Microsoft.Authorization/roleAssignments/read)'
+    : whenNone;
+}
+
 export function permissionsNotPropagatedMessage(report: PermissionReport, waitedMs: number): string {
   const missing = report.missing.length > 0 ? report.missing.join(', ') : '(not reported)';
-  const roles = report.rolesAssigned.length > 0 ? report.rolesAssigned.join(', ') : 'none found';
+  const roles = describeRolesAssigned(report, 'none found');
   return (
     `Permissions not effective at hub scope after ${Math.round(waitedMs / 1000)} s; missing: ${missing}. ` +
     `Roles assigned: ${roles}. Grant them with the role ${report.grantingRole} (policy-sync setup-rbac).`

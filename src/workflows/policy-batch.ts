@@ -119,6 +119,8 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
             backoffCoefficient: retry.backoffCoefficient,
             maximumIntervalInMs: retry.maximumIntervalInMs,
           },
+          // Only informs the activity's logging (inputs are not compared on replay): no patch needed.
+          maximumAttempts: retry.maximumAttempts,
         },
         handedOver,
       );

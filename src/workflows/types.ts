@@ -262,6 +262,8 @@ export interface PermissionReport {
   missing: string[];
   /** Role names assigned to the principal at or above hub scope (empty when unknown). */
   rolesAssigned: string[];
+  /** True when the principal may not list role assignments (no Microsoft.Authorization/roleAssignments/read). */
+  rolesUnreadable?: boolean;
   /** The custom role that would grant what is missing. */
   grantingRole: string;
 }

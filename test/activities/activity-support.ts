@@ -61,8 +61,14 @@ export async function applyWithRetries(
   const failures: ApplicationFailure[] = [];
   let heartbeatDetails: unknown;
   const maxAttempts = options.maxAttempts ?? 20;
+  // As Temporal schedules it: the first attempt now, a 10-minute schedule-to-close budget (the mock's default
+  // is 1 s from 1970, which would make every failure final).
+  const scheduled = { scheduledTimestampMs: Date.now(), scheduleToCloseTimeoutMs: 600_000 };
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const env = new MockActivityEnvironment({ attempt, heartbeatDetails }, { logger: quietLogger });
+    const env = new MockActivityEnvironment(
+      { attempt, heartbeatDetails, ...scheduled },
+      { logger: quietLogger },
+    );
     env.on('heartbeat', (details: unknown) => {
       heartbeatDetails = details;
     });

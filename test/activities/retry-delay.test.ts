@@ -110,17 +110,42 @@ void describe('willBeRetried and benign failures', () => {
   );
   void it('a retryable failure is retried until the retry policy has no attempts left', () => {
     const policy = { maximumAttempts: 3 };
-    assert.equal(willBeRetried(forbidden, { isLocal: false, attempt: 2, retryPolicy: policy }), true);
-    assert.equal(willBeRetried(forbidden, { isLocal: false, attempt: 3, retryPolicy: policy }), false);
-    assert.equal(willBeRetried(forbidden, { isLocal: false, attempt: 50 }), true, 'no limit: retried');
-  });
-  void it('a local first attempt is handed on to the durable activity; a non-retryable failure is final', () => {
+    const durable = { isLocal: false, retryPolicy: policy };
+    assert.equal(willBeRetried(forbidden, { ...durable, attempt: 2, deviceAttempt: 3 }), true);
+    assert.equal(willBeRetried(forbidden, { ...durable, attempt: 3, deviceAttempt: 4 }), false);
     assert.equal(
-      willBeRetried(forbidden, { isLocal: true, attempt: 1, retryPolicy: { maximumAttempts: 1 } }),
+      willBeRetried(forbidden, { isLocal: false, attempt: 50, deviceAttempt: 50 }),
       true,
+      'no limit: retried',
     );
-    assert.equal(willBeRetried(refused, { isLocal: true, attempt: 1 }), false);
-    assert.equal(willBeRetried(refused, { isLocal: false, attempt: 1 }), false);
+  });
+  void it("not past the device's attempt budget, counting its local first attempt", () => {
+    const outlook = { isLocal: false, attempt: 4, deviceAttempt: 5, deviceMaximumAttempts: 5 };
+    assert.equal(willBeRetried(forbidden, outlook), false);
+    assert.equal(willBeRetried(forbidden, { ...outlook, deviceMaximumAttempts: 6 }), true);
+  });
+  void it('not when the next attempt would start after the schedule-to-close time', () => {
+    // forbidden waits 1 s (attempt 1, half jitter of 2 s); 10 s budget from t = 0.
+    const outlook = {
+      isLocal: false,
+      attempt: 3,
+      deviceAttempt: 3,
+      scheduledTimestampMs: 0,
+      scheduleToCloseTimeoutMs: 10_000,
+    };
+    assert.equal(willBeRetried(forbidden, outlook, 8_000), true);
+    assert.equal(willBeRetried(forbidden, outlook, 9_500), false);
+  });
+  void it('a local first attempt is handed on when the device has attempts left; a non-retryable failure is final', () => {
+    const local = { isLocal: true, attempt: 1, retryPolicy: { maximumAttempts: 1 }, deviceAttempt: 1 };
+    assert.equal(willBeRetried(forbidden, { ...local, deviceMaximumAttempts: 30 }), true);
+    assert.equal(
+      willBeRetried(forbidden, { ...local, deviceMaximumAttempts: 1 }),
+      false,
+      'retry.maximumAttempts 1: nothing to hand over to',
+    );
+    assert.equal(willBeRetried(refused, local), false);
+    assert.equal(willBeRetried(refused, { ...local, isLocal: false }), false);
   });
   void it('only failures marked benign carry the BENIGN category', () => {
     assert.equal(

@@ -34,7 +34,11 @@ void describe('applySecurityPolicy backoff from its input', () => {
       activities.readInventoryPage({ snapshotId: snapshot.id, offset: 0, limit: 1 }),
     );
     assert.ok(device);
-    const env = new MockActivityEnvironment(info);
+    const env = new MockActivityEnvironment({
+      scheduledTimestampMs: Date.now(),
+      scheduleToCloseTimeoutMs: 600_000,
+      ...info,
+    });
     const failure = await env
       .run(() =>
         activities.applySecurityPolicy({ ...device, target: 'arm', snapshotId: snapshot.id, backoff }),
@@ -59,7 +63,7 @@ void describe('applySecurityPolicy backoff from its input', () => {
     return failure.nextRetryDelay as number;
   }
 
-  void it("the retry policy's last attempt is a regular failure and a WARN; earlier ones are benign INFO lines", async () => {
+  void it("the retry policy's last attempt, or one past the time budget, is a regular failure and a WARN; earlier ones are benign INFO lines", async () => {
     const retryPolicy = { maximumAttempts: 3 };
     const logged = (attempt: number) =>
       logLines
@@ -74,6 +78,15 @@ void describe('applySecurityPolicy backoff from its input', () => {
     const last = await refusal({ attempt: 3, retryPolicy });
     assert.equal(last.failure.category, undefined, 'the final failure is not benign');
     assert.deepEqual(logged(3), ['WARN']);
+
+    // Scheduled 10 minutes ago with a 10-minute budget: Temporal will not start another attempt.
+    const late = await refusal({
+      attempt: 4,
+      scheduledTimestampMs: Date.now() - 600_000,
+      scheduleToCloseTimeoutMs: 600_000,
+    });
+    assert.equal(late.failure.category, undefined, 'out of time: final');
+    assert.deepEqual(logged(4), ['WARN']);
   });
 
   void it('caps the delay at the input maximumIntervalInMs', async () => {

@@ -64,6 +64,7 @@ void describe('answers of real Azure the emulator does not give', () => {
     assert.equal(report.granted, true);
     assert.deepEqual(report.missing, []);
     assert.deepEqual(report.rolesAssigned, []);
+    assert.equal(report.rolesUnreadable, true, 'the report says the roles could not be read');
     assert.ok(
       http.sent.some((req) => req.url.includes('/roleAssignments')),
       'the listing was tried',
@@ -194,6 +195,28 @@ void describe('answers of real Azure the emulator does not give', () => {
       status: 'unchanged',
     });
     assert.equal(http.sent.filter((req) => req.method === 'PUT').length, 0);
+    // A policy whose provisioning failed is not in place: written again.
+    const failed = new AnsweringHttpClient(world.azure.http, (req) =>
+      req.method === 'GET'
+        ? {
+            statusCode: 200,
+            headers: {},
+            body: {
+              id: `${world.emulator.hub.scope}/securityPolicies/device-0002`,
+              properties: { ...document, provisioningState: 'Failed' },
+            },
+          }
+        : undefined,
+    );
+    const rewriter = new ArmPolicyWriter({
+      http: failed,
+      tokens: world.azure.armTokens,
+      armEndpoint: world.config.azure.armEndpoint,
+      hubScope: world.emulator.hub.scope,
+    });
+    assert.deepEqual(await rewriter.writePolicy({ deviceId: 'device-0002', document }), {
+      status: 'succeeded',
+    });
     // A different document is written.
     assert.deepEqual(
       await writer.writePolicy({ deviceId: 'device-0002', document: { minTlsVersion: '1.3' } }),
