@@ -13,7 +13,12 @@ import { FailureType, type AttemptCounters } from '../workflows/failure-types';
 import type { DeviceAssignment, PermissionReport, PolicyTarget } from '../workflows/types';
 import type { AlertSender } from './alerts';
 import { mapFailure, toApplicationFailure, willBeRetried } from './failures';
-import type { BackoffOptions } from './retry-delay';
+import {
+  GrantEvidence,
+  SETTLING_EVIDENCE_WINDOW_MS,
+  settlingDelayInMs,
+  type BackoffOptions,
+} from './retry-delay';
 import type { PolicySyncActivities } from './types';
 
 export type * from './types';
@@ -55,6 +60,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** @default Math.random */
   random?: () => number;
+  /** @default Date.now */
+  now?: () => number;
   /** Backoff of retryable failures without Retry-After (matches the workflows' device retry policy). */
   backoff?: BackoffOptions;
 }
@@ -76,6 +83,8 @@ function isThrottlingError(error: unknown): boolean {
 
 export function createActivities(deps: ActivityDeps): PolicySyncActivities {
   const random = deps.random ?? Math.random;
+  const now = deps.now ?? Date.now;
+  const grant = new GrantEvidence();
 
   /** Runs `fn`, turning every failure into a typed ApplicationFailure (cancellation passes through). */
   async function boundary<T>(name: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
@@ -147,11 +156,19 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           document,
           abortSignal: ctx.cancellationSignal,
         });
+        grant.noteSuccess(input.target, now());
         log.debug(`Policy '${input.policy}' ${status}`);
         return { status, attempts: attempt, authErrors: counters.authErrors, throttled: counters.throttled };
       } catch (error) {
         if (ctx.cancellationSignal.aborted) throw error;
-        const mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
+        let mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
+        if (
+          mapping.type === FailureType.AuthorizationFailed &&
+          mapping.nextRetryDelayInMs !== undefined &&
+          grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS)
+        ) {
+          mapping = { ...mapping, nextRetryDelayInMs: settlingDelayInMs(mapping.nextRetryDelayInMs, random) };
+        }
         const next: AttemptCounters = {
           attempts: attempt,
           authErrors: counters.authErrors + (mapping.type === FailureType.AuthorizationFailed ? 1 : 0),

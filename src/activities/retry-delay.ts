@@ -43,3 +43,35 @@ export function retryAfterWithJitterInMs(retryAfterInMs: number, random: () => n
   const spread = Math.min(1000, Math.max(50, retryAfterInMs * 0.1));
   return Math.round(retryAfterInMs + random() * spread);
 }
+
+/**
+ * Which writes of this worker succeeded lately, per target. A 403 while other writes to the same hub succeed
+ * means the role assignment is in place and some of Azure's front-ends have not caught up yet (RBAC settles
+ * instance by instance): the next try is likely to pass, so it need not wait a full backoff. A 403 with no
+ * success in sight (the grant not there at all) keeps the exponential backoff.
+ */
+export class GrantEvidence {
+  private readonly lastSuccessInMs = new Map<string, number>();
+
+  noteSuccess(target: string, nowInMs: number): void {
+    this.lastSuccessInMs.set(target, nowInMs);
+  }
+
+  /** Whether a write to `target` succeeded within the last `windowInMs`. */
+  seenWithin(target: string, nowInMs: number, windowInMs: number): boolean {
+    const last = this.lastSuccessInMs.get(target);
+    return last !== undefined && nowInMs - last <= windowInMs;
+  }
+}
+
+/** How recent a success must be to count as evidence that the grant is settling. */
+export const SETTLING_EVIDENCE_WINDOW_MS = 10_000;
+/** The longest wait after a 403 while the grant settles (full jitter from 100 ms). */
+export const SETTLING_MAXIMUM_DELAY_MS = 2_000;
+
+/** The delay after a 403 while the grant settles: full jitter up to 2 s, never longer than `backoffInMs`. */
+export function settlingDelayInMs(backoffInMs: number, random: () => number): number {
+  const ceiling = Math.min(backoffInMs, SETTLING_MAXIMUM_DELAY_MS);
+  const floor = Math.min(100, ceiling);
+  return Math.round(floor + random() * (ceiling - floor));
+}

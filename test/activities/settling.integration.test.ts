@@ -1,0 +1,93 @@
+/**
+ * Backoff after a 403 follows the evidence: while nothing succeeds (the grant is not there), the exponential
+ * backoff up to 8 s; once writes to the hub succeed (the grant is settling across Azure's front-ends), at
+ * most 2 s, because the next try is likely to pass.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { SETTLING_MAXIMUM_DELAY_MS } from '../../src/activities/retry-delay';
+import type { PolicySyncActivities } from '../../src/activities/types';
+import type { DeviceAssignment } from '../../src/workflows/types';
+import { FailureType } from '../../src/workflows/failure-types';
+import { applyWithRetries, runActivity, startActivitiesAgainstEmulator } from './activity-support';
+
+void describe('the delay after a 403 while the role assignment settles', () => {
+  let activities: PolicySyncActivities;
+  let close: () => Promise<void>;
+  let snapshotId: string;
+  let devices: DeviceAssignment[];
+  const grantAppearsAfterMs = 1_500;
+  let startedAt: number;
+
+  before(async () => {
+    // The grant appears after 1.5 s; after that, 60% of calls are still refused for a minute.
+    const world = await startActivitiesAgainstEmulator(
+      {
+        devices: 40,
+        profile: 'seed',
+        faults: { propagation: { delayMs: grantAppearsAfterMs, flakyWindowMs: 60_000, flakyRatio: 0.6 } },
+      },
+      { level: 'ERROR', write: () => undefined },
+    );
+    startedAt = Date.now();
+    ({ activities } = world);
+    close = world.close;
+    const loaded = await runActivity(() => activities.loadInventory({}));
+    snapshotId = loaded.snapshot.id;
+    devices = await runActivity(() => activities.readInventoryPage({ snapshotId, offset: 0, limit: 40 }));
+  });
+  after(async () => {
+    await close();
+  });
+
+  /** One attempt (number 8: the exponential ceiling is 8 s there) of each device; the 403s' delays. */
+  async function refusedDelays(some: DeviceAssignment[]): Promise<number[]> {
+    const outcomes = await Promise.all(
+      some.map((device) =>
+        new MockActivityEnvironment({
+          attempt: 8,
+          scheduledTimestampMs: Date.now(),
+          scheduleToCloseTimeoutMs: 600_000,
+        })
+          .run(() => activities.applySecurityPolicy({ ...device, target: 'arm', snapshotId }))
+          .then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+      ),
+    );
+    return outcomes
+      .filter((e): e is ApplicationFailure => e instanceof ApplicationFailure)
+      .filter((e) => e.type === FailureType.AuthorizationFailed)
+      .map((e) => e.nextRetryDelay as number);
+  }
+
+  void it('backs off up to 8 s before any write succeeded, and at most 2 s once writes succeed', async () => {
+    const before = await refusedDelays(devices.slice(0, 10));
+    assert.ok(Date.now() - startedAt < grantAppearsAfterMs, 'these attempts ran before the grant appeared');
+    assert.equal(before.length, 10, 'no grant yet: every write refused');
+    assert.ok(
+      before.some((delay) => delay > SETTLING_MAXIMUM_DELAY_MS),
+      `the full backoff (up to 8 s) while nothing succeeds: ${before.join(', ')}`,
+    );
+
+    // Once the grant is there, one device gets through: evidence that the grant is settling.
+    await new Promise((r) => setTimeout(r, grantAppearsAfterMs - (Date.now() - startedAt) + 100));
+    const first = await applyWithRetries(
+      activities,
+      { ...devices[10]!, target: 'arm', snapshotId },
+      { maxAttempts: 50, delayCapInMs: 50 },
+    );
+    assert.ok(first.result, 'a write succeeded while the grant settles');
+
+    const after = await refusedDelays(devices.slice(11, 40));
+    assert.ok(after.length > 0, 'some writes were still refused (60% are, while settling)');
+    for (const delay of after)
+      assert.ok(
+        delay <= SETTLING_MAXIMUM_DELAY_MS,
+        `a 403 while settling waits at most 2 s, not ${delay} ms`,
+      );
+  });
+});
