@@ -107,9 +107,9 @@ function isEndpointResolutionError(error: unknown): boolean {
 
 /**
  * MSAL reports an unknown tenant and an unreachable authority alike (endpoints_resolution_error). Asks the
- * authority for the tenant's OpenID configuration once, to tell them apart: an answer of 400 or 404 means
- * AZURE_TENANT_ID is wrong, which no retry heals. Undefined when it cannot tell (then the error stays
- * transient).
+ * authority for the tenant's OpenID configuration once, to tell them apart: a 400 or 404 in which Entra ID
+ * says invalid_tenant (AADSTS90002…) means AZURE_TENANT_ID is wrong, which no retry heals. Undefined when it
+ * cannot tell (then the error stays transient).
  */
 export async function diagnoseTenant(
   options: CredentialOptions,
