@@ -19,7 +19,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { Config } from '../config';
 import { registerSecret } from '../logger';
 import { FailureType } from '../workflows/failure-types';
-import { AzureRequestError } from './errors';
+import { AzureRequestError, errorChain } from './errors';
 
 export interface CredentialOptions {
   tenantId?: string;
@@ -98,11 +98,9 @@ const UNKNOWN_TENANT_CODES = new Set(['AADSTS90002', 'AADSTS900023', 'AADSTS9001
 
 /** Whether an error of @azure/identity is MSAL failing to read the authority's OpenID configuration. */
 function isEndpointResolutionError(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
-    if (/endpoints_resolution_error/i.test(`${(e as { errorCode?: unknown }).errorCode ?? ''} ${e.message}`))
-      return true;
-  }
-  return false;
+  return errorChain(error).some((e) =>
+    /endpoints_resolution_error/i.test(`${String(e.errorCode ?? '')} ${String(e.message ?? '')}`),
+  );
 }
 
 /**

@@ -348,7 +348,8 @@ function classifyResponse(
   });
 }
 
-function errorChain(error: unknown): Record<string, unknown>[] {
+/** An error and its causes (`cause`), outermost first, at most 6 deep. */
+export function errorChain(error: unknown): Record<string, unknown>[] {
   const chain: Record<string, unknown>[] = [];
   let current: unknown = error;
   while (current && typeof current === 'object' && chain.length < 6) {

@@ -1,3 +1,4 @@
+import { errorChain } from '../azure/errors';
 import { iotHubSearchAttribute, policySyncPhaseSearchAttribute } from '../workflows/search-attributes';
 
 /** Exit codes of the `policy-sync` command line (../shared/interface.md). */
@@ -40,14 +41,6 @@ export function isCommandFailedError(error: unknown): error is CommandFailedErro
   return error instanceof Error && error.name === 'CommandFailedError';
 }
 
-/** The messages of an error and its causes, outermost first. */
-function messageChain(error: unknown): string[] {
-  const messages: string[] = [];
-  for (let e: unknown = error; e instanceof Error && messages.length < 10; e = e.cause)
-    messages.push(e.message);
-  return messages;
-}
-
 /**
  * When Temporal refused a start because the namespace lacks the product's search attributes (a fresh
  * `temporal server start-dev` or cluster), what to run to register them; undefined for any other error.
@@ -57,7 +50,8 @@ export function missingSearchAttributeHint(
   /** The namespace the command used, when Temporal's message does not name it. */
   configuredNamespace = 'default',
 ): string[] | undefined {
-  const match = messageChain(error)
+  const match = errorChain(error)
+    .map((e) => (typeof e.message === 'string' ? e.message : ''))
     .map((message) => /(?:namespace (\S+) has )?no mapping defined for search attribute (\w+)/i.exec(message))
     .find((m) => m !== null);
   if (!match) return undefined;

@@ -75,13 +75,12 @@ export function outcomeFromFailure(
       ? maximumAttempts
       : 1;
   // A durable failure without counters (timeouts without a heartbeat) still counts the local attempt before it.
-  const floor = (value: number, atLeast = 0) => Math.max(value, atLeast);
   return {
     deviceId,
     status: 'failed',
-    attempts: floor(counters?.attempts ?? inferredAttempts, prior ? prior.attempts + 1 : 0),
-    authErrors: floor(counters?.authErrors ?? 0, prior?.authErrors),
-    throttled: floor(counters?.throttled ?? 0, prior?.throttled),
+    attempts: Math.max(counters?.attempts ?? inferredAttempts, prior ? prior.attempts + 1 : 0),
+    authErrors: Math.max(counters?.authErrors ?? 0, prior?.authErrors ?? 0),
+    throttled: Math.max(counters?.throttled ?? 0, prior?.throttled ?? 0),
     code,
     message: sanitizeMessage(messageOf(cause) || messageOf(error)),
   };
