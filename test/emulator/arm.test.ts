@@ -365,12 +365,12 @@ void describe('emulator: Resource Manager wire contract (undici)', () => {
   });
 
   void it('expires tokens after tokenLifetimeSeconds', async () => {
-    const shortLived = await startEmulator({ devices: 1, tokenLifetimeSeconds: 1 });
+    const shortLived = await startEmulator({ devices: 1, tokenLifetimeSeconds: 3 });
     const shortAgent = trustingAgent(shortLived);
     try {
       const shortToken = await fetchToken(shortAgent, shortLived, managementScope);
       assert.equal((await call(shortAgent, permissionsUrl(shortLived), { token: shortToken })).status, 200);
-      await sleep(1100);
+      await sleep(3_100);
       const expired = await call(shortAgent, permissionsUrl(shortLived), { token: shortToken });
       assert.equal(expired.status, 401);
       assert.equal(errorCode(expired), 'ExpiredAuthenticationToken');

@@ -385,12 +385,18 @@ void describe('policySyncWorkflow', () => {
   void it('reports a device whose writes time out with code Timeout', async () => {
     const fake = new FakeAzure(deviceIds(3));
     fake.behavior = async ({ deviceId, attempt }, f) => {
-      if (deviceId === 'dev-2') await delay(2_000);
+      if (deviceId === 'dev-2') await delay(5_000);
       return f.succeed(deviceId, attempt);
     };
     await withFake(fake, async (taskQueue) => {
+      // 2 s: long enough that the instant devices never time out on a loaded machine.
       const handle = await startSync(taskQueue, {
-        retry: { ...fast, maximumAttempts: 1, startToCloseTimeoutInMs: 500, scheduleToCloseTimeoutInMs: 500 },
+        retry: {
+          ...fast,
+          maximumAttempts: 1,
+          startToCloseTimeoutInMs: 2_000,
+          scheduleToCloseTimeoutInMs: 2_000,
+        },
       });
       const summary = await handle.result();
       assert.equal(summary.succeeded, 2);
@@ -603,7 +609,8 @@ void describe('policySyncWorkflow', () => {
         batchSize: 5,
         maxConcurrentBatches: 3,
         reportEvery: 2,
-        continueAsNewAfterEvents: 150,
+        // Low enough that a slow worker (fewer, larger workflow tasks) still needs three runs.
+        continueAsNewAfterEvents: 110,
       });
       const summary = await handle.result();
       assert.equal(summary.devicesTotal, 150);
