@@ -18,6 +18,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../src/devserver/dev-server';
 import { startEmulator, type FaultOverrides } from '../src/emulator';
 import type { PolicySyncInput, RunSummary } from '../src/workflows/types';
+import { failedDeviceCount } from '../src/workflows/failure-ledger';
 import { benchMatrix, parseBenchArgs, UsageError, type BenchArgs, type Cell } from './args';
 import {
   countInSync,
@@ -301,7 +302,7 @@ async function runOurs(
       side: 'ours',
       wallMs,
       devices: cell.fleet,
-      failures: summary ? summary.failed.length : cell.fleet - observed.inSync,
+      failures: summary ? failedDeviceCount(summary) : cell.fleet - observed.inSync,
       peakRssBytes: peakRssBytes ?? null,
       parentRunEvents: runs.events,
       childWorkflows: runs.children,
@@ -309,7 +310,7 @@ async function runOurs(
         ? {
             succeeded: summary.succeeded,
             unchanged: summary.unchanged,
-            failed: summary.failed.length,
+            failed: failedDeviceCount(summary),
             authErrors: summary.authErrors,
             throttled: summary.throttled,
             durationMs: summary.durationMs,

@@ -230,7 +230,8 @@ function subject(context: ClassifyContext): string {
 function azureDetail(parsed: AzureErrorBody): string {
   if (!parsed.message && !parsed.code) return '';
   const message = parsed.message ? parsed.message.replace(/\s+/g, ' ').slice(0, 300) : '';
-  return ` Azure said: ${parsed.code ?? ''}${parsed.code && message ? ': ' : ''}${message}.`;
+  const said = `${parsed.code ?? ''}${parsed.code && message ? ': ' : ''}${message}`.trimEnd();
+  return ` Azure said: ${said}${/[.!?]$/.test(said) ? '' : '.'}`;
 }
 
 function seconds(ms: number | undefined): string {

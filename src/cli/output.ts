@@ -6,6 +6,7 @@ import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import picocolors from 'picocolors';
 import type { RunSummary, SyncMetrics } from '../workflows/types';
+import { failedDeviceCount } from '../workflows/failure-ledger';
 import { formatDuration } from './duration';
 
 export interface OutputStream {
@@ -52,7 +53,7 @@ function table(head: string[] | undefined, rows: (string | number)[][], colors: 
 /** The run summary for people; `limit` caps the failed and rejected rows shown. */
 export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): string {
   const inSync = summary.succeeded + summary.unchanged;
-  const failed = summary.failed.length;
+  const failed = failedDeviceCount(summary);
   const headline =
     failed === 0
       ? colors.green(`✔ ${inSync} of ${summary.devicesTotal} devices in sync`)

@@ -18,6 +18,7 @@ import {
 import { policySyncWorkflow } from '../workflows';
 import { rerunSignal } from '../workflows/messages';
 import type { RerunRequest } from '../workflows/types';
+import { listedDevices } from '../workflows/failure-ledger';
 
 export const rerunCommand = defineCommand(
   {
@@ -65,7 +66,14 @@ export const rerunCommand = defineCommand(
       if (failedOnly) {
         const last = await findLatestSync(client, hub);
         const outcome = last ? await syncOutcome(client, last.workflowId) : undefined;
-        const failed = outcome?.status === 'COMPLETED' ? outcome.summary.failed.map((f) => f.deviceId) : [];
+        const listed = outcome?.status === 'COMPLETED' ? outcome.summary.failed : [];
+        const failed = listedDevices(listed).map((f) => f.deviceId);
+        const unlisted = listed.length - failed.length;
+        if (unlisted > 0)
+          process.stderr.write(
+            `${last?.workflowId} failed more devices than its summary lists; rerunning the listed ones ` +
+              '(to reach every device, run the whole inventory: policy-sync run)\n',
+          );
         from = last?.workflowId;
         devices = deviceIds ? failed.filter((id) => deviceIds.includes(id)) : failed;
         if (devices.length === 0) {

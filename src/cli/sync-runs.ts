@@ -15,6 +15,7 @@ import { validateSyncInput } from '../workflows/options';
 import { parseIntegerFlag } from './args';
 import { UsageError } from './errors';
 import type { PolicySyncInput, RunSummary, SyncMetrics } from '../workflows/types';
+import { failedDeviceCount } from '../workflows/failure-ledger';
 import { policySyncWorkflow } from '../workflows';
 import { metricsQuery } from '../workflows/messages';
 import { iotHubSearchAttribute, policySyncPhaseSearchAttribute } from '../workflows/search-attributes';
@@ -194,7 +195,7 @@ export async function syncOutcome(client: Client, workflowId: string): Promise<S
 
 /** Metrics derived from a summary: what `status` shows for a closed sync when no worker answers queries. */
 export function metricsFromSummary(summary: RunSummary): SyncMetrics {
-  const failureCount = summary.failed.length;
+  const failureCount = failedDeviceCount(summary);
   return {
     phase: 'done',
     devicesTotal: summary.devicesTotal,

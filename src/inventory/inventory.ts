@@ -72,6 +72,22 @@ export async function loadInventory(
       builder.add(row, options.devicesFile);
     }
   }
+  if (builder.devices.length === 0 && builder.rejected.length > 0) {
+    // Every row refused: a sync of nothing would look like success to a script reading the exit code.
+    const source = hub
+      ? 'the hub device query (INVENTORY_SOURCE=hub)'
+      : `DEVICES_FILE ${options.devicesFile}`;
+    const first = builder.rejected
+      .slice(0, 3)
+      .map((rejection) => `row ${rejection.row}: ${rejection.reason}`)
+      .join('; ');
+    const more = builder.rejected.length > 3 ? `; and ${builder.rejected.length - 3} more` : '';
+    throw new InventoryError(
+      'InvalidInventoryFile',
+      `${source}: none of its ${builder.rejected.length} device rows can be synced (${first}${more}); fix the rows and run again`,
+      hub ? undefined : options.devicesFile,
+    );
+  }
   rejected.push(...builder.rejected);
   return {
     id: `${ID_PREFIX}${hash.digest('hex').slice(0, 40)}`,

@@ -36,6 +36,7 @@ import {
   permissionsNotPropagatedMessage,
 } from './alert-rules';
 import { failedWithoutAttempt, OutcomeCode, sanitizeMessage } from './device-outcome';
+import { FailureLedger } from './failure-ledger';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from './failure-types';
 import { complementRanges, nextPage, offsetsToRanges, rangesSize } from './inventory-ranges';
 import {
@@ -76,7 +77,6 @@ import type {
   BatchProgress,
   CarriedState,
   DeviceAssignment,
-  DeviceFailure,
   DeviceOutcome,
   InventoryRange,
   InventorySnapshot,
@@ -175,7 +175,7 @@ class PolicySync {
   private readonly running = new Map<number, RunningBatch>();
 
   private counters: SyncCounters;
-  private failures: DeviceFailure[];
+  private readonly failures: FailureLedger;
   private rejected: Rejection[];
   private alerts: AlertRecord[];
   private authErrorRateAlertRaised: boolean;
@@ -207,7 +207,9 @@ class PolicySync {
       this.queued = carried.queued;
       this.nextBatchNumber = carried.nextBatchNumber;
       this.counters = carried.counters;
-      this.failures = carried.failures;
+      this.failures = carried.failureLedger
+        ? new FailureLedger(carried.failureLedger)
+        : FailureLedger.fromFailures(carried.failures ?? []);
       this.rejected = carried.rejected;
       this.alerts = carried.alerts;
       this.paused = carried.paused;
@@ -221,7 +223,7 @@ class PolicySync {
       this.queued = [];
       this.nextBatchNumber = 1;
       this.counters = emptyCounters();
-      this.failures = [];
+      this.failures = new FailureLedger();
       this.rejected = [];
       this.alerts = [];
       this.paused = false;
@@ -246,7 +248,7 @@ class PolicySync {
         devicesTotal: summary.devicesTotal,
         succeeded: summary.succeeded,
         unchanged: summary.unchanged,
-        failed: summary.failed.length,
+        failed: this.failures.size,
         durationMs: summary.durationMs,
       });
       return summary;
@@ -265,7 +267,7 @@ class PolicySync {
 
   private registerHandlers(): void {
     setHandler(metricsQuery, () => this.metrics());
-    setHandler(failuresQuery, () => this.failures.map((failure) => ({ ...failure })));
+    setHandler(failuresQuery, () => this.failures.list());
     setHandler(alertsQuery, () => this.alerts.map((alert) => ({ ...alert })));
     setHandler(rerunSignal, (request) => {
       this.rerunRequests.push(request ?? {});
@@ -528,7 +530,7 @@ class PolicySync {
   private record(outcome: DeviceOutcome): void {
     this.counters = countOutcome(this.counters, outcome);
     const failure = failureOf(outcome);
-    if (failure) this.failures.push(failure);
+    if (failure) this.failures.add(failure);
     this.checkAuthErrorRate();
     this.refreshDetails();
     this.changed();
@@ -553,7 +555,7 @@ class PolicySync {
   // ── abort ─────────────────────────────────────────────────────────────────────────────────────────────
 
   private authFailedDevices(): number {
-    return this.failures.filter((failure) => failure.code === FailureType.AuthorizationFailed).length;
+    return this.failures.countWithCode(FailureType.AuthorizationFailed);
   }
 
   private abort(): void {
@@ -606,7 +608,7 @@ class PolicySync {
     });
     if (!request.failedOnly && request.deviceIds === undefined) return this.rerunWholeInventory();
 
-    const failedIds = new Set(this.failures.map((failure) => failure.deviceId));
+    const failedIds = new Set(this.failures.deviceIds());
     const requested = request.deviceIds ? [...new Set(request.deviceIds)] : [...failedIds];
     const wanted = request.failedOnly ? requested.filter((id) => failedIds.has(id)) : requested;
     const { devices, unknown } = await this.findInInventory(wanted);
@@ -621,9 +623,7 @@ class PolicySync {
     const requeue = devices.filter((device) => failedIds.has(device.deviceId));
     const extra = nothingBatchedYet ? [] : devices.filter((device) => !failedIds.has(device.deviceId));
     const requeueIds = new Set(requeue.map((device) => device.deviceId));
-    const before = this.failures.length;
-    this.failures = this.failures.filter((failure) => !requeueIds.has(failure.deviceId));
-    this.counters = uncountFailures(this.counters, before - this.failures.length);
+    this.counters = uncountFailures(this.counters, this.failures.remove(requeueIds));
     const added = [...requeue, ...extra].filter((device) => this.enqueue(device)).length;
     this.counters = planWrites(this.counters, added);
     this.refreshDetails();
@@ -634,8 +634,7 @@ class PolicySync {
     const total = this.snapshot?.deviceCount ?? 0;
     const pending = [...this.ranges, ...offsetsToRanges(this.buffer.map((item) => item.offset))];
     const taken = complementRanges(pending, total);
-    this.counters = uncountFailures(this.counters, this.failures.length);
-    this.failures = [];
+    this.counters = uncountFailures(this.counters, this.failures.clear());
     this.ranges = [...this.ranges, ...taken];
     this.counters = planWrites(this.counters, rangesSize(taken));
     this.refreshDetails();
@@ -702,7 +701,7 @@ class PolicySync {
       queued: this.queued,
       nextBatchNumber: this.nextBatchNumber,
       counters: this.counters,
-      failures: this.failures,
+      failureLedger: this.failures.state(),
       rejected: this.rejected,
       alerts: this.alerts,
       paused: this.paused,
@@ -764,7 +763,7 @@ class PolicySync {
       devicesTotal: this.counters.devicesTotal,
       succeeded: this.counters.successCount,
       unchanged: this.counters.unchangedCount,
-      failed: this.failures.map(({ deviceId, code, message }) => ({ deviceId, code, message })),
+      failed: this.failures.list().map(({ deviceId, code, message }) => ({ deviceId, code, message })),
       rejected: this.rejected,
       authErrors: this.counters.authErrors,
       throttled: this.counters.throttledCount,

@@ -2,6 +2,7 @@
  * The data that crosses the workflow boundary: inputs, results, signals and query answers.
  * Sandbox-safe (no Node imports). Nothing here may ever hold a token or a secret.
  */
+import type { FailureLedgerState } from './failure-ledger';
 
 export const POLICY_TARGETS = ['arm', 'twin'] as const;
 export type PolicyTarget = (typeof POLICY_TARGETS)[number];
@@ -221,7 +222,10 @@ export interface CarriedState {
   queued: DeviceAssignment[];
   nextBatchNumber: number;
   counters: SyncCounters;
-  failures: DeviceFailure[];
+  /** The failed devices (see failure-ledger.ts). */
+  failureLedger?: FailureLedgerState;
+  /** The failed devices, as runs before the ledger carried them (read, no longer written). */
+  failures?: DeviceFailure[];
   rejected: Rejection[];
   alerts: AlertRecord[];
   paused: boolean;

@@ -144,6 +144,14 @@ void describe('classifyAzureError', () => {
     assert.equal(hub.code, FailureType.DeviceNotFound);
     assert.equal(hub.azureCode, 'DeviceNotFound');
     assert.equal(hub.retryable, false);
+    // Azure's own sentence keeps its full stop, and gets no second one.
+    const said = (message: string) =>
+      classifyAzureError({ statusCode: 404, headers: {}, body: arm('DeviceNotFound', message) }, ctx).message;
+    assert.match(
+      said("The device 'd' does not exist."),
+      /Azure said: DeviceNotFound: The device 'd' does not exist\.$/,
+    );
+    assert.match(said('no such device'), /Azure said: DeviceNotFound: no such device\.$/);
   });
 
   void it('404 for the resource type or provider → TargetUnsupported pointing to POLICY_TARGET=twin', () => {

@@ -242,6 +242,15 @@ const CASES: Case[] = [
     runFailure: [/DEVICES_FILE \/nonexistent\/iot-policy-sync\/devices\.json does not exist/],
   },
   {
+    name: 'every device row refused: the run fails (a sync of nothing is not a success), nothing written',
+    devices: 'devices-all-invalid.csv',
+    exit: 1,
+    runFailure: [
+      /DEVICES_FILE \S*devices-all-invalid\.csv: none of its 3 device rows can be synced \(row 1: deviceId 'device 0001' contains ' ' \(space\)/,
+      /row 3: policy 'no-such-policy' of device 'device-0003' is not in POLICIES_FILE/,
+    ],
+  },
+  {
     name: 'an empty JSON array: nothing to do',
     devices: 'devices-empty-array.json',
     exit: 0,

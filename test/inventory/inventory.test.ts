@@ -35,6 +35,30 @@ void describe('deviceIdProblem', () => {
   });
 });
 
+void describe('an inventory whose every row is refused', () => {
+  void it('is unusable as a whole (naming the file and the first rows), while one good row is enough to go on', async () => {
+    const policiesFile = await file('policies-all-refused.json', JSON.stringify(policies));
+    const rows = ['a b,default', 'c/d,default', 'e,nope', 'f,nope', 'g,nope'];
+    const devicesFile = await file('all-refused.csv', ['deviceId,policy', ...rows].join('\n'));
+    await assert.rejects(loadInventory({ source: 'file', devicesFile, policiesFile }), (error: unknown) => {
+      assert.ok(isInventoryError(error));
+      assert.equal(error.code, 'InvalidInventoryFile');
+      assert.equal(error.path, devicesFile);
+      assert.match(
+        error.message,
+        /none of its 5 device rows can be synced \(row 1: deviceId 'a b' contains ' '/,
+      );
+      assert.match(error.message, /row 3: policy 'nope' of device 'e'/);
+      assert.match(error.message, /and 2 more\); fix the rows and run again$/);
+      return true;
+    });
+    const oneGood = await file('one-good.csv', ['deviceId,policy', ...rows, 'h,default'].join('\n'));
+    const inventory = await loadInventory({ source: 'file', devicesFile: oneGood, policiesFile });
+    assert.deepEqual(inventory.devices, [{ deviceId: 'h', policy: 'default' }]);
+    assert.equal(inventory.rejected.length, 5);
+  });
+});
+
 void describe('a 1,000-row CSV inventory with 50 bad rows of different kinds', () => {
   void it('yields 950 devices and 50 precise rejections', async () => {
     const lines: string[] = ['\uFEFFdeviceId,policy'];

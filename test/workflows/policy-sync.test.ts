@@ -10,6 +10,8 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { policySyncWorkflow } from '../../src/workflows';
+import { sanitizeMessage } from '../../src/workflows/device-outcome';
+import { failedDeviceCount, listedDevices } from '../../src/workflows/failure-ledger';
 import { FailureType } from '../../src/workflows/failure-types';
 import {
   acknowledgeAlertSignal,
@@ -592,6 +594,50 @@ void describe('policySyncWorkflow', () => {
       }
     });
   });
+
+  void it(
+    'carries thousands of failures through continue-as-new and lists them all in the result (2 MB payload limit)',
+    { timeout: 180_000 },
+    async () => {
+      // IoT Hub's longest ids (128 characters) and messages at their cap (300): as a plain list, 4,500 such
+      // failures are over 2 MB, and the server used to terminate the run at continue-as-new.
+      const ids = deviceIds(4_500, `stale-${'x'.repeat(116)}`);
+      const fake = new FakeAzure(ids);
+      const messageFor = (deviceId: string) =>
+        `404 DeviceNotFound writing the security policy of device '${deviceId}': the device is not registered ` +
+        `in the hub. Remove it from the inventory or register it. ${'(detail) '.repeat(20)}`;
+      fake.behavior = ({ deviceId, attempt }) => {
+        throw applyFailure(
+          FailureType.DeviceNotFound,
+          messageFor(deviceId),
+          { attempts: attempt, authErrors: 0, throttled: 0 },
+          { nonRetryable: true },
+        );
+      };
+      await withFake(fake, async (taskQueue) => {
+        const handle = await startSync(taskQueue, {
+          batchSize: 50,
+          maxConcurrentBatches: 10,
+          continueAsNewAfterEvents: 300,
+        });
+        const summary = await handle.result();
+        assert.equal(summary.devicesTotal, 4_500);
+        assert.equal(failedDeviceCount(summary), 4_500);
+        const listed = listedDevices(summary.failed).map((f) => f.deviceId);
+        const missing = ids.filter((id) => !listed.includes(id));
+        assert.equal(missing.length, 0, `${missing.length} failed devices not listed, e.g. ${missing[0]}`);
+        assert.equal(listed.length, ids.length, 'each once');
+        assert.ok(summary.failed.every((f) => f.code === 'DeviceNotFound'));
+        const first = summary.failed[0]!;
+        assert.equal(first.message, sanitizeMessage(messageFor(first.deviceId)), 'the first message whole');
+        assert.equal(summary.failed.at(-1)!.message, 'same cause as entry 1');
+        const failures = await handle.query(failuresQuery);
+        assert.equal(failures.length, 4_500);
+        const runs = await continueAsNewChain(env.client, handle.workflowId, handle.firstExecutionRunId);
+        assert.ok(runs.length >= 2, `continued as new (${runs.length} runs)`);
+      });
+    },
+  );
 
   void it('continues as new with the window drained, carrying everything', { timeout: 120_000 }, async () => {
     const fake = new FakeAzure(deviceIds(150));
