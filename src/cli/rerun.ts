@@ -70,7 +70,7 @@ export const rerunCommand = defineCommand(
         const failed = listedDevices(listed).map((f) => f.deviceId);
         const unlisted = listed.length - failed.length;
         if (unlisted > 0)
-          process.stderr.write(
+          ctx.stderr.write(
             `${last?.workflowId} failed more devices than its summary lists; rerunning the listed ones ` +
               '(to reach every device, run the whole inventory: policy-sync run)\n',
           );

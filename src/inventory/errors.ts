@@ -7,6 +7,8 @@ export const INVENTORY_ERROR_CODES = [
   'InventoryChanged',
   /** A device names a policy the snapshot does not have. */
   'PolicyNotFound',
+  /** A selection (`run --devices`) of which no device can be synced. */
+  'NothingSelected',
 ] as const;
 export type InventoryErrorCode = (typeof INVENTORY_ERROR_CODES)[number];
 

@@ -84,7 +84,11 @@ export async function loadInventory(
     const more = builder.rejected.length > 3 ? `; and ${builder.rejected.length - 3} more` : '';
     throw new InventoryError(
       'InvalidInventoryFile',
-      `${source}: none of its ${builder.rejected.length} device rows can be synced (${first}${more}); fix the rows and run again`,
+      `${source}: none of its ${builder.rejected.length} device rows can be synced (${first}${more}); ${
+        builder.rejected.every((rejection) => rejection.reason.includes('POLICIES_FILE'))
+          ? `every row names a policy POLICIES_FILE ${options.policiesFile} does not provide: fix that file or the rows`
+          : 'fix the rows'
+      } and run again`,
       hub ? undefined : options.devicesFile,
     );
   }
@@ -165,6 +169,16 @@ export class InventoryStore {
         });
       }
     });
+    if (selected.length === 0 && seen.size > 0) {
+      // Like an inventory whose every row is refused: a sync of none of the devices asked for is no success.
+      const reasons = rejected.filter((r) => r.source === '--devices').map((r) => r.reason);
+      throw new InventoryError(
+        'NothingSelected',
+        `--devices: none of the ${seen.size} device ids given can be synced (${reasons.slice(0, 3).join('; ')}${
+          reasons.length > 3 ? `; and ${reasons.length - 3} more` : ''
+        }); check them against the inventory`,
+      );
+    }
     const snapshot = this.narrow(base, selected);
     await this.saveSelection(snapshot.id, selected);
     this.remember(snapshot);

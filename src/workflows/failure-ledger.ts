@@ -38,19 +38,21 @@ const DEVICE_ID_PLACEHOLDER = '\u241f';
 export const FULL_MESSAGES_BUDGET = 256 * 1024;
 /** Bytes of listing after which failed devices are counted, not listed. */
 export const LISTING_BUDGET = 1_536 * 1024;
+/** Bytes a whole run summary may take (Temporal refuses payloads over 2 MB): failures get what the rest leaves. */
+export const SUMMARY_BUDGET = 1_792 * 1024;
 /** deviceId of the entry that counts the failures not listed. */
 export const NOT_LISTED_DEVICE_ID = '*';
 export const NOT_LISTED_CODE = 'NotListed';
 
 export class FailureLedger {
-  private readonly causes: FailureCause[];
+  private causes: FailureCause[];
   private devices: FailedDevice[];
   private readonly causeIndex = new Map<string, number>();
 
   constructor(state: FailureLedgerState = { causes: [], devices: [] }) {
     this.causes = state.causes.map((cause) => ({ ...cause }));
     this.devices = state.devices.map(([deviceId, cause, attempts]) => [deviceId, cause, attempts]);
-    this.causes.forEach((cause, index) => this.causeIndex.set(causeKey(cause), index));
+    this.indexCauses();
   }
 
   /** A ledger from the failure list of runs that carried one (before this ledger existed). */
@@ -83,16 +85,18 @@ export class FailureLedger {
     return this.devices.filter(([, cause]) => this.causes[cause]!.code === code).length;
   }
 
-  /** Takes the devices off the books; returns how many were there. Causes stay (they are few). */
+  /** Takes the devices off the books (and causes no device has any more); returns how many were there. */
   remove(deviceIds: ReadonlySet<string>): number {
     const before = this.devices.length;
     this.devices = this.devices.filter(([deviceId]) => !deviceIds.has(deviceId));
+    this.dropUnusedCauses();
     return before - this.devices.length;
   }
 
   clear(): number {
     const count = this.devices.length;
     this.devices = [];
+    this.dropUnusedCauses();
     return count;
   }
 
@@ -103,8 +107,11 @@ export class FailureLedger {
     };
   }
 
-  /** The `failures` query's list, within the budgets above. */
-  list(): DeviceFailure[] {
+  /**
+   * Every failed device, within the budgets above; `listingBudget` lowered by what else shares the payload
+   * (the summary's rejections and alerts).
+   */
+  list(listingBudget = LISTING_BUDGET): DeviceFailure[] {
     const listed: DeviceFailure[] = [];
     /** Where (1-based) each cause was listed with its message. */
     const firstOfCause = new Map<number, number>();
@@ -112,7 +119,7 @@ export class FailureLedger {
     let bytes = 2;
     for (const [deviceId, index, attempts] of this.devices) {
       const cause = this.causes[index]!;
-      if (bytes > LISTING_BUDGET) {
+      if (bytes > listingBudget) {
         unlisted.set(cause.code, (unlisted.get(cause.code) ?? 0) + 1);
         continue;
       }
@@ -140,12 +147,45 @@ export class FailureLedger {
     }
     return listed;
   }
+
+  private indexCauses(): void {
+    this.causeIndex.clear();
+    this.causes.forEach((cause, index) => this.causeIndex.set(causeKey(cause), index));
+  }
+
+  private dropUnusedCauses(): void {
+    const used = [...new Set(this.devices.map(([, cause]) => cause))].sort((a, b) => a - b);
+    if (used.length === this.causes.length) return;
+    const renumbered = new Map(used.map((old, index) => [old, index]));
+    this.causes = used.map((old) => this.causes[old]!);
+    this.devices = this.devices.map(([deviceId, cause, attempts]) => [
+      deviceId,
+      renumbered.get(cause)!,
+      attempts,
+    ]);
+    this.indexCauses();
+  }
 }
 
+/** How sanitizeMessage marks a message it cut. */
+const CUT_MARK = '…';
+
 function causeOf(failure: DeviceFailure): FailureCause {
-  const { deviceId, code, message } = failure;
+  const { deviceId, code } = failure;
+  let message = failure.message;
   // A message holding the placeholder itself could not be rebuilt: it is kept whole (a cause of its own).
   const perDevice = deviceId !== '' && message.includes(deviceId) && !message.includes(DEVICE_ID_PLACEHOLDER);
+  if (perDevice && message.endsWith(CUT_MARK)) {
+    // Cut (at 300 characters) inside an occurrence of the id: that fragment differs from device to device
+    // and would make every device a cause of its own. It says nothing the rest does not: it is dropped.
+    const kept = message.slice(0, -CUT_MARK.length);
+    for (let length = Math.min(deviceId.length - 1, kept.length); length > 0; length--) {
+      if (kept.endsWith(deviceId.slice(0, length))) {
+        message = `${kept.slice(0, -length)}${CUT_MARK}`;
+        break;
+      }
+    }
+  }
   return {
     code,
     template: perDevice ? message.split(deviceId).join(DEVICE_ID_PLACEHOLDER) : message,
@@ -161,9 +201,24 @@ function messageOf(cause: FailureCause, deviceId: string): string {
   return cause.perDevice ? cause.template.split(DEVICE_ID_PLACEHOLDER).join(deviceId) : cause.template;
 }
 
-/** Bytes of the failure in a JSON array (UTF-16 length: close enough for a budget). */
+/** Bytes of the failure in a JSON array. */
 function jsonSize(failure: DeviceFailure): number {
-  return JSON.stringify(failure).length + 1;
+  return utf8Length(JSON.stringify(failure)) + 1;
+}
+
+/** UTF-8 length of a string (no TextEncoder needed: workflow-safe). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit < 0xdc00) {
+      bytes += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /** The entries of a failure list that name a device (all but the one counting those not listed). */

@@ -36,7 +36,7 @@ import {
   permissionsNotPropagatedMessage,
 } from './alert-rules';
 import { failedWithoutAttempt, OutcomeCode, sanitizeMessage } from './device-outcome';
-import { FailureLedger } from './failure-ledger';
+import { FailureLedger, LISTING_BUDGET, SUMMARY_BUDGET, utf8Length } from './failure-ledger';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from './failure-types';
 import { complementRanges, nextPage, offsetsToRanges, rangesSize } from './inventory-ranges';
 import {
@@ -98,6 +98,9 @@ import type {
 export const SYNC_DEFAULTS_V2_PATCH = 'sync-defaults-v2';
 /** Marks runs that count their batches' `retrying` tallies (an alert may come earlier than it used to). */
 export const LIVE_RETRYING_TALLY_PATCH = 'live-retrying-tally';
+
+/** Unknown device ids of one rerun listed one by one in `rejected`; the rest are counted in one entry. */
+const RERUN_REJECTIONS_LISTED = 100;
 
 const controlRetry = {
   initialInterval: '1 second',
@@ -612,9 +615,16 @@ class PolicySync {
     const requested = request.deviceIds ? [...new Set(request.deviceIds)] : [...failedIds];
     const wanted = request.failedOnly ? requested.filter((id) => failedIds.has(id)) : requested;
     const { devices, unknown } = await this.findInInventory(wanted);
-    for (const id of unknown) {
+    for (const id of unknown.slice(0, RERUN_REJECTIONS_LISTED)) {
       const row = (request.deviceIds?.indexOf(id) ?? -1) + 1;
       this.rejected.push({ source: 'rerun', row, reason: `Device ${id} is not in the inventory` });
+    }
+    if (unknown.length > RERUN_REJECTIONS_LISTED) {
+      this.rejected.push({
+        source: 'rerun',
+        row: 0,
+        reason: `${unknown.length - RERUN_REJECTIONS_LISTED} more device ids of this rerun are not in the inventory (not listed)`,
+      });
     }
 
     // Devices that failed come off the books and are written again. Other devices are extra writes — except
@@ -755,6 +765,12 @@ class PolicySync {
     return toSyncMetrics(this.liveCounters(), this.visiblePhase(), this.startedAt, this.alerts);
   }
 
+  /** What the summary's failure list may take: the payload budget less the rejections and alerts beside it. */
+  private failureListingBudget(): number {
+    const rest = utf8Length(JSON.stringify([this.rejected, this.alerts]));
+    return Math.max(0, Math.min(LISTING_BUDGET, SUMMARY_BUDGET - rest));
+  }
+
   private summary(): RunSummary {
     return {
       workflowId: this.workflowId,
@@ -763,7 +779,9 @@ class PolicySync {
       devicesTotal: this.counters.devicesTotal,
       succeeded: this.counters.successCount,
       unchanged: this.counters.unchangedCount,
-      failed: this.failures.list().map(({ deviceId, code, message }) => ({ deviceId, code, message })),
+      failed: this.failures
+        .list(this.failureListingBudget())
+        .map(({ deviceId, code, message }) => ({ deviceId, code, message })),
       rejected: this.rejected,
       authErrors: this.counters.authErrors,
       throttled: this.counters.throttledCount,

@@ -422,6 +422,14 @@ const CASES: Case[] = [
     bug: 'cli-input-validation',
   },
   {
+    name: '--devices naming only ids not in the inventory: the run fails, nothing written',
+    flags: ['--devices', 'not here,nor-here'],
+    exit: 1,
+    runFailure: [
+      /--devices: none of the 2 device ids given can be synced \(deviceId 'not here' cannot be synced/,
+    ],
+  },
+  {
     name: '--devices naming one id not in the inventory',
     flags: ['--devices', 'device-0001,not here,device-0002'],
     exit: 0,

@@ -52,6 +52,14 @@ void describe('an inventory whose every row is refused', () => {
       assert.match(error.message, /and 2 more\); fix the rows and run again$/);
       return true;
     });
+    // Every row refused for its policy: the message points at POLICIES_FILE.
+    const onlyPolicies = await file('only-policies.csv', ['deviceId,policy', 'e,nope', 'f,nope'].join('\n'));
+    await assert.rejects(
+      loadInventory({ source: 'file', devicesFile: onlyPolicies, policiesFile }),
+      new RegExp(
+        `every row names a policy POLICIES_FILE ${policiesFile} does not provide: fix that file or the rows`,
+      ),
+    );
     const oneGood = await file('one-good.csv', ['deviceId,policy', ...rows, 'h,default'].join('\n'));
     const inventory = await loadInventory({ source: 'file', devicesFile: oneGood, policiesFile });
     assert.deepEqual(inventory.devices, [{ deviceId: 'h', policy: 'default' }]);
@@ -246,6 +254,17 @@ void describe('InventoryStore', () => {
     assert.deepEqual(narrowed.rejected, [
       { source: '--devices', row: 2, reason: "deviceId 'zz' cannot be synced: it is not in the inventory" },
     ]);
+
+    // A selection of which nothing can be synced is refused as a whole.
+    await assert.rejects(store.load(['zz', 'yy', 'zz']), (e: unknown) => {
+      assert.ok(isInventoryError(e));
+      assert.equal(e.code, 'NothingSelected');
+      assert.match(
+        e.message,
+        /^--devices: none of the 2 device ids given can be synced \(deviceId 'zz' cannot be synced: it is not in the inventory; deviceId 'yy'/,
+      );
+      return true;
+    });
 
     // Another worker process: nothing cached, same files → same snapshot.
     const other = new InventoryStore({ source: 'file', devicesFile, policiesFile, selectionDir });

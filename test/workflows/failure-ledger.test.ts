@@ -11,7 +11,9 @@ import {
   listedDevices,
   NOT_LISTED_CODE,
   NOT_LISTED_DEVICE_ID,
+  utf8Length,
 } from '../../src/workflows/failure-ledger';
+import { sanitizeMessage } from '../../src/workflows/device-outcome';
 import type { DeviceFailure } from '../../src/workflows/types';
 
 /** Temporal's default limit on one payload (limit.blobSize.error). */
@@ -109,6 +111,51 @@ void describe('FailureLedger', () => {
     assert.ok(sameIds(named, failures.slice(0, named.length)), 'the first ones listed, in order');
   });
 
+  void it('keeps one cause when the 300-character cut falls inside a device id (ids of any length)', () => {
+    // The emulator's (and ARM's) DeviceNotFound names the device twice; sanitizeMessage cuts at 300 characters.
+    const shaped = (deviceId: string): DeviceFailure => ({
+      deviceId,
+      code: 'DeviceNotFound',
+      message: sanitizeMessage(
+        `404 DeviceNotFound writing the security policy of device '${deviceId}': the device is not registered in ` +
+          `the hub. Remove it from the inventory or register it. Azure said: DeviceNotFound: The device ` +
+          `'${deviceId}' does not exist in IoT hub 'hub-emulated'.`,
+      ),
+      attempts: 1,
+    });
+    for (const idLength of [20, 64, 80, 100, 128]) {
+      const failures = Array.from({ length: 6_000 }, (_, i) => shaped(`${i}-`.padEnd(idLength, 'f')));
+      const ledger = FailureLedger.fromFailures(failures);
+      const state = ledger.state();
+      assert.ok(state.causes.length <= 3, `ids of ${idLength}: ${state.causes.length} causes`);
+      assert.ok(bytes(state) < 0.5 * PAYLOAD_LIMIT, `ids of ${idLength}: ${bytes(state)} bytes`);
+      // What is listed still names the device, whole.
+      const listed = ledger.list()[4_321]!;
+      assert.equal(listed.deviceId, failures[4_321]!.deviceId);
+    }
+    const cut = FailureLedger.fromFailures([shaped('x'.repeat(70))]).list()[0]!.message;
+    assert.ok(cut.endsWith('…') && cut.includes(`device '${'x'.repeat(70)}'`), cut);
+  });
+
+  void it('drops the causes no device has any more', () => {
+    const ledger = FailureLedger.fromFailures([
+      { deviceId: 'a', code: 'Timeout', message: 'a timed out', attempts: 3 },
+      { deviceId: 'b', code: 'InvalidPolicy', message: 'refused', attempts: 1 },
+      { deviceId: 'c', code: 'Timeout', message: 'c timed out', attempts: 3 },
+    ]);
+    assert.equal(ledger.state().causes.length, 2);
+    ledger.remove(new Set(['a', 'c']));
+    assert.deepEqual(ledger.state(), {
+      causes: [{ code: 'InvalidPolicy', template: 'refused', perDevice: false }],
+      devices: [['b', 0, 1]],
+    });
+    ledger.add({ deviceId: 'c', code: 'Timeout', message: 'c timed out', attempts: 4 });
+    assert.deepEqual(ledger.list(), [
+      { deviceId: 'b', code: 'InvalidPolicy', message: 'refused', attempts: 1 },
+      { deviceId: 'c', code: 'Timeout', message: 'c timed out', attempts: 4 },
+    ]);
+  });
+
   void it('takes devices off the books and counts by code', () => {
     const ledger = FailureLedger.fromFailures([
       notFound('a'),
@@ -122,6 +169,19 @@ void describe('FailureLedger', () => {
     assert.equal(ledger.clear(), 2);
     assert.equal(ledger.size, 0);
     assert.deepEqual(ledger.list(), []);
+  });
+
+  void it('budgets in UTF-8 bytes, and lists within a smaller budget when asked', () => {
+    assert.equal(utf8Length('aé€😀'), 1 + 2 + 3 + 4);
+    const list = FailureLedger.fromFailures(stale(2_000)).list(50_000);
+    assert.ok(bytes(list) < 50_000 + 1_024, `${bytes(list)} bytes`);
+    assert.equal(list.at(-1)!.code, NOT_LISTED_CODE);
+    assert.deepEqual(
+      FailureLedger.fromFailures(stale(3))
+        .list(0)
+        .map((f) => f.code),
+      [NOT_LISTED_CODE],
+    );
   });
 
   void it('counts the failed devices of a summary, listed or not', () => {
