@@ -44,7 +44,17 @@ const guidLike = z
   .regex(/^[0-9a-fA-F-]{36}$/, { error: 'must be a GUID like 00000000-0000-0000-0000-000000000000' });
 
 export const configSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().trim().default('localhost:7233'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .trim()
+    .default('localhost:7233')
+    .refine(
+      (v) => {
+        const match = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(v);
+        return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+      },
+      { error: 'must be host:port, e.g. localhost:7233 or my-ns.a1b2c.tmprl.cloud:7233' },
+    ),
   TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('iot-policy-sync'),
   TEMPORAL_API_KEY: optionalString,

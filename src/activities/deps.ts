@@ -57,6 +57,7 @@ export function createActivityDeps(
     ...(options.selectionDir ? { selectionDir: options.selectionDir } : {}),
   });
   return {
+    hub: config.hub.name,
     writers: azure.writers,
     inventory: inventoryStore,
     inventoryStore,

@@ -53,6 +53,11 @@ export interface PermissionChecker {
 }
 
 export interface ActivityDeps {
+  /**
+   * The hub this worker's configuration points at (IOT_HUB_NAME). Activities of a sync for another hub fail as
+   * Misconfigured instead of reading or writing this one. @default not checked
+   */
+  hub?: string;
   writers: Readonly<Record<PolicyTarget, PolicyWriter>>;
   inventory: InventoryAccess;
   permissions: PermissionChecker;
@@ -86,6 +91,23 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
   const now = deps.now ?? Date.now;
   const grant = new GrantEvidence();
 
+  /** Why this worker must not serve a sync of `hub`, or undefined when it may. */
+  function wrongHub(hub: string | undefined): string | undefined {
+    if (hub === undefined || deps.hub === undefined || hub.toLowerCase() === deps.hub.toLowerCase())
+      return undefined;
+    return (
+      `a sync of hub '${hub}' reached a worker configured for hub '${deps.hub}' (IOT_HUB_NAME), which will not ` +
+      `touch another hub: run a worker for '${hub}' on a task queue of its own (TEMPORAL_TASK_QUEUE) and start ` +
+      `that hub's syncs there`
+    );
+  }
+
+  function refuseWrongHub(hub: string | undefined): void {
+    const why = wrongHub(hub);
+    if (why)
+      throw toApplicationFailure({ type: FailureType.Misconfigured, nonRetryable: true, message: why });
+  }
+
   /** Runs `fn`, turning every failure into a typed ApplicationFailure (cancellation passes through). */
   async function boundary<T>(name: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
     const ctx = Context.current();
@@ -104,13 +126,15 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
   }
 
   return {
-    async checkRolePropagation({ target }) {
+    async checkRolePropagation({ target, hub }) {
+      refuseWrongHub(hub);
       return boundary('checkRolePropagation', (ctx) =>
         deps.permissions.check(target, ctx.cancellationSignal),
       );
     },
 
-    async loadInventory({ deviceIds }) {
+    async loadInventory({ deviceIds, hub }) {
+      refuseWrongHub(hub);
       return boundary('loadInventory', async (ctx) => {
         const { snapshot, rejected } = await deps.inventory.load(deviceIds, ctx.cancellationSignal);
         deps.logger.info('Inventory loaded', {
@@ -144,6 +168,14 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       const attempt = (input.prior?.attempts ?? 0) + ctx.info.attempt;
       const counters = carriedCounters(ctx.info.heartbeatDetails ?? input.prior);
       const log = deps.logger.child({ deviceId: input.deviceId, target: input.target, attempt });
+      const wrong = wrongHub(input.hub);
+      if (wrong) {
+        log.warn(wrong);
+        throw toApplicationFailure(
+          { type: FailureType.Misconfigured, nonRetryable: true, message: wrong },
+          { attempts: attempt, ...counters },
+        );
+      }
       try {
         const document = await deps.inventory.policyDocument(
           input.snapshotId,

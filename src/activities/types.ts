@@ -9,6 +9,8 @@ import type {
 } from '../workflows/types';
 
 export interface ApplyPolicyInput {
+  /** The hub the sync is for; a worker of another hub refuses the write (Misconfigured). @default not checked */
+  hub?: string;
   deviceId: string;
   /** Policy name; the worker resolves the document, so documents never enter history. */
   policy: string;
@@ -43,6 +45,8 @@ export interface ApplyPolicyResult {
 }
 
 export interface LoadInventoryInput {
+  /** The hub the sync is for; a worker of another hub refuses (Misconfigured). @default not checked */
+  hub?: string;
   /** Restrict to these ids; ids not in the inventory are rejected with source `--devices`. */
   deviceIds?: string[];
 }
@@ -82,7 +86,7 @@ export interface SendAlertInput {
  * Every method is a Temporal activity; failures are ApplicationFailures typed by FailureType.
  */
 export interface PolicySyncActivities {
-  checkRolePropagation(input: { target: PolicyTarget }): Promise<PermissionReport>;
+  checkRolePropagation(input: { target: PolicyTarget; hub?: string }): Promise<PermissionReport>;
   loadInventory(input: LoadInventoryInput): Promise<LoadInventoryResult>;
   readInventoryPage(input: ReadInventoryPageInput): Promise<DeviceAssignment[]>;
   findDevices(input: FindDevicesInput): Promise<FindDevicesResult>;

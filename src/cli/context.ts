@@ -1,13 +1,65 @@
 /** What most commands do first: configuration from the environment and flags, then a Temporal client. */
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client';
-import { loadConfig, type Config, type ConfigOverrides } from '../config';
-import { CommandFailedError } from './errors';
+import { ConfigError, loadConfig, type Config, type ConfigOverrides } from '../config';
+import { CommandFailedError, UsageError } from './errors';
 import type { CommandContext } from './output';
 
-/** Validated configuration; a ConfigError (exit 2) lists every problem. */
-export function loadCliConfig(ctx: CommandContext, overrides: ConfigOverrides = {}): Config {
-  return loadConfig(ctx.env, overrides);
+/** The error (exit 1) for a Temporal frontend that cannot be reached. */
+export function temporalUnreachable(config: Config, error: unknown): CommandFailedError {
+  return new CommandFailedError(
+    `cannot reach Temporal at ${config.temporal.address} (namespace ${config.temporal.namespace}): ` +
+      `${error instanceof Error ? error.message : String(error)}. Is the server up? Set TEMPORAL_ADDRESS or --address.`,
+  );
+}
+
+/** The flag that overrides each variable, to name what the user typed in a problem. */
+const FLAG_OF_VARIABLE: Partial<Record<keyof ConfigOverrides, string>> = {
+  IOT_HUB_NAME: '--hub',
+  TEMPORAL_ADDRESS: '--address',
+  TEMPORAL_NAMESPACE: '--namespace',
+  TEMPORAL_TASK_QUEUE: '--task-queue',
+  POLICY_TARGET: '--target',
+  SERVICE_PRINCIPAL_OBJECT_ID: '--principal-id',
+  WORKER_METRICS_PORT: '--metrics-port',
+  WORKER_MAX_CONCURRENT_ACTIVITIES: '--max-concurrent-activities',
+};
+
+/**
+ * Validated configuration; a ConfigError (exit 2) lists every problem at once: those of the environment, those
+ * of flags overriding it (named by flag), and `flagProblems`, the command's other bad flags.
+ */
+export function loadCliConfig(
+  ctx: CommandContext,
+  overrides: ConfigOverrides = {},
+  flagProblems: readonly string[] = [],
+): Config {
+  let config: Config;
+  try {
+    config = loadConfig(ctx.env, overrides);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const named = error.problems.map((problem) => {
+      const variable = Object.keys(FLAG_OF_VARIABLE).find(
+        (key) => overrides[key as keyof ConfigOverrides] !== undefined && problem.startsWith(`${key} `),
+      ) as keyof ConfigOverrides | undefined;
+      return variable ? `${FLAG_OF_VARIABLE[variable]} (${problem})` : problem;
+    });
+    throw new ConfigError([...named, ...flagProblems]);
+  }
+  if (flagProblems.length > 0) throw new UsageError(flagProblems.join('; '));
+  return config;
+}
+
+/** Runs `parse`; a UsageError becomes one more entry of `problems` (so that every problem shows at once). */
+export function collectUsageProblem<T>(parse: () => T, problems: string[]): T | undefined {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    problems.push(error.message);
+    return undefined;
+  }
 }
 
 /** Runs `fn` with a connected client and closes the connection afterwards. */
@@ -16,10 +68,7 @@ export async function withClient<T>(config: Config, fn: (client: Client) => Prom
   try {
     client = await connectClient(config, { connectTimeout: 10_000 });
   } catch (error) {
-    throw new CommandFailedError(
-      `cannot reach Temporal at ${config.temporal.address} (namespace ${config.temporal.namespace}): ` +
-        `${error instanceof Error ? error.message : String(error)}. Is the server up? Set TEMPORAL_ADDRESS or --address.`,
-    );
+    throw temporalUnreachable(config, error);
   }
   try {
     return await fn(client);

@@ -9,8 +9,11 @@ type Unit = keyof typeof UNIT_IN_MS;
 export class InvalidDurationError extends Error {
   override readonly name = 'InvalidDurationError';
   readonly code = 'INVALID_DURATION';
-  constructor(readonly input: string) {
-    super(`'${input}' is not a duration: use a number with a unit, like 90s, 30m, 4h, 1d or 1h30m`);
+  constructor(
+    readonly input: string,
+    why = 'is not a duration: use a number with a unit, like 90s, 30m, 4h, 1d or 1h30m',
+  ) {
+    super(`'${input}' ${why}`);
   }
 }
 
@@ -29,7 +32,9 @@ export function parseDuration(input: string): number {
     index = part.lastIndex;
   }
   const ms = Math.round(total);
-  if (!Number.isFinite(ms) || ms <= 0) throw new InvalidDurationError(input);
+  if (!Number.isFinite(ms)) throw new InvalidDurationError(input);
+  if (ms <= 0)
+    throw new InvalidDurationError(input, 'is no time at all: give a duration above zero, like 90s or 4h');
   return ms;
 }
 

@@ -50,12 +50,19 @@ export function missingSearchAttributeHint(
   /** The namespace the command used, when Temporal's message does not name it. */
   configuredNamespace = 'default',
 ): string[] | undefined {
+  // Starting a workflow says "namespace X has no mapping defined for search attribute Y"; listing workflows
+  // with a visibility query says "column name 'Y' is not a valid search attribute".
   const match = errorChain(error)
     .map((e) => (typeof e.message === 'string' ? e.message : ''))
-    .map((message) => /(?:namespace (\S+) has )?no mapping defined for search attribute (\w+)/i.exec(message))
+    .map(
+      (message) =>
+        /(?:namespace (\S+) has )?no mapping defined for search attribute (\w+)/i.exec(message) ??
+        /()column name '(\w+)' is not a valid search attribute/i.exec(message),
+    )
     .find((m) => m !== null);
   if (!match) return undefined;
-  const [, namespace = configuredNamespace, missing] = match;
+  const namespace = match[1] || configuredNamespace;
+  const missing = match[2];
   const names = [iotHubSearchAttribute.name, policySyncPhaseSearchAttribute.name];
   return [
     `the Temporal namespace '${namespace}' has no search attribute '${missing}'; iot-policy-sync needs ${names.join(' and ')} (Keyword).`,

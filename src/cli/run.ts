@@ -1,9 +1,9 @@
 /** `policy-sync run`: starts one sync now, optionally watching it to the end. */
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseList } from './args';
-import { loadCliConfig, withClient } from './context';
+import { collectUsageProblem, loadCliConfig, withClient } from './context';
 import { ExitCode } from './errors';
 import { colorsFor, note, printJson } from './output';
-import { manualWorkflowId, parseBatchFlags, startManualSync, syncInput } from './sync-runs';
+import { findRunningSync, manualWorkflowId, parseBatchFlags, startManualSync, syncInput } from './sync-runs';
 import { reportOutcome, watchWithProgress } from './watch';
 
 export const runCommand = defineCommand(
@@ -30,9 +30,23 @@ export const runCommand = defineCommand(
   },
   async (values, ctx) => {
     const deviceIds = parseList('devices', values.devices);
-    const config = loadCliConfig(ctx, { ...connectionOverrides(values), POLICY_TARGET: values.target });
-    const input = syncInput(config, { deviceIds, ...parseBatchFlags(values) });
+    const problems: string[] = [];
+    const batch = collectUsageProblem(() => parseBatchFlags(values), problems);
+    const config = loadCliConfig(
+      ctx,
+      { ...connectionOverrides(values), POLICY_TARGET: values.target },
+      problems,
+    );
+    const input = syncInput(config, { deviceIds, ...batch });
     return withClient(config, async (client) => {
+      const running = await findRunningSync(client, config.hub.name);
+      if (running) {
+        note(
+          ctx,
+          `Note: ${running.workflowId} is still syncing hub ${config.hub.name}; this starts a second sync beside it ` +
+            '(to add devices to the running one instead: policy-sync rerun --devices …)',
+        );
+      }
       const workflowId = manualWorkflowId(config.hub.name);
       const handle = await startManualSync(client, config, input, workflowId);
       const colors = colorsFor(ctx.stdout, ctx.env);

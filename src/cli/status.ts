@@ -40,8 +40,12 @@ export const statusCommand = defineCommand(
     const config = loadCliConfig(ctx, connectionOverrides(values));
     return withClient(config, async (client) => {
       const ref = await resolveSync(client, config.hub.name, values['workflow-id']);
-      if (values.watch && ref.status === 'RUNNING') {
-        const outcome = await watchWithProgress(client, ref.workflowId, ctx);
+      if (values.watch) {
+        // A sync that has already ended is reported as if it had just ended: same output, same exit code.
+        const outcome =
+          ref.status === 'RUNNING'
+            ? await watchWithProgress(client, ref.workflowId, ctx)
+            : await syncOutcome(client, ref.workflowId);
         return reportOutcome(ctx, ref.workflowId, outcome, values.json);
       }
       return showStatus(client, ref, ctx, values.json);

@@ -14,6 +14,7 @@ import type { Config } from '../config';
 import { validateSyncInput } from '../workflows/options';
 import { parseIntegerFlag } from './args';
 import { UsageError } from './errors';
+import { collectUsageProblem } from './context';
 import type { PolicySyncInput, RunSummary, SyncMetrics } from '../workflows/types';
 import { failedDeviceCount } from '../workflows/failure-ledger';
 import { policySyncWorkflow } from '../workflows';
@@ -56,15 +57,17 @@ export function parseBatchFlags(values: {
   'batch-size'?: string;
   'max-concurrent-batches'?: string;
 }): Pick<SyncInputOptions, 'batchSize' | 'maxConcurrentBatches'> {
-  return {
-    batchSize: parseIntegerFlag('batch-size', values['batch-size'], 1, 50),
-    maxConcurrentBatches: parseIntegerFlag(
-      'max-concurrent-batches',
-      values['max-concurrent-batches'],
-      1,
-      100,
-    ),
-  };
+  const problems: string[] = [];
+  const batchSize = collectUsageProblem(
+    () => parseIntegerFlag('batch-size', values['batch-size'], 1, 50),
+    problems,
+  );
+  const maxConcurrentBatches = collectUsageProblem(
+    () => parseIntegerFlag('max-concurrent-batches', values['max-concurrent-batches'], 1, 100),
+    problems,
+  );
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  return { batchSize, maxConcurrentBatches };
 }
 
 /** IotHub (and PolicySyncPhase before the workflow's first update) set from the start. */

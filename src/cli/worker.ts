@@ -1,8 +1,10 @@
 /** `policy-sync worker`: polls the task queue until SIGINT/SIGTERM, then shuts down gracefully. */
+import { NativeConnection } from '@temporalio/worker';
+import { temporalConnectionOptions } from '../client';
 import { createLogger } from '../logger';
 import { createPolicySyncWorker, installWorkerRuntime } from '../worker';
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand } from './args';
-import { loadCliConfig } from './context';
+import { loadCliConfig, temporalUnreachable } from './context';
 import { ExitCode } from './errors';
 
 export const workerCommand = defineCommand(
@@ -10,7 +12,8 @@ export const workerCommand = defineCommand(
     name: 'worker',
     summary:
       'Runs a worker: the policy-sync workflows and the Azure activities on the task queue, until SIGINT or ' +
-      'SIGTERM; then running activities get 30 s to finish. Several workers may share the task queue.',
+      'SIGTERM; then running activities get 30 s to finish. Several workers of one hub may share a task queue; ' +
+      'each hub needs a task queue of its own.',
     usage: 'worker [--metrics-port N] [--max-concurrent-activities N]',
     flags: {
       'metrics-port': {
@@ -35,16 +38,26 @@ export const workerCommand = defineCommand(
     });
     const logger = createLogger({ write: (line) => ctx.stderr.write(`${line}\n`) });
     installWorkerRuntime(config, logger);
-    const worker = await createPolicySyncWorker(config, { logger });
-    logger.info('Worker started', {
-      address: config.temporal.address,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      hub: config.hub.name,
-      target: config.policy.target,
-    });
-    await worker.run();
-    logger.info('Worker stopped');
+    let connection: NativeConnection;
+    try {
+      connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+    } catch (error) {
+      throw temporalUnreachable(config, error);
+    }
+    try {
+      const worker = await createPolicySyncWorker(config, { logger, connection });
+      logger.info('Worker started', {
+        address: config.temporal.address,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        hub: config.hub.name,
+        target: config.policy.target,
+      });
+      await worker.run();
+      logger.info('Worker stopped');
+    } finally {
+      await connection.close();
+    }
     return ExitCode.Ok;
   },
 );

@@ -110,6 +110,7 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
       const result = await write(
         device,
         {
+          hub: input.hub,
           deviceId: device.deviceId,
           policy: device.policy,
           target: input.target,

@@ -316,7 +316,7 @@ class PolicySync {
     this.setPhase('preflight');
     const started = Date.now();
     for (let checks = 1; ; checks++) {
-      const report = await checkRolePropagation({ target: this.input.target });
+      const report = await checkRolePropagation({ target: this.input.target, hub: this.input.hub });
       if (report.granted) break;
       const waitedMs = Date.now() - started;
       const wait = nextPreflightWait(waitedMs, checks, this.options.preflight);
@@ -349,7 +349,7 @@ class PolicySync {
 
   private async load(): Promise<void> {
     this.setPhase('loading');
-    const result = await loadInventory({ deviceIds: this.input.deviceIds });
+    const result = await loadInventory({ deviceIds: this.input.deviceIds, hub: this.input.hub });
     this.snapshot = result.snapshot;
     this.rejected.push(...result.rejected);
     const unlisted = result.rejectedCount - result.rejected.length;

@@ -29,8 +29,13 @@ void describe('a Temporal namespace without the search attributes', () => {
     await server?.stop();
   });
 
-  void it('run and schedule create name the missing attribute and how to register it (exit 2); the printed commands fix it', async () => {
-    const refused = await Promise.all([runCli(['run'], env), runCli(['schedule', 'create'], env)]);
+  void it('run, schedule create and status name the missing attribute and how to register it (exit 2); the printed commands fix it', async () => {
+    // Starting (run, schedule create) and listing (status: a visibility query) word the refusal differently.
+    const refused = await Promise.all([
+      runCli(['run'], env),
+      runCli(['schedule', 'create'], env),
+      runCli(['status'], env),
+    ]);
     for (const [i, result] of refused.entries()) {
       assert.equal(result.code, 2, `command ${i}: ${result.stderr}`);
       // Both are missing; the server names whichever it checks first, and that order is not fixed.

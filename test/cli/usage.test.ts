@@ -62,6 +62,10 @@ describe('policy-sync usage', () => {
       [['pause', 'now'], /unexpected argument 'now'/],
       [['schedule', 'create', '--every', '4 hours'], /--every: '4 hours' is not a duration/],
       [['schedule', 'create', '--every', '10s'], /--every must be at least 1m/],
+      [
+        ['schedule', 'create', '--every', '0s'],
+        /--every: '0s' is no time at all: give a duration above zero/,
+      ],
       [['schedule', 'trigger', '--overlap', 'allow-all'], /--overlap must be one of skip, buffer-one/],
       [['preflight', '--timeout', 'soon'], /--timeout: 'soon' is not a duration/],
       [['run', '--devices', ' , '], /--devices needs at least one device id/],
@@ -91,6 +95,7 @@ describe('policy-sync usage', () => {
       AZURE_SUBSCRIPTION_ID: 'not-a-guid',
       POLICY_TARGET: 'blob',
       TEMPORAL_TLS_CERT: '/tmp/cert.pem',
+      TEMPORAL_ADDRESS: 'not:a:port',
     });
     assert.equal(result.code, 2, show(result));
     assert.equal(result.stdout, '', '--json: nothing but JSON on stdout, and here nothing');
@@ -102,9 +107,36 @@ describe('policy-sync usage', () => {
       /DEVICES_FILE is required/,
       /POLICIES_FILE is required/,
       /TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together/,
+      /TEMPORAL_ADDRESS must be host:port, e\.g\. localhost:7233/,
     ]) {
       assert.match(result.stderr, problem, show(result));
     }
+  });
+
+  it('lists every bad flag at once with the configuration, naming a flag that overrides a variable', async () => {
+    const result = await runCli(
+      ['run', '--batch-size', '51', '--max-concurrent-batches', '0', '--target', 'foo'],
+      { ...validEnv, AZURE_SUBSCRIPTION_ID: 'nope' },
+    );
+    assert.equal(result.code, 2, show(result));
+    for (const problem of [
+      /--target \(POLICY_TARGET must be 'arm' or 'twin'\)/,
+      /AZURE_SUBSCRIPTION_ID must be a GUID/,
+      /--batch-size must be an integer from 1 to 50, not '51'/,
+      /--max-concurrent-batches must be an integer from 1 to 100, not '0'/,
+    ]) {
+      assert.match(result.stderr, problem, show(result));
+    }
+    // Flags alone wrong: a usage error, still every one of them.
+    const flagsOnly = await runCli(
+      ['schedule', 'create', '--batch-size', '0', '--max-concurrent-batches', '101'],
+      validEnv,
+    );
+    assert.equal(flagsOnly.code, 2, show(flagsOnly));
+    assert.match(
+      flagsOnly.stderr,
+      /--batch-size must be an integer from 1 to 50, not '0'; --max-concurrent-batches must be an integer from 1 to 100, not '101'/,
+    );
   });
 
   it('lets flags override the environment variable of the same meaning', async () => {
