@@ -50,10 +50,13 @@ export const configSchema = z.object({
     .default('localhost:7233')
     .refine(
       (v) => {
-        const match = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(v);
-        return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+        // What the SDK accepts: a host (a name, an IPv4 address or a bracketed IPv6 one), an optional port (7233).
+        const match = /^(?:\[[^\s\]]+\]|[^\s:/[\]]+)(?::(\d{1,5}))?$/.exec(v);
+        return (
+          match !== null && (match[1] === undefined || (Number(match[1]) >= 1 && Number(match[1]) <= 65535))
+        );
       },
-      { error: 'must be host:port, e.g. localhost:7233 or my-ns.a1b2c.tmprl.cloud:7233' },
+      { error: 'must be host[:port], e.g. localhost:7233 or my-ns.a1b2c.tmprl.cloud:7233 (no scheme)' },
     ),
   TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('iot-policy-sync'),

@@ -2,7 +2,12 @@
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client';
 import { ConfigError, loadConfig, type Config, type ConfigOverrides } from '../config';
-import { CommandFailedError, UsageError } from './errors';
+import {
+  CommandFailedError,
+  MissingSearchAttributesError,
+  missingSearchAttributeHint,
+  UsageError,
+} from './errors';
 import type { CommandContext } from './output';
 
 /** The error (exit 1) for a Temporal frontend that cannot be reached. */
@@ -72,6 +77,11 @@ export async function withClient<T>(config: Config, fn: (client: Client) => Prom
   }
   try {
     return await fn(client);
+  } catch (error) {
+    // Here the namespace is known, whatever the flags said: a list query's refusal does not name it.
+    const hint = missingSearchAttributeHint(error, config.temporal.namespace);
+    if (hint) throw new MissingSearchAttributesError(hint, { cause: error });
+    throw error;
   } finally {
     await client.connection.close();
   }

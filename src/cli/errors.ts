@@ -41,6 +41,17 @@ export function isCommandFailedError(error: unknown): error is CommandFailedErro
   return error instanceof Error && error.name === 'CommandFailedError';
 }
 
+/** Temporal refused because the namespace lacks the product's search attributes; `lines` say what to run. */
+export class MissingSearchAttributesError extends Error {
+  override readonly name = 'MissingSearchAttributesError';
+  constructor(
+    readonly lines: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(lines.join('\n'), options);
+  }
+}
+
 /**
  * When Temporal refused a start because the namespace lacks the product's search attributes (a fresh
  * `temporal server start-dev` or cluster), what to run to register them; undefined for any other error.

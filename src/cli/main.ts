@@ -11,6 +11,7 @@ import {
   ExitCode,
   isCommandFailedError,
   isUsageError,
+  MissingSearchAttributesError,
   missingSearchAttributeHint,
   UsageError,
 } from './errors';
@@ -184,7 +185,11 @@ function reportError(error: unknown, ctx: CommandContext, commandName: string | 
     write(`policy-sync: ${error.message}`);
     return ExitCode.Failed;
   }
-  const hint = missingSearchAttributeHint(error, process.env.TEMPORAL_NAMESPACE?.trim() || 'default');
+  // Commands that went through withClient say which namespace; others (the demo) fall back to the variable.
+  const hint =
+    error instanceof MissingSearchAttributesError
+      ? error.lines
+      : missingSearchAttributeHint(error, process.env.TEMPORAL_NAMESPACE?.trim() || 'default');
   if (hint) {
     const [first, ...rest] = hint;
     write(`policy-sync: ${commandName ? `${commandName}: ` : ''}${first}`);

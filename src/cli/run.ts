@@ -39,7 +39,8 @@ export const runCommand = defineCommand(
     );
     const input = syncInput(config, { deviceIds, ...batch });
     return withClient(config, async (client) => {
-      const running = await findRunningSync(client, config.hub.name);
+      // Advice only: a list that fails (visibility down, attributes just registered) must not stop the run.
+      const running = await findRunningSync(client, config.hub.name).catch(() => undefined);
       if (running) {
         note(
           ctx,

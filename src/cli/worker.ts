@@ -38,9 +38,11 @@ export const workerCommand = defineCommand(
     });
     const logger = createLogger({ write: (line) => ctx.stderr.write(`${line}\n`) });
     installWorkerRuntime(config, logger);
+    // Built first: a missing TLS file is its own error, not "cannot reach Temporal".
+    const connectionOptions = temporalConnectionOptions(config.temporal);
     let connection: NativeConnection;
     try {
-      connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+      connection = await NativeConnection.connect(connectionOptions);
     } catch (error) {
       throw temporalUnreachable(config, error);
     }

@@ -65,4 +65,28 @@ void describe('a Temporal namespace without the search attributes', () => {
     );
     assert.match(started.stdout, /Started iot-policy-sync-hub-emulated-manual-/);
   });
+
+  void it('names the namespace the command used (--namespace), though a list query does not say it', async () => {
+    const cli = resolveTemporalCli({ build: false }) ?? 'temporal';
+    await execFileAsync(
+      cli,
+      ['operator', 'namespace', 'create', '--namespace', 'fleet-b', '--address', server.address],
+      {
+        timeout: 30_000,
+      },
+    );
+    const refused = await eventually(
+      'the new namespace is served',
+      () => runCli(['status', '--namespace', 'fleet-b'], env),
+      (result) => !/Namespace fleet-b is not found/i.test(result.stderr),
+      30_000,
+      1_000,
+    );
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /the Temporal namespace 'fleet-b' has no search attribute/);
+    assert.match(
+      refused.stderr,
+      /temporal operator search-attribute create --namespace fleet-b --name IotHub --type Keyword/,
+    );
+  });
 });

@@ -107,7 +107,7 @@ describe('policy-sync usage', () => {
       /DEVICES_FILE is required/,
       /POLICIES_FILE is required/,
       /TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together/,
-      /TEMPORAL_ADDRESS must be host:port, e\.g\. localhost:7233/,
+      /TEMPORAL_ADDRESS must be host\[:port\], e\.g\. localhost:7233/,
     ]) {
       assert.match(result.stderr, problem, show(result));
     }
