@@ -62,7 +62,7 @@ export function collectUsageProblem<T>(parse: () => T, problems: string[]): T | 
     return parse();
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    problems.push(error.message);
+    problems.push(...error.problems);
     return undefined;
   }
 }

@@ -22,6 +22,8 @@ export class UsageError extends Error {
     message: string,
     /** The command whose help the user should read, e.g. `schedule create`. */
     readonly command?: string,
+    /** The separate problems `message` joins, when there are several. */
+    readonly problems: readonly string[] = [message],
   ) {
     super(message);
   }

@@ -66,7 +66,7 @@ export function parseBatchFlags(values: {
     () => parseIntegerFlag('max-concurrent-batches', values['max-concurrent-batches'], 1, 100),
     problems,
   );
-  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  if (problems.length > 0) throw new UsageError(problems.join('; '), undefined, problems);
   return { batchSize, maxConcurrentBatches };
 }
 
