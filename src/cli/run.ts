@@ -1,9 +1,9 @@
 /** `policy-sync run`: starts one sync now, optionally watching it to the end. */
-import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseList } from './args';
-import { collectUsageProblem, loadCliConfig, withClient } from './context';
+import { CONNECTION_FLAGS, defineCommand, parseList } from './args';
+import { withClient } from './context';
 import { ExitCode } from './errors';
 import { colorsFor, note, printJson } from './output';
-import { findRunningSync, manualWorkflowId, parseBatchFlags, startManualSync, syncInput } from './sync-runs';
+import { findRunningSync, loadSyncConfig, manualWorkflowId, startManualSync, syncInput } from './sync-runs';
 import { reportOutcome, watchWithProgress } from './watch';
 
 export const runCommand = defineCommand(
@@ -30,13 +30,7 @@ export const runCommand = defineCommand(
   },
   async (values, ctx) => {
     const deviceIds = parseList('devices', values.devices);
-    const problems: string[] = [];
-    const batch = collectUsageProblem(() => parseBatchFlags(values), problems);
-    const config = loadCliConfig(
-      ctx,
-      { ...connectionOverrides(values), POLICY_TARGET: values.target },
-      problems,
-    );
+    const { config, batch } = loadSyncConfig(ctx, values);
     const input = syncInput(config, { deviceIds, ...batch });
     return withClient(config, async (client) => {
       // Advice only: a list that fails (visibility down, attributes just registered) must not stop the run.

@@ -26,12 +26,12 @@ import {
   parseDurationFlag,
   type Command,
 } from './args';
-import { collectUsageProblem, loadCliConfig, withClient } from './context';
+import { loadCliConfig, withClient } from './context';
 import { formatDuration } from './duration';
 import { CommandFailedError, ExitCode, UsageError } from './errors';
 import { colorsFor, printJson, type CommandContext } from './output';
 import {
-  parseBatchFlags,
+  loadSyncConfig,
   scheduleIdFor,
   syncInput,
   syncSearchAttributes,
@@ -167,15 +167,9 @@ export const scheduleCreateCommand = defineCommand(
       DEFAULT_CATCHUP_WINDOW_MS,
     );
     if (catchupWindowInMs < 10_000) throw new UsageError('--catchup-window must be at least 10s');
-    const problems: string[] = [];
-    const batch = collectUsageProblem(() => parseBatchFlags(values), problems);
-    const config = loadCliConfig(
-      ctx,
-      { ...connectionOverrides(values), POLICY_TARGET: values.target },
-      problems,
-    );
+    const { config, batch } = loadSyncConfig(ctx, values);
     // Built (and checked) before connecting: a refused input is a usage error, and no schedule is written.
-    const input = scheduledSyncInput(config, batch ?? {});
+    const input = scheduledSyncInput(config, batch);
     return withClient(config, async (client) => {
       const { handle, created } = await upsertPolicySyncSchedule(client, config, {
         input,

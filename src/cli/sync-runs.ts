@@ -14,7 +14,9 @@ import type { Config } from '../config';
 import { validateSyncInput } from '../workflows/options';
 import { parseIntegerFlag } from './args';
 import { UsageError } from './errors';
-import { collectUsageProblem } from './context';
+import { connectionOverrides } from './args';
+import { collectUsageProblem, loadCliConfig } from './context';
+import type { CommandContext } from './output';
 import type { PolicySyncInput, RunSummary, SyncMetrics } from '../workflows/types';
 import { failedDeviceCount } from '../workflows/failure-ledger';
 import { policySyncWorkflow } from '../workflows';
@@ -50,6 +52,25 @@ export function syncInput(config: Config, options: SyncInputOptions = {}): Polic
   const problems = validateSyncInput(input);
   if (problems.length > 0) throw new UsageError(`Invalid sync settings: ${problems.join('; ')}`);
   return input;
+}
+
+/**
+ * The configuration and batch flags of `run` and `schedule create`: the problems of both (environment, flags
+ * overriding it, batch flags) listed at once.
+ */
+export function loadSyncConfig(
+  ctx: CommandContext,
+  values: Parameters<typeof connectionOverrides>[0] &
+    Parameters<typeof parseBatchFlags>[0] & { target?: string | undefined },
+): { config: Config; batch: Pick<SyncInputOptions, 'batchSize' | 'maxConcurrentBatches'> } {
+  const problems: string[] = [];
+  const batch = collectUsageProblem(() => parseBatchFlags(values), problems) ?? {};
+  const config = loadCliConfig(
+    ctx,
+    { ...connectionOverrides(values), POLICY_TARGET: values.target },
+    problems,
+  );
+  return { config, batch };
 }
 
 /** `--batch-size` and `--max-concurrent-batches`, shared by `run` and `schedule create`. */
