@@ -6,13 +6,13 @@
  * ("404 DeviceNotFound … of device 'x' …"). A sync of 12,000 stale inventory rows was terminated by the
  * server at continue-as-new after 6,510 failures ("Input exceeds size limit": over 2 MB of failures).
  * Here a message is stored once per cause, with the device id taken out; each failed device is a tuple of
- * its id, its cause and its attempts, about 30 bytes. Messages are rebuilt exactly on the way out.
+ * its id, its cause and its attempts (30 bytes with 20-character ids). Messages are rebuilt exactly on the way
+ * out, but for the fragment of an id where sanitizeMessage cut a message at 300 characters.
  *
  * What leaves the workflow (the run summary, the `failures` query) is bounded too: every failed device is
  * listed, with its full message while the listing is under FULL_MESSAGES_BUDGET bytes and, past that, with
  * a short reference to the entry (1-based) that lists the same cause with its message; past LISTING_BUDGET
- * bytes, one last entry
- * says how many more failed, by code. Pure and deterministic: safe in workflow code.
+ * bytes, one last entry says how many more failed, by code. Pure and deterministic: safe in workflow code.
  */
 import type { DeviceFailure } from './types';
 
