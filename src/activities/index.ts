@@ -91,21 +91,18 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
   const now = deps.now ?? Date.now;
   const grant = new GrantEvidence();
 
-  /** Why this worker must not serve a sync of `hub`, or undefined when it may. */
-  function wrongHub(hub: string | undefined): string | undefined {
+  /** The failure for an activity of a sync of another hub than this worker's, or undefined when it may run. */
+  function wrongHubFailure(
+    hub: string | undefined,
+    counters?: AttemptCounters,
+  ): ApplicationFailure | undefined {
     if (hub === undefined || deps.hub === undefined || hub.toLowerCase() === deps.hub.toLowerCase())
       return undefined;
-    return (
+    const message =
       `a sync of hub '${hub}' reached a worker configured for hub '${deps.hub}' (IOT_HUB_NAME), which will not ` +
       `touch another hub: run a worker for '${hub}' on a task queue of its own (TEMPORAL_TASK_QUEUE) and start ` +
-      `that hub's syncs there`
-    );
-  }
-
-  function refuseWrongHub(hub: string | undefined): void {
-    const why = wrongHub(hub);
-    if (why)
-      throw toApplicationFailure({ type: FailureType.Misconfigured, nonRetryable: true, message: why });
+      `that hub's syncs there`;
+    return toApplicationFailure({ type: FailureType.Misconfigured, nonRetryable: true, message }, counters);
   }
 
   /** Runs `fn`, turning every failure into a typed ApplicationFailure (cancellation passes through). */
@@ -127,14 +124,16 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
 
   return {
     async checkRolePropagation({ target, hub }) {
-      refuseWrongHub(hub);
+      const refused = wrongHubFailure(hub);
+      if (refused) throw refused;
       return boundary('checkRolePropagation', (ctx) =>
         deps.permissions.check(target, ctx.cancellationSignal),
       );
     },
 
     async loadInventory({ deviceIds, hub }) {
-      refuseWrongHub(hub);
+      const refused = wrongHubFailure(hub);
+      if (refused) throw refused;
       return boundary('loadInventory', async (ctx) => {
         const { snapshot, rejected } = await deps.inventory.load(deviceIds, ctx.cancellationSignal);
         deps.logger.info('Inventory loaded', {
@@ -168,13 +167,10 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       const attempt = (input.prior?.attempts ?? 0) + ctx.info.attempt;
       const counters = carriedCounters(ctx.info.heartbeatDetails ?? input.prior);
       const log = deps.logger.child({ deviceId: input.deviceId, target: input.target, attempt });
-      const wrong = wrongHub(input.hub);
-      if (wrong) {
-        log.warn(wrong);
-        throw toApplicationFailure(
-          { type: FailureType.Misconfigured, nonRetryable: true, message: wrong },
-          { attempts: attempt, ...counters },
-        );
+      const refused = wrongHubFailure(input.hub, { attempts: attempt, ...counters });
+      if (refused) {
+        log.warn(refused.message);
+        throw refused;
       }
       try {
         const document = await deps.inventory.policyDocument(

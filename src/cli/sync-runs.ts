@@ -12,9 +12,8 @@ import {
 import { type SearchAttributePair } from '@temporalio/common';
 import type { Config } from '../config';
 import { validateSyncInput } from '../workflows/options';
-import { parseIntegerFlag } from './args';
+import { connectionOverrides, parseIntegerFlag } from './args';
 import { UsageError } from './errors';
-import { connectionOverrides } from './args';
 import { collectUsageProblem, loadCliConfig } from './context';
 import type { CommandContext } from './output';
 import type { PolicySyncInput, RunSummary, SyncMetrics } from '../workflows/types';

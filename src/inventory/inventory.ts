@@ -77,14 +77,10 @@ export async function loadInventory(
     const source = hub
       ? 'the hub device query (INVENTORY_SOURCE=hub)'
       : `DEVICES_FILE ${options.devicesFile}`;
-    const first = builder.rejected
-      .slice(0, 3)
-      .map((rejection) => `row ${rejection.row}: ${rejection.reason}`)
-      .join('; ');
-    const more = builder.rejected.length > 3 ? `; and ${builder.rejected.length - 3} more` : '';
+    const reasons = builder.rejected.map((rejection) => `row ${rejection.row}: ${rejection.reason}`);
     throw new InventoryError(
       'InvalidInventoryFile',
-      `${source}: none of its ${builder.rejected.length} device rows can be synced (${first}${more}); ${
+      `${source}: none of its ${builder.rejected.length} device rows can be synced (${firstReasons(reasons)}); ${
         builder.rejected.every((rejection) => rejection.reason.includes('POLICIES_FILE'))
           ? `every row names a policy POLICIES_FILE ${options.policiesFile} does not provide: fix that file or the rows`
           : 'fix the rows'
@@ -99,6 +95,12 @@ export async function loadInventory(
     policies: policies.documents,
     rejected,
   };
+}
+
+/** The first three reasons, and how many more there are: for an error about every row. */
+function firstReasons(reasons: readonly string[]): string {
+  const more = reasons.length > 3 ? `; and ${reasons.length - 3} more` : '';
+  return `${reasons.slice(0, 3).join('; ')}${more}`;
 }
 
 /** A snapshot as the store serves it: the loaded inventory, possibly narrowed to a selection. */
@@ -174,9 +176,8 @@ export class InventoryStore {
       const reasons = rejected.filter((r) => r.source === '--devices').map((r) => r.reason);
       throw new InventoryError(
         'NothingSelected',
-        `--devices: none of the ${seen.size} device ids given can be synced (${reasons.slice(0, 3).join('; ')}${
-          reasons.length > 3 ? `; and ${reasons.length - 3} more` : ''
-        }); check them against the inventory`,
+        `--devices: none of the ${seen.size} device ids given can be synced (${firstReasons(reasons)}); ` +
+          'check them against the inventory',
       );
     }
     const snapshot = this.narrow(base, selected);
