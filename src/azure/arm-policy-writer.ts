@@ -8,6 +8,7 @@ import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } f
 import { acquireOrThrottle, type WritePacer } from './pacing';
 import {
   encodeDeviceId,
+  isRecord,
   jsonEqual,
   type PolicyWriter,
   type WritePolicyOptions,
@@ -43,10 +44,6 @@ const ARM_ENVELOPE_KEYS = new Set([
   'tags',
   'kind',
 ]);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * The stored policy from a GET: `properties` of an ARM resource envelope, else the body itself. An envelope

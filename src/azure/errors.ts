@@ -5,6 +5,7 @@
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../workflows/failure-types';
 import type { PolicyTarget } from '../workflows/types';
 import { redact } from '../logger';
+import { isRecord } from './policy-writer';
 import { headerValue, retryAfterInMs, type HeaderBag } from './throttling';
 
 export const AZURE_ERROR_CODES = [
@@ -169,9 +170,7 @@ interface AzureErrorBody {
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 function str(value: unknown): string | undefined {

@@ -24,6 +24,11 @@ export interface PolicyWriter {
   writePolicy(options: WritePolicyOptions): Promise<WritePolicyResult>;
 }
 
+/** Whether a JSON value is an object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** JSON equality: same values, object key order ignored. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

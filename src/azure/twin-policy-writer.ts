@@ -9,6 +9,7 @@ import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } f
 import { acquireOrThrottle, type WritePacer } from './pacing';
 import {
   encodeDeviceId,
+  isRecord,
   jsonEqual,
   type PolicyDocument,
   type PolicyWriter,
@@ -52,15 +53,10 @@ function withoutMetadata(value: unknown): unknown {
  */
 export function twinMergePatch(current: unknown, desired: PolicyDocument): PolicyDocument {
   const patch: PolicyDocument = {};
-  const currentObject =
-    typeof current === 'object' && current !== null && !Array.isArray(current)
-      ? (current as Record<string, unknown>)
-      : {};
+  const currentObject = isRecord(current) ? current : {};
   for (const [key, value] of Object.entries(desired)) {
     const before = currentObject[key];
-    const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-    patch[key] =
-      isObject(value) && isObject(before) ? twinMergePatch(before, value as PolicyDocument) : value;
+    patch[key] = isRecord(value) && isRecord(before) ? twinMergePatch(before, value) : value;
   }
   for (const key of Object.keys(currentObject)) {
     if (!(key in desired) && !key.startsWith('$')) patch[key] = null;
