@@ -3,7 +3,7 @@ import { CONNECTION_FLAGS, defineCommand, parseList } from './args';
 import { withClient } from './context';
 import { ExitCode } from './errors';
 import { colorsFor, note, printJson } from './output';
-import { findRunningSync, loadSyncConfig, manualWorkflowId, startManualSync, syncInput } from './sync-runs';
+import { findRunningSync, loadSyncConfig, startManualSync, syncInput } from './sync-runs';
 import { reportOutcome, watchWithProgress } from './watch';
 
 export const runCommand = defineCommand(
@@ -42,8 +42,8 @@ export const runCommand = defineCommand(
             '(to add devices to the running one instead: policy-sync rerun --devices …)',
         );
       }
-      const workflowId = manualWorkflowId(config.hub.name);
-      const handle = await startManualSync(client, config, input, workflowId);
+      const handle = await startManualSync(client, config, input);
+      const { workflowId } = handle;
       const colors = colorsFor(ctx.stdout, ctx.env);
       if (!values.wait) {
         if (values.json) {

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ActivityFailure,
   ChildWorkflowFailure,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   type Client,
   type WorkflowHandleWithFirstExecutionRunId,
@@ -103,15 +104,25 @@ export async function startManualSync(
   client: Client,
   config: Config,
   input: PolicySyncInput,
-  workflowId = manualWorkflowId(config.hub.name),
+  /** The clock the id is made from. @default the system's */
+  now: () => Date = () => new Date(),
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof policySyncWorkflow>> {
-  return client.workflow.start(policySyncWorkflow, {
-    workflowId,
-    taskQueue: config.temporal.taskQueue,
-    args: [input],
-    typedSearchAttributes: syncSearchAttributes(config.hub.name),
-    staticSummary: `Policy sync of hub ${config.hub.name} (manual)`,
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.workflow.start(policySyncWorkflow, {
+        workflowId: manualWorkflowId(config.hub.name, now()),
+        taskQueue: config.temporal.taskQueue,
+        args: [input],
+        typedSearchAttributes: syncSearchAttributes(config.hub.name),
+        staticSummary: `Policy sync of hub ${config.hub.name} (manual)`,
+      });
+    } catch (error) {
+      // The id is the time to the millisecond: two runs of one hub started in the same millisecond meet here.
+      // The later one takes the next millisecond.
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 5) throw error;
+      await sleep(2);
+    }
+  }
 }
 
 export interface SyncRef {

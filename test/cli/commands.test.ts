@@ -15,6 +15,7 @@ import { freePort } from '../../src/devserver/dev-server';
 import { resolveTemporalCli } from '../../src/devserver/temporal-cli';
 import { startEmulator, type Emulator } from '../../src/emulator';
 import { silentLogger } from '../../src/logger';
+import { startManualSync, syncInput } from '../../src/cli/sync-runs';
 import { createPolicySyncWorker, type PolicySyncWorker } from '../../src/worker';
 import type { RunSummary, SyncMetrics } from '../../src/workflows/types';
 import { connectTestTemporal, eventually, type TestTemporal } from '../support/temporal';
@@ -426,5 +427,30 @@ describe('policy-sync worker and emulator (long-running commands)', () => {
     running.child.kill('SIGINT');
     const exited = await running.exited;
     assert.equal(exited.code, 0, show(exited));
+  });
+});
+
+void describe('manual workflow ids', () => {
+  void it('two manual runs of one hub started in the same millisecond both start, under distinct ids', async () => {
+    // No worker polls this queue: the runs only have to start.
+    const config = loadConfig({ ...env, TEMPORAL_TASK_QUEUE: `${temporal.taskQueue}-nobody` });
+    const sameMillisecond = new Date('2026-01-01T00:00:00.000Z');
+    let calls = 0;
+    const clock = () => (++calls <= 2 ? sameMillisecond : new Date());
+    const handles = await Promise.all([
+      startManualSync(temporal.client, config, syncInput(config), clock),
+      startManualSync(temporal.client, config, syncInput(config), clock),
+    ]);
+    try {
+      const ids = handles.map((handle) => handle.workflowId);
+      assert.equal(new Set(ids).size, 2, ids.join(', '));
+      assert.ok(
+        ids.includes(`iot-policy-sync-${config.hub.name}-manual-2026-01-01T000000.000Z`),
+        ids.join(', '),
+      );
+      assert.ok(calls >= 3, 'the later start took a new time');
+    } finally {
+      await Promise.all(handles.map((handle) => handle.terminate('test over')));
+    }
   });
 });

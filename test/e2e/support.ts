@@ -13,7 +13,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { startEmulator, type Emulator, type EmulatorOptions, type EmulatorState } from '../../src/emulator';
 import { createLogger } from '../../src/logger';
 import { createPolicySyncWorker, type PolicySyncWorker } from '../../src/worker';
-import { manualWorkflowId, startManualSync, syncInput } from '../../src/cli/sync-runs';
+import { startManualSync, syncInput } from '../../src/cli/sync-runs';
 import type { policySyncWorkflow } from '../../src/workflows';
 import { metricsQuery } from '../../src/workflows/messages';
 import type { PolicySyncInput, PolicyTarget, RunSummary, SyncMetrics } from '../../src/workflows/types';
@@ -131,7 +131,7 @@ export async function startSync(
   overrides: Partial<PolicySyncInput> = {},
 ): Promise<SyncHandle> {
   const input: PolicySyncInput = { ...syncInput(config), ...overrides };
-  return startManualSync(client, config, input, manualWorkflowId(config.hub.name));
+  return startManualSync(client, config, input);
 }
 
 export interface ObservedRun {
