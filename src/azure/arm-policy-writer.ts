@@ -3,11 +3,11 @@
  * GET then PUT {ARM}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Devices/IotHubs/{hub}/securityPolicies/{deviceId}.
  */
 import { FailureType } from '../workflows/failure-types';
+import { deviceResourceUrl } from './device-url';
 import { classifyAzureError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
 import { acquireOrThrottle, type WritePacer } from './pacing';
 import {
-  encodeDeviceId,
   isRecord,
   jsonEqual,
   type PolicyWriter,
@@ -84,9 +84,10 @@ export class ArmPolicyWriter implements PolicyWriter {
   }
 
   policyUrl(deviceId: string): string {
-    return (
-      `${this.options.armEndpoint.replace(/\/+$/, '')}${this.options.hubScope}` +
-      `/securityPolicies/${encodeDeviceId(deviceId)}?api-version=${encodeURIComponent(this.apiVersion)}`
+    return deviceResourceUrl(
+      `${this.options.armEndpoint.replace(/\/+$/, '')}${this.options.hubScope}/securityPolicies`,
+      deviceId,
+      `api-version=${encodeURIComponent(this.apiVersion)}`,
     );
   }
 

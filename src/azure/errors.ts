@@ -16,6 +16,7 @@ export const AZURE_ERROR_CODES = [
   FailureType.InvalidPolicy,
   FailureType.DeviceNotFound,
   FailureType.TargetUnsupported,
+  FailureType.InvalidDeviceId,
   FailureType.Misconfigured,
 ] as const;
 export type AzureErrorCode = (typeof AZURE_ERROR_CODES)[number];
@@ -146,6 +147,65 @@ const API_VERSION_CODES = new Set(
     'InvalidProtocolVersion',
   ].map((c) => c.toLowerCase()),
 );
+
+/**
+ * OAuth errors and AADSTS codes by which Entra ID refuses the credential itself (a wrong or expired secret,
+ * an unknown client or tenant, a disabled application): retrying cannot heal them.
+ */
+const CREDENTIAL_REFUSAL_OAUTH_ERRORS = new Set([
+  'invalid_client',
+  'unauthorized_client',
+  'invalid_grant',
+  'invalid_request',
+  'invalid_scope',
+  'invalid_resource',
+  'unsupported_grant_type',
+  'access_denied',
+]);
+
+/** AADSTS codes of Entra ID's own outages (AADSTS50000: "error issuing a token or an issue with our sign-in service"). */
+const ENTRA_OUTAGE_AADSTS = new Set(['AADSTS50000', 'AADSTS90033', 'AADSTS90036', 'AADSTS50196']);
+
+interface EntraAnswer {
+  description: string;
+  oauthError: string | undefined;
+  aadsts: string | undefined;
+  statusCode: number | undefined;
+  names: unknown[];
+}
+
+/**
+ * Whether Entra ID's failure is its own (an outage, throttling, the network) and so heals: 'unreachable',
+ * 'outage', or false for a refusal of the credential. A 5xx or 429 is an outage, and so is MSAL's cached form
+ * of one: after such an answer MSAL refuses further requests itself for a while, throwing a ServerError
+ * with the answer's error codes and description but without a status. Only the credential's own refusals
+ * (and a configuration MSAL cannot use) are permanent.
+ */
+export function entraOutage(answer: EntraAnswer): 'unreachable' | 'outage' | false {
+  const { description, oauthError, aadsts, statusCode } = answer;
+  // MSAL's words for "could not reach the authority" (network, DNS, an untrusted certificate).
+  if (
+    /endpoints_resolution_error|network_error|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET/i.test(
+      `${description} ${oauthError ?? ''}`,
+    )
+  ) {
+    return 'unreachable';
+  }
+  if (statusCode !== undefined && (statusCode >= 500 || statusCode === 429)) return 'outage';
+  if (oauthError === 'server_error' || oauthError === 'temporarily_unavailable') return 'outage';
+  if (aadsts !== undefined && ENTRA_OUTAGE_AADSTS.has(aadsts)) return 'outage';
+  // MSAL caches only 429 and 5xx answers (or any with Retry-After) and replays them as a status-less
+  // ServerError whose errorCode is the answer's numeric error_codes, or empty.
+  if (statusCode === undefined && answer.names.includes('ServerError') && /^[\d ]*$/.test(oauthError ?? '')) {
+    return 'outage';
+  }
+  if (answer.names.includes('ClientConfigurationError')) return false;
+  if (statusCode !== undefined && statusCode >= 400) return false;
+  if (oauthError !== undefined && CREDENTIAL_REFUSAL_OAUTH_ERRORS.has(oauthError)) return false;
+  // A refusal names its AADSTS code; no code, no status and no refusal word is not the credential's fault.
+  if (aadsts !== undefined) return false;
+  return oauthError === undefined || /^[\d ]*$/.test(oauthError) ? 'outage' : false;
+}
 
 /** Errors @azure/identity throws when no token could be had. */
 const IDENTITY_ERROR_NAMES = new Set([
@@ -379,14 +439,14 @@ function classifyException(error: unknown, context: ClassifyContext): AzureReque
       description.match(/AADSTS\d+/)?.[0] ??
       (typeof msal?.errorNo === 'number' ? `AADSTS${msal.errorNo}` : undefined);
     const statusCode = [identity.statusCode, msal?.status].find((v): v is number => typeof v === 'number');
-    // MSAL's words for "could not reach the authority" (network, DNS, an untrusted certificate).
-    const unreachable = /endpoints_resolution_error|network_error|ECONNREFUSED|ENOTFOUND|ETIMEDOUT/i.test(
-      `${description} ${oauthError ?? ''}`,
-    );
-    const transient =
-      unreachable ||
-      oauthError === 'temporarily_unavailable' ||
-      (statusCode !== undefined && (statusCode >= 500 || statusCode === 429));
+    const transient = entraOutage({
+      description,
+      oauthError,
+      aadsts,
+      statusCode,
+      names: chain.map((e) => e.name),
+    });
+    const unreachable = transient === 'unreachable';
     const summary = description.split('\n')[0]?.replace(/\s+/g, ' ').slice(0, 300) ?? '';
     const deviceField = context.deviceId === undefined ? {} : { deviceId: context.deviceId };
     if (!transient) {

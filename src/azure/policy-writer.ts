@@ -43,11 +43,3 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const bKeys = Object.keys(bo).filter((k) => bo[k] !== undefined);
   return aKeys.length === bKeys.length && aKeys.every((k) => k in bo && jsonEqual(ao[k], bo[k]));
 }
-
-/** Encodes a device id for a URL path segment (ids may hold '#', '?', '%', '$'…). */
-export function encodeDeviceId(deviceId: string): string {
-  return encodeURIComponent(deviceId).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-}

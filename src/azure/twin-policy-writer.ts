@@ -4,11 +4,11 @@
  */
 import { z } from 'zod';
 import { FailureType } from '../workflows/failure-types';
+import { deviceResourceUrl } from './device-url';
 import { AzureRequestError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
 import { acquireOrThrottle, type WritePacer } from './pacing';
 import {
-  encodeDeviceId,
   isRecord,
   jsonEqual,
   type PolicyDocument,
@@ -75,7 +75,11 @@ export class TwinPolicyWriter implements PolicyWriter {
   constructor(private readonly options: TwinPolicyWriterOptions) {}
 
   twinUrl(deviceId: string): string {
-    return `https://${this.options.hubHost}/twins/${encodeDeviceId(deviceId)}?api-version=${TWIN_API_VERSION}`;
+    return deviceResourceUrl(
+      `https://${this.options.hubHost}/twins`,
+      deviceId,
+      `api-version=${TWIN_API_VERSION}`,
+    );
   }
 
   async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {

@@ -3,6 +3,7 @@
  * UsageErrors that name the flag, and `--help` text made from the same table.
  */
 import { parseArgs } from 'node:util';
+import { deviceIdProblem } from '../inventory/device-id';
 import type { ConfigOverrides } from '../config';
 import type { CommandContext } from './output';
 import { InvalidDurationError, parseDuration } from './duration';
@@ -163,6 +164,8 @@ export function parseList(flag: string, value: string | undefined): string[] | u
   const items = [...new Set(value.split(',').map((item) => item.trim()))].filter((item) => item !== '');
   if (items.length === 0)
     throw new UsageError(`--${flag} needs at least one device id, like --${flag} dev-1,dev-2`);
+  const problems = items.flatMap((item) => deviceIdProblem(item) ?? []);
+  if (problems.length > 0) throw new UsageError(`--${flag}: ${problems.slice(0, 3).join('; ')}`);
   return items;
 }
 

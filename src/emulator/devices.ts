@@ -76,26 +76,36 @@ export class DeviceRegistry {
   populate(count: number, nowIso: string): void {
     this.devices = new Map();
     this.order = [];
-    for (let index = 1; index <= count; index++) {
-      const deviceId = deviceIdFor(index, count);
-      const policyName = policyNameFor(index);
-      this.order.push(deviceId);
-      this.devices.set(deviceId, {
-        deviceId,
-        policyName,
-        policy: null,
-        armWrites: 0,
-        twinWrites: 0,
-        twin: {
-          version: 1,
-          tags: { securityPolicy: policyName, site: index % 2 === 0 ? 'plant-north' : 'plant-south' },
-          desired: {},
-          desiredVersion: 1,
-          desiredUpdatedAt: nowIso,
-          reported: { firmwareVersion: '1.4.2' },
-        },
-      });
-    }
+    for (let index = 1; index <= count; index++) this.add(deviceIdFor(index, count), nowIso);
+  }
+
+  /**
+   * Registers devices with ids of the caller's choice (any string IoT Hub or a hostile registry might hold),
+   * after the existing ones; an id already registered is left as it is.
+   */
+  register(deviceIds: readonly string[], nowIso: string): void {
+    for (const deviceId of deviceIds) if (!this.devices.has(deviceId)) this.add(deviceId, nowIso);
+  }
+
+  private add(deviceId: string, nowIso: string): void {
+    const index = this.order.length + 1;
+    const policyName = policyNameFor(index);
+    this.order.push(deviceId);
+    this.devices.set(deviceId, {
+      deviceId,
+      policyName,
+      policy: null,
+      armWrites: 0,
+      twinWrites: 0,
+      twin: {
+        version: 1,
+        tags: { securityPolicy: policyName, site: index % 2 === 0 ? 'plant-north' : 'plant-south' },
+        desired: {},
+        desiredVersion: 1,
+        desiredUpdatedAt: nowIso,
+        reported: { firmwareVersion: '1.4.2' },
+      },
+    });
   }
 
   get(deviceId: string): DeviceRecord | undefined {

@@ -78,6 +78,8 @@ export interface Emulator {
   reset(options?: { devices?: number }): void;
   /** Same as POST /_emulator/profile. */
   setProfile(profile: EmulatorProfileName, faults?: FaultOverrides): void;
+  /** Registers devices with the given ids (never written, policy as their position says) and rewrites DEVICES_FILE. */
+  registerDevices(deviceIds: readonly string[]): void;
   /** Every access token ever issued, for tests that look for leaks. */
   issuedTokens(): string[];
   requestLog(): RequestRecord[];
@@ -151,6 +153,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         throw new RangeError(`unknown profile '${String(profile)}'`);
       world.faults.setProfile(profile, faults);
     },
+    registerDevices: (deviceIds: readonly string[]) => {
+      world.devices.register(deviceIds, new Date(world.now()).toISOString());
+      writeInventory();
+    },
   };
   server.on('request', createRequestListener(world, controls));
 
@@ -184,6 +190,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     state: controls.state,
     reset: controls.reset,
     setProfile: controls.setProfile,
+    registerDevices: controls.registerDevices,
     issuedTokens: () => world.tokens.all(),
     requestLog: () => world.journal.all(),
     close: () => {

@@ -31,6 +31,19 @@ export function handleEntraId(request: EmulatorRequest, world: EmulatorWorld): E
         'The endpoint only accepts POST requests.',
       );
     }
+    const outage = world.faults.entraOutage(world.now());
+    if (outage !== undefined) {
+      const answer = entraError(
+        request,
+        world,
+        outage.status,
+        outage.status === 429 ? 'temporarily_unavailable' : 'server_error',
+        50000,
+        'There was an error issuing a token or an issue with our sign-in service.',
+      );
+      if (outage.retryAfterSeconds === 0) return answer;
+      return { ...answer, headers: { ...answer.headers, 'retry-after': String(outage.retryAfterSeconds) } };
+    }
     return issueToken(request, world, tenant);
   }
   return entraError(

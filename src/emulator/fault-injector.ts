@@ -22,6 +22,8 @@ export interface FaultCounters {
   propagationPending: number;
   /** Calls refused although an assignment allows them, because it was still settling. */
   propagationSettling: number;
+  /** Token requests refused by an Entra ID outage. */
+  entraOutage: number;
 }
 
 export interface ThrottleDecision {
@@ -43,6 +45,8 @@ export class FaultInjector {
   private streams!: Record<'transient' | 'propagation' | 'latency', RandomSource>;
   private armBuckets = new Map<string, TokenBucketState>();
   private twinBucket: TokenBucketState | undefined;
+  /** When the current settings took effect: an Entra ID outage runs from here. */
+  private settingsSinceMs = Date.now();
   counters: FaultCounters = emptyCounters();
 
   constructor(
@@ -66,8 +70,17 @@ export class FaultInjector {
   setProfile(profile: EmulatorProfileName, overrides: FaultOverrides = {}): void {
     this.profile = profile;
     this.settings = resolveFaultSettings(profile, overrides);
+    this.settingsSinceMs = Date.now();
     this.armBuckets.clear();
     this.twinBucket = undefined;
+  }
+
+  /** How the token endpoint answers during an Entra ID outage, or undefined outside one. */
+  entraOutage(nowMs: number): { status: number; retryAfterSeconds: number } | undefined {
+    const { outageMs, outageStatus, outageRetryAfterSeconds } = this.settings.entra;
+    if (nowMs >= this.settingsSinceMs + outageMs) return undefined;
+    this.counters.entraOutage += 1;
+    return { status: outageStatus, retryAfterSeconds: outageRetryAfterSeconds };
   }
 
   /** Back to the state at start: streams reseeded, buckets full, counters zero. */
@@ -149,5 +162,6 @@ function emptyCounters(): FaultCounters {
     claimsChallenges: 0,
     propagationPending: 0,
     propagationSettling: 0,
+    entraOutage: 0,
   };
 }

@@ -46,11 +46,23 @@ export interface LatencyFault {
   jitterMs: number;
 }
 
+/**
+ * An Entra ID outage: for `outageMs` after the profile is set (or the emulator starts), the token endpoint
+ * answers `outageStatus` with server_error AADSTS50000, as Entra ID does when its sign-in service fails.
+ */
+export interface EntraFault {
+  outageMs: number;
+  outageStatus: number;
+  /** Retry-After sent with the outage's answers; 0 sends none (MSAL then holds back its requests for 60 s). */
+  outageRetryAfterSeconds: number;
+}
+
 export interface FaultSettings {
   propagation: PropagationFault;
   throttling: ThrottlingFault;
   transient: TransientFault;
   latency: LatencyFault;
+  entra: EntraFault;
 }
 
 /** Overrides on top of a profile: each fault, and each field of a fault, can be set alone. */
@@ -69,6 +81,7 @@ const noTransient: TransientFault = {
   unauthorizedChallengeRatio: 0,
 };
 const noLatency: LatencyFault = { fixedMs: 0, jitterMs: 0 };
+const noEntraOutage: EntraFault = { outageMs: 0, outageStatus: 500, outageRetryAfterSeconds: 0 };
 
 /** ARM's documented subscription buckets and IoT Hub's twin update rate. */
 const azureThrottling: ThrottlingFault = {
@@ -85,18 +98,26 @@ const azureThrottling: ThrottlingFault = {
  * - hostile: everything at once, at moderate ratios.
  */
 export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSettings>> = {
-  calm: { propagation: noPropagation, throttling: noThrottling, transient: noTransient, latency: noLatency },
+  calm: {
+    propagation: noPropagation,
+    throttling: noThrottling,
+    transient: noTransient,
+    latency: noLatency,
+    entra: noEntraOutage,
+  },
   seed: {
     propagation: { delayMs: 3_000, flakyWindowMs: 15_000, flakyRatio: 0.6 },
     throttling: noThrottling,
     transient: noTransient,
     latency: { fixedMs: 2, jitterMs: 8 },
+    entra: noEntraOutage,
   },
   throttled: {
     propagation: noPropagation,
     throttling: azureThrottling,
     transient: noTransient,
     latency: noLatency,
+    entra: noEntraOutage,
   },
   hostile: {
     propagation: { delayMs: 2_000, flakyWindowMs: 8_000, flakyRatio: 0.3 },
@@ -109,6 +130,7 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
       unauthorizedChallengeRatio: 0.02,
     },
     latency: { fixedMs: 5, jitterMs: 25 },
+    entra: noEntraOutage,
   },
 };
 
@@ -123,6 +145,7 @@ export function resolveFaultSettings(
     throttling: { ...base.throttling, ...overrides.throttling },
     transient: { ...base.transient, ...overrides.transient },
     latency: { ...base.latency, ...overrides.latency },
+    entra: { ...base.entra, ...overrides.entra },
   };
 }
 
@@ -156,6 +179,14 @@ export const faultOverridesSchema = z
       .strict()
       .partial(),
     latency: z.object({ fixedMs: milliseconds, jitterMs: milliseconds }).strict().partial(),
+    entra: z
+      .object({
+        outageMs: milliseconds,
+        outageStatus: z.number().int().min(429).max(599),
+        outageRetryAfterSeconds: z.number().int().min(0).max(3_600),
+      })
+      .strict()
+      .partial(),
   })
   .strict()
   .partial() satisfies z.ZodType<FaultOverrides>;

@@ -3,6 +3,7 @@
  * messages name the field and say what is wrong.
  */
 import { z } from 'zod';
+import { isDotSegment } from '../domain/device-id';
 
 export const DEVICE_ID_MAX_LENGTH = 128;
 /** ASCII letters, digits and - . + % _ # * ? ! ( ) , : = @ $ ' (IoT Hub's documented set). */
@@ -21,6 +22,9 @@ function describeChar(c: string): string {
 /** Why a device id is not acceptable to IoT Hub, or undefined when it is. */
 export function deviceIdProblem(deviceId: string): string | undefined {
   if (deviceId.length === 0) return 'deviceId is empty';
+  if (isDotSegment(deviceId)) {
+    return `deviceId '${deviceId}' is a relative path segment ('.' or '..', possibly percent-encoded), which would address the hub's own resource instead of a device; rename the device`;
+  }
   if (deviceId.length > DEVICE_ID_MAX_LENGTH) {
     return `deviceId is ${deviceId.length} characters long; IoT Hub allows at most ${DEVICE_ID_MAX_LENGTH}`;
   }

@@ -17,6 +17,8 @@ export const FailureType = {
   DeviceNotFound: 'DeviceNotFound',
   /** 404 for the resource type or provider: the target does not exist here (try POLICY_TARGET=twin). */
   TargetUnsupported: 'TargetUnsupported',
+  /** The device id cannot be addressed as its own resource ('.', '..' or an encoded form); nothing is sent. */
+  InvalidDeviceId: 'InvalidDeviceId',
   /** The device's policy name is not in the inventory's policies. */
   PolicyNotFound: 'PolicyNotFound',
   /** The inventory snapshot a workflow refers to can no longer be read (file changed). */
@@ -33,6 +35,7 @@ export const NON_RETRYABLE_FAILURE_TYPES: FailureType[] = [
   FailureType.InvalidPolicy,
   FailureType.DeviceNotFound,
   FailureType.TargetUnsupported,
+  FailureType.InvalidDeviceId,
   FailureType.PolicyNotFound,
   FailureType.InventoryChanged,
   FailureType.Misconfigured,

@@ -246,6 +246,54 @@ void describe('classifyAzureError', () => {
     assert.match(e.message, /AZURE_AUTHORITY_HOST/);
   });
 
+  void it("MSAL's cached form of an Entra ID 5xx (status-less ServerError) → Transient, never Misconfigured", () => {
+    for (const errorCode of ['50000', '', '50000 50001']) {
+      const cached = Object.assign(new Error('AADSTS50000: There was an error issuing a token.'), {
+        name: 'ServerError',
+        errorCode,
+        errorMessage: 'AADSTS50000: There was an error issuing a token or an issue with our sign-in service.',
+      });
+      const wrapped = Object.assign(new Error(cached.message, { cause: cached }), {
+        name: 'AuthenticationRequiredError',
+      });
+      const e = classifyAzureError({ error: wrapped }, ctx);
+      assert.equal(e.code, FailureType.Transient, `errorCode '${errorCode}'`);
+      assert.equal(e.retryable, true);
+      assert.doesNotMatch(e.message, /refused the credential/);
+    }
+  });
+
+  void it('Entra ID throttling (429) and server_error without a status → Transient', () => {
+    const throttled = Object.assign(new Error('throttled'), {
+      name: 'AuthenticationError',
+      statusCode: 429,
+      errorResponse: { error: 'invalid_request', errorDescription: 'AADSTS90055: Too many requests.' },
+    });
+    assert.equal(classifyAzureError({ error: throttled }, ctx).code, FailureType.Transient);
+    const serverError = Object.assign(new Error('server_error'), {
+      name: 'AuthenticationRequiredError',
+      cause: Object.assign(new Error('server_error'), { name: 'ServerError', errorCode: 'server_error' }),
+    });
+    assert.equal(classifyAzureError({ error: serverError }, ctx).code, FailureType.Transient);
+  });
+
+  void it("the credential's own refusals stay Misconfigured: unknown tenant, unknown client, expired secret", () => {
+    for (const [status, error, aadsts] of [
+      [400, 'invalid_request', 'AADSTS90002'],
+      [400, 'unauthorized_client', 'AADSTS700016'],
+      [401, 'invalid_client', 'AADSTS7000222'],
+    ] as const) {
+      const refused = Object.assign(new Error(`${aadsts}: refused`), {
+        name: 'AuthenticationError',
+        statusCode: status,
+        errorResponse: { error, errorDescription: `${aadsts}: refused.` },
+      });
+      const e = classifyAzureError({ error: refused }, ctx);
+      assert.equal(e.code, FailureType.Misconfigured, aadsts);
+      assert.equal(e.azureCode, aadsts);
+    }
+  });
+
   void it('Entra ID unavailable (5xx) → Transient', () => {
     const identity = Object.assign(new Error('boom'), {
       name: 'AuthenticationError',

@@ -30,6 +30,21 @@ void describe('INVENTORY_SOURCE=hub against the emulator', () => {
     assert.equal(queries.length, 3);
   });
 
+  void it("rejects hub devices named '.' or '..' (a registry's ids are input too) and loads the rest", async () => {
+    world.emulator.registerDevices(['..', '.', '%2E']);
+    try {
+      const inventory = await loadInventory(inventorySourceOptions(world.config, world.azure));
+      assert.equal(inventory.devices.length, 250);
+      assert.ok(inventory.devices.every((d) => d.deviceId.startsWith('device-')));
+      assert.deepEqual(
+        inventory.rejected.map((r) => /deviceId '(.*?)' is a relative path segment/.exec(r.reason)?.[1]),
+        ['..', '.', '%2E'],
+      );
+    } finally {
+      world.emulator.reset({ devices: 250 });
+    }
+  });
+
   void it('loads a validated snapshot, tags.securityPolicy naming the policy', async () => {
     const inventory = await loadInventory(inventorySourceOptions(world.config, world.azure));
     assert.equal(inventory.devices.length, 250);

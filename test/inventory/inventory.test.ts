@@ -33,6 +33,38 @@ void describe('deviceIdProblem', () => {
     assert.match(deviceIdProblem('café') ?? '', /'é'/);
     assert.match(deviceIdProblem('') ?? '', /empty/);
   });
+
+  void it("refuses '.' and '..', percent-encoded once or more, which would leave their URL segment", () => {
+    for (const id of ['.', '..', '%2e', '%2E%2e', '.%2e', '%252e%252E', '%2525252e']) {
+      assert.match(deviceIdProblem(id) ?? '', /relative path segment/, id);
+    }
+    for (const id of ['...', '.a', 'a.', '%2e%2e%2e', '%', '%zz', 'a%2e']) {
+      assert.equal(deviceIdProblem(id), undefined, id);
+    }
+  });
+});
+
+void describe("device ids '.' and '..' in a devices file", () => {
+  void it('are rejected by row, naming the id, and the other devices load', async () => {
+    const policiesFile = await file('policies-dots.json', JSON.stringify(policies));
+    const devicesFile = await file(
+      'dots.json',
+      JSON.stringify([{ deviceId: '..' }, { deviceId: '.' }, { deviceId: '%2e%2e' }, { deviceId: 'ok-1' }]),
+    );
+    const inventory = await loadInventory({ source: 'file', devicesFile, policiesFile });
+    assert.deepEqual(inventory.devices, [{ deviceId: 'ok-1', policy: 'default' }]);
+    assert.deepEqual(
+      inventory.rejected.map((r) => [
+        r.row,
+        /deviceId '(.*?)' is a relative path segment/.exec(r.reason)?.[1],
+      ]),
+      [
+        [1, '..'],
+        [2, '.'],
+        [3, '%2e%2e'],
+      ],
+    );
+  });
 });
 
 void describe('an inventory whose every row is refused', () => {
