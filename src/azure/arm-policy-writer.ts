@@ -7,6 +7,7 @@ import { deviceResourceUrl } from './device-url';
 import { classifyAzureError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
 import { acquireOrThrottle, type WritePacer } from './pacing';
+import { assertPolicyDepth } from './policy-depth';
 import {
   isRecord,
   jsonEqual,
@@ -92,6 +93,7 @@ export class ArmPolicyWriter implements PolicyWriter {
   }
 
   async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {
+    assertPolicyDepth(document, deviceId);
     const url = this.policyUrl(deviceId);
     const readContext: ClassifyContext = {
       operation: 'reading the security policy',

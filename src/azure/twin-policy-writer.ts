@@ -7,7 +7,9 @@ import { FailureType } from '../workflows/failure-types';
 import { deviceResourceUrl } from './device-url';
 import { AzureRequestError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
+import { jsonDepth, MAX_POLICY_DEPTH } from '../domain/json-depth';
 import { acquireOrThrottle, type WritePacer } from './pacing';
+import { assertPolicyDepth } from './policy-depth';
 import {
   isRecord,
   jsonEqual,
@@ -83,6 +85,7 @@ export class TwinPolicyWriter implements PolicyWriter {
   }
 
   async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {
+    assertPolicyDepth(document, deviceId);
     const url = this.twinUrl(deviceId);
     const signal = abortSignal ? { abortSignal } : {};
     const readContext: ClassifyContext = { operation: 'reading the device twin', deviceId, target: 'twin' };
@@ -105,8 +108,12 @@ export class TwinPolicyWriter implements PolicyWriter {
           message: `Reading the device twin of device '${deviceId}' returned an unexpected body; will retry.`,
         });
       }
-      const stored = withoutMetadata(parsed.data.properties?.desired?.[TWIN_POLICY_PROPERTY]);
-      if (jsonEqual(stored, document)) return { status: 'unchanged' };
+      const held = parsed.data.properties?.desired?.[TWIN_POLICY_PROPERTY];
+      // What the twin holds is walked only when it could equal the document: the merge patch below
+      // recurses no deeper than the document, whatever the twin holds.
+      const comparable = jsonDepth(held, 2 * MAX_POLICY_DEPTH) <= 2 * MAX_POLICY_DEPTH;
+      const stored = comparable ? withoutMetadata(held) : held;
+      if (comparable && jsonEqual(stored, document)) return { status: 'unchanged' };
 
       const patch = { properties: { desired: { [TWIN_POLICY_PROPERTY]: twinMergePatch(stored, document) } } };
       const headers: Record<string, string> = parsed.data.etag

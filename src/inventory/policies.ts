@@ -1,8 +1,9 @@
 /**
  * POLICIES_FILE: a JSON object, policy name → policy document. A document must be a JSON object of at
- * most 32 KB; a bad entry is rejected (and devices naming it are rejected in turn), the rest go on.
+ * most 32 KB nesting at most MAX_POLICY_DEPTH levels; a bad entry is rejected (and devices naming it are rejected in turn), the rest go on.
  */
 import { readFile } from 'node:fs/promises';
+import { policyDepthProblem } from '../domain/json-depth';
 import type { Rejection } from '../workflows/types';
 import { InventoryError } from './errors';
 
@@ -81,6 +82,11 @@ export function validatePolicies(value: unknown, source: string): Omit<LoadedPol
     else if (!isPlainObject(document)) {
       reason = `policy '${name}': the document must be a JSON object, not ${Array.isArray(document) ? 'an array' : document === null ? 'null' : typeof document}`;
     } else {
+      // Depth first: JSON.stringify of a deeply nested document overflows the stack.
+      const tooDeep = policyDepthProblem(document);
+      if (tooDeep) reason = `policy '${name}': ${tooDeep}`;
+    }
+    if (!reason) {
       const bytes = Buffer.byteLength(JSON.stringify(document));
       if (bytes > MAX_POLICY_BYTES) {
         reason = `policy '${name}': the document is ${bytes} bytes; at most ${MAX_POLICY_BYTES} (32 KB) are allowed`;

@@ -81,6 +81,24 @@ void describe('policy writers against the emulator (calm)', () => {
     );
   });
 
+  void it('InvalidPolicy, before any request, for a document nested deeper than the inventory allows', async () => {
+    const deep = { x: JSON.parse(`${'['.repeat(10_000)}${']'.repeat(10_000)}`) as unknown };
+    const sentBefore = world.emulator.requestLog().length;
+    for (const target of ['arm', 'twin'] as const) {
+      await assert.rejects(
+        world.azure.writers[target].writePolicy({ deviceId: 'device-0005', document: deep }),
+        (e: unknown) => {
+          assert.ok(isAzureRequestError(e), String(e));
+          assert.equal(e.code, FailureType.InvalidPolicy, target);
+          assert.equal(e.retryable, false);
+          assert.match(e.message, /device 'device-0005'.*more than 32 levels/);
+          return true;
+        },
+      );
+    }
+    assert.equal(world.emulator.requestLog().length, sentBefore, 'nothing was sent');
+  });
+
   void it('honours the abort signal', async () => {
     const controller = new AbortController();
     controller.abort(new Error('activity cancelled'));

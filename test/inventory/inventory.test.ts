@@ -223,6 +223,30 @@ void describe('POLICIES_FILE', () => {
   });
 });
 
+void describe('a deeply nested policy document', () => {
+  void it('is refused by name with the depth limit, its devices are rejected, the rest load', async () => {
+    // 10,000 nested arrays: 20 KB, under the size limit, but deeper than any recursive walk can go.
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const devicesFile = await file('d-deep.csv', 'deviceId,policy\nok,small\nnested,deep\nedge,limit\n');
+    // 32 levels (the document itself and 31 arrays) is the most allowed.
+    const limit = { a: JSON.parse(`${'['.repeat(31)}${']'.repeat(31)}`) as unknown };
+    const policiesFile = await file(
+      'p-deep.json',
+      `{"small":{"a":1},"deep":{"x":${deep}},"limit":${JSON.stringify(limit)}}`,
+    );
+    const inventory = await loadInventory({ source: 'file', devicesFile, policiesFile });
+    assert.deepEqual(inventory.devices, [
+      { deviceId: 'ok', policy: 'small' },
+      { deviceId: 'edge', policy: 'limit' },
+    ]);
+    assert.equal(inventory.rejected.length, 2);
+    assert.equal(inventory.rejected[0]!.source, policiesFile);
+    assert.equal(inventory.rejected[0]!.row, 2);
+    assert.match(inventory.rejected[0]!.reason, /policy 'deep': the document nests more than 32 levels/);
+    assert.match(inventory.rejected[1]!.reason, /policy 'deep' of device 'nested' was rejected.*32 levels/);
+  });
+});
+
 void describe('whole-file problems name the file', () => {
   const cases: [string, string | undefined, RegExp][] = [
     ['missing.json', undefined, /DEVICES_FILE .*missing\.json does not exist/],
