@@ -50,18 +50,27 @@ function withoutMetadata(value: unknown): unknown {
 }
 
 /**
+ * Sets `key` as an own property: plain assignment of '__proto__' would set the object's prototype instead
+ * and the key would vanish from the JSON sent.
+ */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
  * The desired-property patch that turns `current` into `desired`: twin PATCH merges objects, so keys
- * that must disappear are sent as null. Pure.
+ * that must disappear are sent as null. Recurses only where both hold an object, so no deeper than
+ * `desired`. Pure.
  */
 export function twinMergePatch(current: unknown, desired: PolicyDocument): PolicyDocument {
   const patch: PolicyDocument = {};
   const currentObject = isRecord(current) ? current : {};
   for (const [key, value] of Object.entries(desired)) {
-    const before = currentObject[key];
-    patch[key] = isRecord(value) && isRecord(before) ? twinMergePatch(before, value) : value;
+    const before = Object.hasOwn(currentObject, key) ? currentObject[key] : undefined;
+    setOwn(patch, key, isRecord(value) && isRecord(before) ? twinMergePatch(before, value) : value);
   }
   for (const key of Object.keys(currentObject)) {
-    if (!(key in desired) && !key.startsWith('$')) patch[key] = null;
+    if (!Object.hasOwn(desired, key) && !key.startsWith('$')) setOwn(patch, key, null);
   }
   return patch;
 }

@@ -166,19 +166,28 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** RFC 7386 JSON merge patch, as IoT Hub applies it to tags and desired properties: null removes a key. */
+/**
+ * RFC 7386 JSON merge patch, as IoT Hub applies it to tags and desired properties: null removes a key.
+ * Keys are defined, not assigned, so '__proto__' stays a key like any other.
+ */
 export function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {
   const result: JsonObject = { ...target };
   for (const [key, value] of Object.entries(patch)) {
     if (key.startsWith('$')) continue;
     if (value === null) {
       delete result[key];
-    } else if (isJsonObject(value)) {
-      const current = result[key];
-      result[key] = mergePatch(isJsonObject(current) ? current : {}, value);
-    } else {
-      result[key] = structuredClone(value);
+      continue;
     }
+    const current = Object.hasOwn(result, key) ? result[key] : undefined;
+    const merged = isJsonObject(value)
+      ? mergePatch(isJsonObject(current) ? current : {}, value)
+      : structuredClone(value);
+    Object.defineProperty(result, key, {
+      value: merged,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return result;
 }
