@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { policyDepthProblem } from '../domain/json-depth';
 import type { Rejection } from '../workflows/types';
 import { InventoryError } from './errors';
+import { decodeInventoryFile } from './utf8';
 
 export const MAX_POLICY_BYTES = 32 * 1024;
 
@@ -105,6 +106,6 @@ export function validatePolicies(value: unknown, source: string): Omit<LoadedPol
 /** Loads and validates POLICIES_FILE. Throws InventoryError for a file that is unusable as a whole. */
 export async function loadPoliciesFile(path: string): Promise<LoadedPolicies> {
   const raw = await readInventoryFile(path, 'POLICIES_FILE');
-  const text = raw.toString('utf8').replace(/^\uFEFF/, '');
+  const text = decodeInventoryFile(raw, path, 'POLICIES_FILE');
   return { ...validatePolicies(parseJsonFile(text, path, 'POLICIES_FILE'), path), raw };
 }

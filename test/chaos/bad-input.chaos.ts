@@ -359,6 +359,20 @@ const CASES: Case[] = [
     rejected: [],
   },
   {
+    name: 'policies in Latin-1 (an é as the byte 0xE9)',
+    policies: 'policies-latin1.json',
+    exit: 1,
+    runFailure: [
+      /POLICIES_FILE \S*policies-latin1\.json is not valid UTF-8: byte 0xE9 at offset 915 \(line 48\)/,
+    ],
+  },
+  {
+    name: 'CSV devices in Latin-1 (an é as the byte 0xE9)',
+    devices: 'devices-latin1.csv',
+    exit: 1,
+    runFailure: [/DEVICES_FILE \S*devices-latin1\.csv is not valid UTF-8: byte 0xE9 at offset 82 \(line 4\)/],
+  },
+  {
     name: 'truncated policies',
     policies: 'policies-truncated.json',
     exit: 1,

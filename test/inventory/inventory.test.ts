@@ -248,7 +248,7 @@ void describe('a deeply nested policy document', () => {
 });
 
 void describe('whole-file problems name the file', () => {
-  const cases: [string, string | undefined, RegExp][] = [
+  const cases: [string, string | Buffer | undefined, RegExp][] = [
     ['missing.json', undefined, /DEVICES_FILE .*missing\.json does not exist/],
     ['empty.json', '', /DEVICES_FILE .*empty\.json is empty/],
     ['empty.csv', '\n\n', /DEVICES_FILE .*empty\.csv is empty/],
@@ -260,6 +260,26 @@ void describe('whole-file problems name the file', () => {
     ['object.json', '{"deviceId":"a"}', /must hold a JSON array/],
     ['noheader.csv', 'dev-1,baseline\n', /must be a header naming a deviceId column/],
     ['unclosed.csv', 'deviceId,policy\n"dev-1,baseline\n', /DEVICES_FILE .*unclosed\.csv is not valid CSV/],
+    // Latin-1: 'é' is the lone byte 0xE9.
+    [
+      'latin1.csv',
+      Buffer.from('deviceId,policy\r\ndev-1,baseline\r\ncafé-2,baseline\r\n', 'latin1'),
+      /DEVICES_FILE .*latin1\.csv is not valid UTF-8: byte 0xE9 at offset 36 \(line 3\)/,
+    ],
+    [
+      'latin1.json',
+      Buffer.from('[{"deviceId":"dev-1"},\n{"deviceId":"café-2"}]', 'latin1'),
+      /DEVICES_FILE .*latin1\.json is not valid UTF-8: byte 0xE9 at offset 39 \(line 2\)/,
+    ],
+    [
+      // Far past the first chunk the CSV stream reads (64 KB).
+      'latin1-late.csv',
+      Buffer.concat([
+        Buffer.from(`deviceId,policy\n${'dev-x,baseline\n'.repeat(10_000)}`),
+        Buffer.from('café,baseline\n', 'latin1'),
+      ]),
+      /DEVICES_FILE .*latin1-late\.csv is not valid UTF-8: byte 0xE9 at offset 150019 \(line 10002\)/,
+    ],
   ];
   for (const [name, content, pattern] of cases) {
     void it(name, async () => {
@@ -273,6 +293,33 @@ void describe('whole-file problems name the file', () => {
       });
     });
   }
+  void it('a POLICIES_FILE that is not UTF-8, while a UTF-8 one with a byte-order mark loads', async () => {
+    const devicesFile = await file('utf8.csv', '\uFEFFdeviceId,policy\r\na,baseline\r\n');
+    const latin1 = await file(
+      'latin1-policies.json',
+      Buffer.from('{"baseline": {"label": "écran"}}', 'latin1'),
+    );
+    await assert.rejects(
+      loadInventory({ source: 'file', devicesFile, policiesFile: latin1 }),
+      (error: unknown) => {
+        assert.ok(isInventoryError(error));
+        assert.equal(error.code, 'InvalidInventoryFile');
+        assert.match(
+          error.message,
+          /POLICIES_FILE .*latin1-policies\.json is not valid UTF-8: byte 0xE9 at offset 24 \(line 1\) .*save the file as UTF-8/,
+        );
+        return true;
+      },
+    );
+    const withBom = await file(
+      'bom-policies.json',
+      `\uFEFF${JSON.stringify({ baseline: { label: 'écran' } })}`,
+    );
+    const inventory = await loadInventory({ source: 'file', devicesFile, policiesFile: withBom });
+    assert.deepEqual(inventory.devices, [{ deviceId: 'a', policy: 'baseline' }]);
+    assert.deepEqual(inventory.policies.get('baseline'), { label: 'écran' });
+  });
+
   void it('a truncated POLICIES_FILE', async () => {
     const devicesFile = await file('ok.csv', 'deviceId\na\n');
     const policiesFile = await file('bad-policies.json', '{"default": {"a":');
