@@ -11,12 +11,26 @@ export interface TwinState {
   reported: JsonObject;
 }
 
+/** Who created and last changed an ARM resource, and when, as ARM reports it. */
+export interface ArmSystemData {
+  createdBy: string;
+  createdByType: 'Application';
+  createdAt: string;
+  lastModifiedBy: string;
+  lastModifiedByType: 'Application';
+  lastModifiedAt: string;
+}
+
 export interface DeviceRecord {
   deviceId: string;
   /** The policy the inventory names for this device (tags.securityPolicy). */
   policyName: string;
-  /** The securityPolicies resource: null until written. */
+  /** The securityPolicies resource's properties (the policy document): null until written. */
   policy: unknown;
+  /** ARM's systemData of the resource: null while there is none. */
+  policySystemData: ArmSystemData | null;
+  /** Top-level fields of the resource a client may set besides properties (tags, location, kind). */
+  policyResourceFields: JsonObject;
   armWrites: number;
   twinWrites: number;
   twin: TwinState;
@@ -95,6 +109,8 @@ export class DeviceRegistry {
       deviceId,
       policyName,
       policy: null,
+      policySystemData: null,
+      policyResourceFields: {},
       armWrites: 0,
       twinWrites: 0,
       twin: {
