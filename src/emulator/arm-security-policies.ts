@@ -6,7 +6,7 @@ import {
   type ArmCaller,
   type ArmTarget,
 } from './arm-paths';
-import { isJsonObject, type DeviceRecord } from './devices';
+import { isJsonObject, type DeviceRecord, type JsonObject } from './devices';
 import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
 import type { EmulatorWorld } from './world';
 
@@ -62,9 +62,19 @@ export function handleSecurityPolicyRequest(
       if (device.policy === null) throw resourceNotFound(world, device.deviceId);
       return { status: 200, body: renderPolicy(world, device) };
     case 'PUT': {
-      const document = readPolicyDocument(request);
+      const { properties, resourceFields } = readPolicyDocument(request);
       const created = device.policy === null;
-      device.policy = document;
+      device.policy = properties;
+      device.policyResourceFields = resourceFields;
+      const at = new Date(world.now()).toISOString();
+      device.policySystemData = {
+        createdBy: device.policySystemData?.createdBy ?? caller.objectId,
+        createdByType: 'Application',
+        createdAt: device.policySystemData?.createdAt ?? at,
+        lastModifiedBy: caller.objectId,
+        lastModifiedByType: 'Application',
+        lastModifiedAt: at,
+      };
       device.armWrites++;
       return { status: created ? 201 : 200, body: renderPolicy(world, device) };
     }
@@ -72,6 +82,8 @@ export function handleSecurityPolicyRequest(
       if (device.policy === null) return { status: 204 };
       const body = renderPolicy(world, device);
       device.policy = null;
+      device.policySystemData = null;
+      device.policyResourceFields = {};
       device.armWrites++;
       return { status: 200, body };
     }
@@ -85,7 +97,10 @@ function operationFor(method: string): 'read' | 'write' | 'delete' | undefined {
   return undefined;
 }
 
-function readPolicyDocument(request: EmulatorRequest): unknown {
+function readPolicyDocument(request: EmulatorRequest): {
+  properties: JsonObject;
+  resourceFields: JsonObject;
+} {
   if (request.body.length > maxPolicyDocumentBytes) {
     throw new EmulatorHttpError(
       400,
@@ -101,15 +116,32 @@ function readPolicyDocument(request: EmulatorRequest): unknown {
       'The request content was invalid and could not be deserialized: the policy document must be a JSON object.',
     );
   }
-  return parsed.value;
+  const body = parsed.value;
+  // ARM's resource form `{"properties": {…}}` sets the resource's properties (and tags, location, kind;
+  // id, name, type and etag are the server's); any other object is the policy document itself (the
+  // seed's contract), which becomes the properties.
+  if (!isJsonObject(body.properties) || !Object.keys(body).every((key) => resourceBodyKeys.has(key))) {
+    return { properties: body, resourceFields: {} };
+  }
+  const resourceFields = Object.fromEntries(
+    Object.entries(body).filter(([key]) => writableResourceKeys.has(key)),
+  ) as JsonObject;
+  return { properties: body.properties, resourceFields };
 }
 
+/** Top-level keys of an ARM resource body a client may send, and those of them it may set. */
+const writableResourceKeys = new Set(['location', 'tags', 'kind']);
+const resourceBodyKeys = new Set(['id', 'name', 'type', 'properties', 'etag', ...writableResourceKeys]);
+
+/** ARM's GET of a proxy resource: id, name, type, properties and systemData. */
 function renderPolicy(world: EmulatorWorld, device: DeviceRecord): Record<string, unknown> {
   return {
     id: `${world.hub.scope}/securityPolicies/${device.deviceId}`,
     name: device.deviceId,
     type: resourceType,
+    ...structuredClone(device.policyResourceFields),
     properties: structuredClone(device.policy),
+    ...(device.policySystemData ? { systemData: { ...device.policySystemData } } : {}),
   };
 }
 

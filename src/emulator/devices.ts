@@ -11,12 +11,26 @@ export interface TwinState {
   reported: JsonObject;
 }
 
+/** Who created and last changed an ARM resource, and when, as ARM reports it. */
+export interface ArmSystemData {
+  createdBy: string;
+  createdByType: 'Application';
+  createdAt: string;
+  lastModifiedBy: string;
+  lastModifiedByType: 'Application';
+  lastModifiedAt: string;
+}
+
 export interface DeviceRecord {
   deviceId: string;
   /** The policy the inventory names for this device (tags.securityPolicy). */
   policyName: string;
-  /** The securityPolicies resource: null until written. */
+  /** The securityPolicies resource's properties (the policy document): null until written. */
   policy: unknown;
+  /** ARM's systemData of the resource: null while there is none. */
+  policySystemData: ArmSystemData | null;
+  /** Top-level fields of the resource a client may set besides properties (tags, location, kind). */
+  policyResourceFields: JsonObject;
   armWrites: number;
   twinWrites: number;
   twin: TwinState;
@@ -95,6 +109,8 @@ export class DeviceRegistry {
       deviceId,
       policyName,
       policy: null,
+      policySystemData: null,
+      policyResourceFields: {},
       armWrites: 0,
       twinWrites: 0,
       twin: {
@@ -166,19 +182,28 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** RFC 7386 JSON merge patch, as IoT Hub applies it to tags and desired properties: null removes a key. */
+/**
+ * RFC 7386 JSON merge patch, as IoT Hub applies it to tags and desired properties: null removes a key.
+ * Keys are defined, not assigned, so '__proto__' stays a key like any other.
+ */
 export function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {
   const result: JsonObject = { ...target };
   for (const [key, value] of Object.entries(patch)) {
     if (key.startsWith('$')) continue;
     if (value === null) {
       delete result[key];
-    } else if (isJsonObject(value)) {
-      const current = result[key];
-      result[key] = mergePatch(isJsonObject(current) ? current : {}, value);
-    } else {
-      result[key] = structuredClone(value);
+      continue;
     }
+    const current = Object.hasOwn(result, key) ? result[key] : undefined;
+    const merged = isJsonObject(value)
+      ? mergePatch(isJsonObject(current) ? current : {}, value)
+      : structuredClone(value);
+    Object.defineProperty(result, key, {
+      value: merged,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return result;
 }

@@ -164,6 +164,16 @@ void describe('emulator building blocks', () => {
       b: { c: 4, d: 3 },
       e: [1],
     });
+    // Any key is an own key of the result, '__proto__' included (JSON.parse keeps it as one).
+    const merged = mergePatch(
+      JSON.parse('{"constructor": 1, "keep": 2}') as Record<string, unknown>,
+      JSON.parse('{"__proto__": {"x": 1}, "constructor": null, "n": {"__proto__": 2}}') as Record<
+        string,
+        unknown
+      >,
+    );
+    assert.equal(JSON.stringify(merged), '{"keep":2,"__proto__":{"x":1},"n":{"__proto__":2}}');
+    assert.equal(Object.getPrototypeOf(merged), Object.prototype);
     const query = parseDeviceQuery(
       "select * FROM devices WHERE tags.securityPolicy = 'it''s' AND properties.desired.n = 3",
     );
