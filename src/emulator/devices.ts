@@ -9,7 +9,12 @@ export interface TwinState {
   desiredVersion: number;
   desiredUpdatedAt: string;
   reported: JsonObject;
+  /** The reported section's own $version and last change: the simulated device moves them (device-agents.ts). */
+  reportedVersion: number;
+  reportedUpdatedAt: string;
 }
+
+export type ConnectionState = 'Connected' | 'Disconnected';
 
 export interface DeviceRecord {
   deviceId: string;
@@ -20,6 +25,9 @@ export interface DeviceRecord {
   armWrites: number;
   twinWrites: number;
   twin: TwinState;
+  /** Kept by the simulated device (device-agents.ts). */
+  connectionState: ConnectionState;
+  connectionStateUpdatedAt: string;
 }
 
 /** The policy documents the inventory files carry: small, like the seed's. */
@@ -104,7 +112,11 @@ export class DeviceRegistry {
         desiredVersion: 1,
         desiredUpdatedAt: nowIso,
         reported: { firmwareVersion: '1.4.2' },
+        reportedVersion: 1,
+        reportedUpdatedAt: nowIso,
       },
+      connectionState: 'Connected',
+      connectionStateUpdatedAt: nowIso,
     });
   }
 
@@ -138,7 +150,7 @@ export function renderTwin(device: DeviceRecord): JsonObject {
     deviceEtag: Buffer.from(`${device.deviceId}:1`).toString('base64'),
     status: 'enabled',
     statusUpdateTime: '0001-01-01T00:00:00Z',
-    connectionState: 'Disconnected',
+    connectionState: device.connectionState,
     lastActivityTime: '0001-01-01T00:00:00Z',
     cloudToDeviceMessageCount: 0,
     authenticationType: 'sas',
@@ -154,8 +166,8 @@ export function renderTwin(device: DeviceRecord): JsonObject {
       },
       reported: {
         ...structuredClone(twin.reported),
-        $metadata: { $lastUpdated: twin.desiredUpdatedAt },
-        $version: 1,
+        $metadata: { $lastUpdated: twin.reportedUpdatedAt },
+        $version: twin.reportedVersion,
       },
     },
     capabilities: { iotEdge: false },
