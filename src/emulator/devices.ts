@@ -9,6 +9,9 @@ export interface TwinState {
   desiredVersion: number;
   desiredUpdatedAt: string;
   reported: JsonObject;
+  /** The reported section's own $version and last change: the simulated device moves them (device-agents.ts). */
+  reportedVersion: number;
+  reportedUpdatedAt: string;
 }
 
 /** Who created and last changed an ARM resource, and when, as ARM reports it. */
@@ -20,6 +23,8 @@ export interface ArmSystemData {
   lastModifiedByType: 'Application';
   lastModifiedAt: string;
 }
+
+export type ConnectionState = 'Connected' | 'Disconnected';
 
 export interface DeviceRecord {
   deviceId: string;
@@ -34,6 +39,9 @@ export interface DeviceRecord {
   armWrites: number;
   twinWrites: number;
   twin: TwinState;
+  /** Kept by the simulated device (device-agents.ts). */
+  connectionState: ConnectionState;
+  connectionStateUpdatedAt: string;
 }
 
 /** The policy documents the inventory files carry: small, like the seed's. */
@@ -120,7 +128,11 @@ export class DeviceRegistry {
         desiredVersion: 1,
         desiredUpdatedAt: nowIso,
         reported: { firmwareVersion: '1.4.2' },
+        reportedVersion: 1,
+        reportedUpdatedAt: nowIso,
       },
+      connectionState: 'Connected',
+      connectionStateUpdatedAt: nowIso,
     });
   }
 
@@ -154,7 +166,7 @@ export function renderTwin(device: DeviceRecord): JsonObject {
     deviceEtag: Buffer.from(`${device.deviceId}:1`).toString('base64'),
     status: 'enabled',
     statusUpdateTime: '0001-01-01T00:00:00Z',
-    connectionState: 'Disconnected',
+    connectionState: device.connectionState,
     lastActivityTime: '0001-01-01T00:00:00Z',
     cloudToDeviceMessageCount: 0,
     authenticationType: 'sas',
@@ -170,8 +182,8 @@ export function renderTwin(device: DeviceRecord): JsonObject {
       },
       reported: {
         ...structuredClone(twin.reported),
-        $metadata: { $lastUpdated: twin.desiredUpdatedAt },
-        $version: 1,
+        $metadata: { $lastUpdated: twin.reportedUpdatedAt },
+        $version: twin.reportedVersion,
       },
     },
     capabilities: { iotEdge: false },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultDeviceFault, deviceFaultOverridesSchema, type DeviceFault } from './device-settings';
 import type { TokenBucketSettings } from './token-bucket';
 
 export type { TokenBucketSettings } from './token-bucket';
@@ -63,6 +64,8 @@ export interface FaultSettings {
   transient: TransientFault;
   latency: LatencyFault;
   entra: EntraFault;
+  /** The simulated devices' acknowledgements (device-settings.ts); the same in every profile. */
+  devices: DeviceFault;
 }
 
 /** Overrides on top of a profile: each fault, and each field of a fault, can be set alone. */
@@ -104,6 +107,7 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
     transient: noTransient,
     latency: noLatency,
     entra: noEntraOutage,
+    devices: defaultDeviceFault,
   },
   seed: {
     propagation: { delayMs: 3_000, flakyWindowMs: 15_000, flakyRatio: 0.6 },
@@ -111,6 +115,7 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
     transient: noTransient,
     latency: { fixedMs: 2, jitterMs: 8 },
     entra: noEntraOutage,
+    devices: defaultDeviceFault,
   },
   throttled: {
     propagation: noPropagation,
@@ -118,6 +123,7 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
     transient: noTransient,
     latency: noLatency,
     entra: noEntraOutage,
+    devices: defaultDeviceFault,
   },
   hostile: {
     propagation: { delayMs: 2_000, flakyWindowMs: 8_000, flakyRatio: 0.3 },
@@ -131,6 +137,7 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
     },
     latency: { fixedMs: 5, jitterMs: 25 },
     entra: noEntraOutage,
+    devices: defaultDeviceFault,
   },
 };
 
@@ -146,6 +153,7 @@ export function resolveFaultSettings(
     transient: { ...base.transient, ...overrides.transient },
     latency: { ...base.latency, ...overrides.latency },
     entra: { ...base.entra, ...overrides.entra },
+    devices: { ...base.devices, ...overrides.devices },
   };
 }
 
@@ -187,6 +195,7 @@ export const faultOverridesSchema = z
       })
       .strict()
       .partial(),
+    devices: deviceFaultOverridesSchema,
   })
   .strict()
   .partial() satisfies z.ZodType<FaultOverrides>;

@@ -17,6 +17,8 @@ export {
   type TransientFault,
 } from './fault-settings';
 export type { FaultCounters } from './fault-injector';
+export { defaultDeviceFault, type DeviceFault } from './device-settings';
+export type { AcknowledgementCounts, AcknowledgementStatus, WritablePropertyAck } from './device-agents';
 export type { EmulatorState } from './introspection';
 export type { RequestRecord } from './journal';
 export type { EmulatorHub, EmulatorPrincipal } from './identities';

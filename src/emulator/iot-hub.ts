@@ -175,6 +175,7 @@ function updateTwin(
     );
   }
   const { twin } = device;
+  const previousDesired = twin.desired;
   twin.tags = nextTags;
   if (JSON.stringify(nextDesired) !== JSON.stringify(twin.desired)) {
     twin.desired = nextDesired;
@@ -183,6 +184,7 @@ function updateTwin(
   }
   twin.version++;
   device.twinWrites++;
+  world.agents.desiredUpdated(device, previousDesired);
 }
 
 /** `SELECT * FROM devices [WHERE …]`, paged by x-ms-max-item-count and x-ms-continuation. */

@@ -279,6 +279,9 @@ void describe('emulator: Resource Manager wire contract (undici)', () => {
       armWrites: 2,
       twinWrites: 0,
       twinPolicy: null,
+      connectionState: 'Connected',
+      reportedPolicy: null,
+      acknowledgement: null,
     });
     assert.equal(state.devices['device-0003']?.policy, null);
     assert.equal(state.devices['device-0003']?.writes, 2);
