@@ -36,6 +36,7 @@ import {
   permissionsNotPropagatedMessage,
 } from './alert-rules';
 import { failedWithoutAttempt, OutcomeCode, sanitizeMessage } from './device-outcome';
+import { finalActivityFailure } from './final-failure';
 import { FailureLedger, LISTING_BUDGET, SUMMARY_BUDGET, utf8Length } from './failure-ledger';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from './failure-types';
 import { complementRanges, nextPage, offsetsToRanges, rangesSize } from './inventory-ranges';
@@ -262,7 +263,8 @@ class PolicySync {
         await CancellationScope.nonCancellable(() => condition(() => this.running.size === 0, '1 minute'));
       }
       this.setPhase('failed');
-      throw error;
+      // An activity that failed for good ends the sync: its last attempt's "will retry" is no longer true.
+      throw finalActivityFailure(error, controlRetry.maximumAttempts);
     }
   }
 
