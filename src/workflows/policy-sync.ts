@@ -24,7 +24,7 @@ import {
   workflowInfo,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { TimeoutFailure, TimeoutType, type SearchAttributeUpdatePair } from '@temporalio/common';
 import type { PolicySyncActivities } from '../activities/types';
 import {
   abortThresholdExceeded,
@@ -36,6 +36,7 @@ import {
   permissionsNotPropagatedMessage,
 } from './alert-rules';
 import { failedWithoutAttempt, OutcomeCode, sanitizeMessage } from './device-outcome';
+import { finalActivityFailure } from './final-failure';
 import { FailureLedger, LISTING_BUDGET, SUMMARY_BUDGET, utf8Length } from './failure-ledger';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from './failure-types';
 import { complementRanges, nextPage, offsetsToRanges, rangesSize } from './inventory-ranges';
@@ -72,6 +73,7 @@ import { nextPreflightWait } from './preflight-backoff';
 import { progressTable } from './progress-table';
 import { iotHubSearchAttribute, policySyncPhaseSearchAttribute } from './search-attributes';
 import type {
+  AlertDelivery,
   AlertKind,
   AlertRecord,
   BatchProgress,
@@ -98,6 +100,23 @@ import type {
 export const SYNC_DEFAULTS_V2_PATCH = 'sync-defaults-v2';
 /** Marks runs that count their batches' `retrying` tallies (an alert may come earlier than it used to). */
 export const LIVE_RETRYING_TALLY_PATCH = 'live-retrying-tally';
+
+/**
+ * Marks runs that record each alert's delivery and wait at most ALERT_WAIT_AT_END_MS for pending deliveries at
+ * their end (a dead webhook delayed the end of a sync by a minute).
+ */
+export const ALERT_DELIVERY_BUDGET_PATCH = 'alert-delivery-budget';
+/** How long the end of a sync waits for alerts still being delivered; they are then recorded as pending. */
+export const ALERT_WAIT_AT_END_MS = 5_000;
+
+/** What a failed sendAlert came to: the webhook's answer or the timeout, not "Activity task failed". */
+function deliveryFailureCause(error: unknown): string {
+  let inner: unknown = error;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  if (inner instanceof TimeoutFailure)
+    return `sendAlert timed out (${inner.timeoutType === undefined ? 'timeout' : TimeoutType[inner.timeoutType]})`;
+  return inner instanceof Error ? inner.message : String(inner);
+}
 
 /** Unknown device ids of one rerun listed one by one in `rejected`; the rest are counted in one entry. */
 const RERUN_REJECTIONS_LISTED = 100;
@@ -127,6 +146,14 @@ const { sendAlert } = proxyActivities<PolicySyncActivities>({
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '2 minutes',
   retry: controlRetry,
+});
+
+// Runs with ALERT_DELIVERY_BUDGET_PATCH: few quick attempts, so that a refusing webhook's cause is known by the
+// end of the sync rather than still being retried.
+const { sendAlert: sendAlertBounded } = proxyActivities<PolicySyncActivities>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '30 seconds',
+  retry: { ...controlRetry, maximumAttempts: 3 },
 });
 
 export async function policySyncWorkflow(input: PolicySyncInput): Promise<RunSummary> {
@@ -262,7 +289,8 @@ class PolicySync {
         await CancellationScope.nonCancellable(() => condition(() => this.running.size === 0, '1 minute'));
       }
       this.setPhase('failed');
-      throw error;
+      // An activity that failed for good ends the sync: its last attempt's "will retry" is no longer true.
+      throw finalActivityFailure(error, controlRetry.maximumAttempts);
     }
   }
 
@@ -336,7 +364,8 @@ class PolicySync {
   private async failPermissionsNotPropagated(report: PermissionReport, waitedMs: number): Promise<never> {
     const message = permissionsNotPropagatedMessage(report, waitedMs);
     this.raiseAlert('PermissionsNotPropagated', message);
-    await condition(() => this.alertDeliveries === 0);
+    if (patched(ALERT_DELIVERY_BUDGET_PATCH)) await this.waitForDeliveries();
+    else await condition(() => this.alertDeliveries === 0);
     throw ApplicationFailure.create({
       type: FailureType.PermissionsNotPropagated,
       message,
@@ -389,6 +418,12 @@ class PolicySync {
       if (this.running.size === 0) {
         if (this.aborted && this.hasPendingWork()) {
           await this.failPendingAsAborted();
+          continue;
+        }
+        const done = !this.hasPendingWork() && allHandlersFinished();
+        if (done && this.alertDeliveries > 0 && patched(ALERT_DELIVERY_BUDGET_PATCH)) {
+          // A webhook that does not answer must not hold the end of the sync: wait a little, then record them.
+          if (await this.waitForDeliveries(() => this.rerunRequests.length > 0)) return;
           continue;
         }
         const settled = this.alertDeliveries === 0 && allHandlersFinished();
@@ -676,7 +711,7 @@ class PolicySync {
   private raiseAlert(kind: AlertKind, message: string): void {
     if (this.alerts.some((alert) => alert.id === ALERT_IDS[kind])) return;
     const alert = makeAlert(kind, message, new Date().toISOString());
-    this.alerts.push(alert);
+    this.alerts.push({ ...alert, delivery: { state: 'pending' } });
     log.warn('Alert raised', { id: alert.id, kind, message });
     this.refreshDetails();
     this.alertDeliveries += 1;
@@ -685,17 +720,42 @@ class PolicySync {
 
   private async deliver(alert: AlertRecord): Promise<void> {
     try {
-      await sendAlert({ hub: this.input.hub, workflowId: this.workflowId, alert });
+      const send = patched(ALERT_DELIVERY_BUDGET_PATCH) ? sendAlertBounded : sendAlert;
+      await send({ hub: this.input.hub, workflowId: this.workflowId, alert });
+      this.setDelivery(alert.id, { state: 'delivered' });
     } catch (error) {
-      if (!isCancellation(error))
-        log.error('Alert could not be delivered', {
-          id: alert.id,
-          error: error instanceof Error ? error.message : String(error),
-        });
+      if (!isCancellation(error)) {
+        // The activity failure says only "Activity task failed": its cause says what the webhook did.
+        const cause = sanitizeMessage(deliveryFailureCause(error));
+        this.setDelivery(alert.id, { state: 'failed', error: cause });
+        log.error('Alert could not be delivered', { id: alert.id, error: cause });
+      }
     } finally {
       this.alertDeliveries -= 1;
       this.changed();
     }
+  }
+
+  private setDelivery(id: string, delivery: AlertDelivery): void {
+    const index = this.alerts.findIndex((alert) => alert.id === id);
+    const alert = this.alerts[index];
+    if (alert) this.alerts[index] = { ...alert, delivery };
+  }
+
+  /**
+   * Waits up to ALERT_WAIT_AT_END_MS for deliveries (or until `interrupt`); true when it is over, the alerts
+   * still undelivered recorded as pending with why.
+   */
+  private async waitForDeliveries(interrupt: () => boolean = () => false): Promise<boolean> {
+    await condition(() => this.alertDeliveries === 0 || interrupt(), ALERT_WAIT_AT_END_MS);
+    if (interrupt()) return false;
+    for (const alert of this.alerts)
+      if (alert.delivery?.state === 'pending')
+        this.setDelivery(alert.id, {
+          state: 'pending',
+          error: `ALERT_WEBHOOK_URL had not answered ${ALERT_WAIT_AT_END_MS / 1000} s after the sync ended; not delivered`,
+        });
+    return true;
   }
 
   // ── continue-as-new ───────────────────────────────────────────────────────────────────────────────────
