@@ -16,7 +16,7 @@ import {
   type EmulatorHub,
   type EmulatorPrincipal,
 } from './identities';
-import { collectState, type EmulatorState } from './introspection';
+import { collectState, type EmulatorState, type TamperTarget } from './introspection';
 import { RequestJournal, type RequestRecord } from './journal';
 import { RbacStore } from './rbac';
 import { createHttpsServer, createRequestListener, listen } from './server';
@@ -78,6 +78,12 @@ export interface Emulator {
   reset(options?: { devices?: number }): void;
   /** Same as POST /_emulator/profile. */
   setProfile(profile: EmulatorProfileName, faults?: FaultOverrides): void;
+  /**
+   * Same as POST /_emulator/tamper: sets a device's stored policy (`arm`, the default: the securityPolicies
+   * resource; `twin`: desired.securityPolicy) without counting a write; null removes it. RangeError for an
+   * unknown device.
+   */
+  tamperPolicy(deviceId: string, document: Record<string, unknown> | null, target?: TamperTarget): void;
   /** Registers devices with the given ids (never written, policy as their position says) and rewrites DEVICES_FILE. */
   registerDevices(deviceIds: readonly string[]): void;
   /** Every access token ever issued, for tests that look for leaks. */
@@ -157,6 +163,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       world.devices.register(deviceIds, new Date(world.now()).toISOString());
       writeInventory();
     },
+    tamperPolicy: (
+      deviceId: string,
+      document: Record<string, unknown> | null,
+      target: TamperTarget = 'arm',
+    ) => {
+      world.devices.tamper(deviceId, document, target, new Date(world.now()).toISOString());
+    },
   };
   server.on('request', createRequestListener(world, controls));
 
@@ -191,6 +204,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reset: controls.reset,
     setProfile: controls.setProfile,
     registerDevices: controls.registerDevices,
+    tamperPolicy: controls.tamperPolicy,
     issuedTokens: () => world.tokens.all(),
     requestLog: () => world.journal.all(),
     close: () => {

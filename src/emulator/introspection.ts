@@ -46,7 +46,11 @@ export interface IntrospectionControls {
   state(): EmulatorState;
   reset(options?: { devices?: number }): void;
   setProfile(profile: EmulatorProfileName, faults?: FaultOverrides): void;
+  tamperPolicy(deviceId: string, document: Record<string, unknown> | null, target?: TamperTarget): void;
 }
+
+/** Which store a tamper changes: the securityPolicies resource, or the twin's desired `securityPolicy`. */
+export type TamperTarget = 'arm' | 'twin';
 
 export function collectState(world: EmulatorWorld): EmulatorState {
   const devices: EmulatorState['devices'] = {};
@@ -81,7 +85,15 @@ const profileBodySchema = z
   .object({ profile: emulatorProfileNameSchema, faults: faultOverridesSchema.optional() })
   .strict();
 
-/** /_emulator/state, /_emulator/reset and /_emulator/profile. No authentication: it is the operator's door. */
+const tamperBodySchema = z
+  .object({
+    deviceId: z.string().min(1),
+    target: z.enum(['arm', 'twin']).default('arm'),
+    document: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .strict();
+
+/** /_emulator/state, /_emulator/reset, /_emulator/profile and /_emulator/tamper. No authentication: it is the operator's door. */
 export function handleIntrospection(
   request: EmulatorRequest,
   controls: IntrospectionControls,
@@ -101,6 +113,11 @@ export function handleIntrospection(
         controls.setProfile(body.profile, body.faults);
         return { status: 200, body: controls.state() };
       }
+      case 'POST tamper': {
+        const body = readBody(request, tamperBodySchema, false);
+        controls.tamperPolicy(body.deviceId, body.document, body.target);
+        return { status: 204 };
+      }
       default:
         throw new EmulatorHttpError(
           404,
@@ -112,7 +129,9 @@ export function handleIntrospection(
     const failure =
       error instanceof EmulatorHttpError
         ? error
-        : new EmulatorHttpError(500, 'InternalServerError', String(error));
+        : error instanceof RangeError
+          ? new EmulatorHttpError(404, 'DeviceNotFound', error.message)
+          : new EmulatorHttpError(500, 'InternalServerError', String(error));
     request.note.code = failure.code;
     return { status: failure.status, body: { error: { code: failure.code, message: failure.message } } };
   }
