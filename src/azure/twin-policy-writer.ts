@@ -39,7 +39,7 @@ const twinSchema = z.object({
 });
 
 /** Removes twin metadata ($metadata, $version) at any depth. */
-function withoutMetadata(value: unknown): unknown {
+export function withoutMetadata(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutMetadata);
   if (typeof value !== 'object' || value === null) return value;
   return Object.fromEntries(

@@ -6,6 +6,7 @@ import {
   type ArmCaller,
   type ArmTarget,
 } from './arm-paths';
+import { continuationExpired, decodeContinuation, encodeContinuation } from './continuation';
 import { isJsonObject, type DeviceRecord, type JsonObject } from './devices';
 import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
 import type { EmulatorWorld } from './world';
@@ -44,10 +45,7 @@ export function handleSecurityPolicyRequest(
   if (!hasAccess(world, caller.objectId, resourceScope, action, 'action'))
     throw authorizationFailed(caller, action, resourceScope);
 
-  if (target.deviceId === undefined) {
-    const written = world.devices.list().filter((device) => device.policy !== null);
-    return { status: 200, body: { value: written.map((device) => renderPolicy(world, device)) } };
-  }
+  if (target.deviceId === undefined) return listPolicies(request, world);
   request.note.deviceId = target.deviceId;
   const device = world.devices.get(target.deviceId);
   if (!device) {
@@ -88,6 +86,49 @@ export function handleSecurityPolicyRequest(
       return { status: 200, body };
     }
   }
+}
+
+/**
+ * ARM's list contract: `{ value: [resource, …], nextLink? }`, each resource as a single GET returns it,
+ * `nextLink` an absolute URL carrying `$skiptoken` until the last page. Only devices with a policy appear.
+ */
+function listPolicies(request: EmulatorRequest, world: EmulatorWorld): EmulatorResponse {
+  const { listing } = world.faults.current;
+  if (listing.armListUnsupported) {
+    throw new EmulatorHttpError(
+      405,
+      'MethodNotAllowed',
+      `The requested resource does not support http method 'GET' on the collection '${resourceType}'.`,
+    );
+  }
+  const skipToken = request.query.get('$skiptoken') ?? request.query.get('$skipToken');
+  let offset = 0;
+  if (skipToken !== null) {
+    const continuation = decodeContinuation(skipToken);
+    if (continuation === 'invalid') {
+      throw new EmulatorHttpError(400, 'InvalidSkipToken', 'The $skiptoken is not valid.');
+    }
+    if (continuationExpired(continuation, listing.continuationTtlMs, world.now())) {
+      throw new EmulatorHttpError(
+        400,
+        'InvalidSkipToken',
+        `The $skiptoken has expired (continuations are valid for ${listing.continuationTtlMs} ms); list the collection again from its first page.`,
+      );
+    }
+    offset = continuation.offset;
+  }
+  const written = world.devices.list().filter((device) => device.policy !== null);
+  const page = written.slice(offset, offset + listing.armPageSize);
+  const body: Record<string, unknown> = { value: page.map((device) => renderPolicy(world, device)) };
+  const next = offset + listing.armPageSize;
+  if (next < written.length) {
+    const query = new URLSearchParams({
+      'api-version': request.query.get('api-version') ?? '',
+      $skiptoken: encodeContinuation({ offset: next, issuedAtMs: world.now() }),
+    });
+    body['nextLink'] = `${world.url}${world.hub.scope}/securityPolicies?${query.toString()}`;
+  }
+  return { status: 200, body };
 }
 
 function operationFor(method: string): 'read' | 'write' | 'delete' | undefined {

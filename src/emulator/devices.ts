@@ -144,6 +144,25 @@ export class DeviceRegistry {
     return this.order.map((id) => this.devices.get(id)).filter((device) => device !== undefined);
   }
 
+  /**
+   * Changes a device's stored policy behind the product's back (drift): the securityPolicies resource, or
+   * the twin's desired `securityPolicy` (a new desired version). Not counted as a write. null removes it.
+   */
+  tamper(deviceId: string, document: JsonObject | null, target: 'arm' | 'twin', nowIso: string): void {
+    const device = this.devices.get(deviceId);
+    if (!device) throw new RangeError(`no device '${deviceId}' in the hub`);
+    if (target === 'arm') {
+      device.policy = document === null ? null : structuredClone(document);
+      return;
+    }
+    const { twin } = device;
+    const { securityPolicy: _previous, ...rest } = twin.desired;
+    twin.desired = document === null ? rest : { ...rest, securityPolicy: structuredClone(document) };
+    twin.desiredVersion++;
+    twin.desiredUpdatedAt = nowIso;
+    twin.version++;
+  }
+
   /** The inventory as DEVICES_FILE carries it. */
   inventory(): { deviceId: string; policy: string }[] {
     return this.list().map((device) => ({ deviceId: device.deviceId, policy: device.policyName }));
@@ -224,23 +243,31 @@ export function jsonByteLength(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value));
 }
 
-/** A parsed `SELECT * FROM devices [WHERE a = 'x' AND b = 'y']`. */
+/** A parsed `SELECT * | <path> [AS alias], … FROM devices [WHERE a = 'x' AND b = 'y']`. */
 export interface DeviceQuery {
+  /** The projected columns; undefined for `SELECT *` (whole twins). */
+  projection?: { path: string[]; name: string }[];
   conditions: { path: string[]; value: string | number | boolean }[];
 }
 
-/** The subset of IoT Hub's query language the emulator understands; undefined for anything else. */
+const pathPattern = String.raw`[A-Za-z$][\w$]*(?:\.[A-Za-z$][\w$]*)*`;
+
+/**
+ * The subset of IoT Hub's query language the emulator understands; undefined for anything else. An
+ * un-aliased column is named after the last segment of its path, as IoT Hub names it.
+ */
 export function parseDeviceQuery(text: string): DeviceQuery | undefined {
-  const match = /^\s*select\s+\*\s+from\s+devices(?:\s+where\s+(.+?))?\s*$/is.exec(text);
-  if (!match) return undefined;
-  const where = match[1];
-  if (!where) return { conditions: [] };
+  const match = /^\s*select\s+(.+?)\s+from\s+devices(?:\s+where\s+(.+?))?\s*$/is.exec(text);
+  if (!match?.[1]) return undefined;
+  const projection = parseProjection(match[1]);
+  if (projection === 'invalid') return undefined;
+  const where = match[2];
   const conditions: DeviceQuery['conditions'] = [];
-  for (const clause of where.split(/\s+and\s+/i)) {
-    const condition =
-      /^\s*([A-Za-z$][\w$]*(?:\.[A-Za-z$][\w$]*)*)\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)\s*$/i.exec(
-        clause,
-      );
+  for (const clause of where ? where.split(/\s+and\s+/i) : []) {
+    const condition = new RegExp(
+      String.raw`^\s*(${pathPattern})\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)\s*$`,
+      'i',
+    ).exec(clause);
     if (!condition?.[1] || !condition[2]) return undefined;
     const literal = condition[2];
     const value = literal.startsWith("'")
@@ -250,15 +277,42 @@ export function parseDeviceQuery(text: string): DeviceQuery | undefined {
         : Number(literal);
     conditions.push({ path: condition[1].split('.'), value });
   }
-  return { conditions };
+  return projection ? { projection, conditions } : { conditions };
+}
+
+function parseProjection(list: string): DeviceQuery['projection'] | 'invalid' {
+  if (list.trim() === '*') return undefined;
+  const columns: NonNullable<DeviceQuery['projection']> = [];
+  for (const item of list.split(',')) {
+    const column = new RegExp(String.raw`^\s*(${pathPattern})(?:\s+as\s+([A-Za-z_][\w]*))?\s*$`, 'i').exec(
+      item,
+    );
+    if (!column?.[1]) return 'invalid';
+    const path = column[1].split('.');
+    columns.push({ path, name: column[2] ?? path[path.length - 1] ?? column[1] });
+  }
+  return columns;
+}
+
+function valueAt(document: unknown, path: readonly string[]): unknown {
+  let current = document;
+  for (const segment of path) current = isJsonObject(current) ? current[segment] : undefined;
+  return current;
+}
+
+/** A twin as the projection shows it; a path the twin does not have is left out of the row. */
+export function projectTwin(
+  twin: JsonObject,
+  projection: NonNullable<DeviceQuery['projection']>,
+): JsonObject {
+  const row: JsonObject = {};
+  for (const { path, name } of projection) {
+    const value = valueAt(twin, path);
+    if (value !== undefined) row[name] = structuredClone(value);
+  }
+  return row;
 }
 
 export function twinMatches(twin: JsonObject, query: DeviceQuery): boolean {
-  return query.conditions.every(({ path, value }) => {
-    let current: unknown = twin;
-    for (const segment of path) {
-      current = isJsonObject(current) ? current[segment] : undefined;
-    }
-    return current === value;
-  });
+  return query.conditions.every(({ path, value }) => valueAt(twin, path) === value);
 }

@@ -23,7 +23,7 @@ import {
   type EmulatorHub,
   type EmulatorPrincipal,
 } from './identities';
-import { collectState, type EmulatorState } from './introspection';
+import { collectState, type EmulatorState, type TamperTarget } from './introspection';
 import { RequestJournal, type RequestRecord } from './journal';
 import { RbacStore } from './rbac';
 import { createHttpsServer, createRequestListener, listen } from './server';
@@ -85,6 +85,12 @@ export interface Emulator {
   reset(options?: { devices?: number }): void;
   /** Same as POST /_emulator/profile. */
   setProfile(profile: EmulatorProfileName, faults?: FaultOverrides): void;
+  /**
+   * Same as POST /_emulator/tamper: sets a device's stored policy (`arm`, the default: the securityPolicies
+   * resource; `twin`: desired.securityPolicy) without counting a write; null removes it. RangeError for an
+   * unknown device.
+   */
+  tamperPolicy(deviceId: string, document: Record<string, unknown> | null, target?: TamperTarget): void;
   /** Registers devices with the given ids (never written, policy as their position says) and rewrites DEVICES_FILE. */
   registerDevices(deviceIds: readonly string[]): void;
   /**
@@ -191,6 +197,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       world.agents.sync();
       writeInventory();
     },
+    tamperPolicy: (
+      deviceId: string,
+      document: Record<string, unknown> | null,
+      target: TamperTarget = 'arm',
+    ) => {
+      world.devices.tamper(deviceId, document, target, new Date(world.now()).toISOString());
+    },
   };
   server.on('request', createRequestListener(world, controls));
 
@@ -227,6 +240,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     registerDevices: controls.registerDevices,
     reconnectDevices: controls.reconnectDevices,
     resetDevice: controls.resetDevice,
+    tamperPolicy: controls.tamperPolicy,
     issuedTokens: () => world.tokens.all(),
     requestLog: () => world.journal.all(),
     close: () => {

@@ -11,6 +11,7 @@ export {
   type FaultOverrides,
   type FaultSettings,
   type LatencyFault,
+  type ListingFault,
   type PropagationFault,
   type ThrottlingFault,
   type TokenBucketSettings,

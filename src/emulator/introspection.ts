@@ -63,7 +63,11 @@ export interface IntrospectionControls {
   reconnectDevices(): string[];
   /** RangeError for an unknown device. */
   resetDevice(deviceId: string): void;
+  tamperPolicy(deviceId: string, document: Record<string, unknown> | null, target?: TamperTarget): void;
 }
+
+/** Which store a tamper changes: the securityPolicies resource, or the twin's desired `securityPolicy`. */
+export type TamperTarget = 'arm' | 'twin';
 
 export function collectState(world: EmulatorWorld): EmulatorState {
   const devices: EmulatorState['devices'] = {};
@@ -102,8 +106,16 @@ const profileBodySchema = z
   .object({ profile: emulatorProfileNameSchema, faults: faultOverridesSchema.optional() })
   .strict();
 
+const tamperBodySchema = z
+  .object({
+    deviceId: z.string().min(1),
+    target: z.enum(['arm', 'twin']).default('arm'),
+    document: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .strict();
+
 /**
- * /_emulator/state, /_emulator/reset, /_emulator/profile, /_emulator/devices/reconnect and
+ * /_emulator/state, /_emulator/reset, /_emulator/profile, /_emulator/tamper, /_emulator/devices/reconnect and
  * /_emulator/devices/{id}/reset. No authentication: it is the operator's door.
  */
 export function handleIntrospection(
@@ -151,6 +163,11 @@ export function handleIntrospection(
         const reconnected = controls.reconnectDevices();
         return { status: 200, body: { reconnected: reconnected.length, deviceIds: reconnected } };
       }
+      case 'POST tamper': {
+        const body = readBody(request, tamperBodySchema, false);
+        controls.tamperPolicy(body.deviceId, body.document, body.target);
+        return { status: 204 };
+      }
       default:
         throw new EmulatorHttpError(
           404,
@@ -162,7 +179,9 @@ export function handleIntrospection(
     const failure =
       error instanceof EmulatorHttpError
         ? error
-        : new EmulatorHttpError(500, 'InternalServerError', String(error));
+        : error instanceof RangeError
+          ? new EmulatorHttpError(404, 'DeviceNotFound', error.message)
+          : new EmulatorHttpError(500, 'InternalServerError', String(error));
     request.note.code = failure.code;
     return { status: failure.status, body: { error: { code: failure.code, message: failure.message } } };
   }

@@ -184,7 +184,14 @@ void describe('emulator building blocks', () => {
       ],
     });
     assert.ok(twinMatches({ tags: { securityPolicy: "it's" }, properties: { desired: { n: 3 } } }, query!));
-    assert.equal(parseDeviceQuery('SELECT deviceId FROM devices'), undefined);
+    assert.deepEqual(parseDeviceQuery('SELECT deviceId, properties.desired.$version AS v FROM devices'), {
+      projection: [
+        { path: ['deviceId'], name: 'deviceId' },
+        { path: ['properties', 'desired', '$version'], name: 'v' },
+      ],
+      conditions: [],
+    });
+    assert.equal(parseDeviceQuery('SELECT COUNT() AS n FROM devices'), undefined);
     assert.equal(parseDeviceQuery("SELECT * FROM devices WHERE tags.x > 'a'"), undefined);
   });
 });
