@@ -109,6 +109,15 @@ export const configSchema = z.object({
   ALERT_WEBHOOK_URL: optionalString.pipe(z.url({ error: 'must be a URL' }).optional()),
   SERVICE_PRINCIPAL_OBJECT_ID: optionalString,
   WORKER_METRICS_PORT: intInRange(0, 65535, 0).optional(),
+  WORKER_METRICS_HOST: z
+    .string()
+    .trim()
+    .default('0.0.0.0')
+    .pipe(
+      z.union([z.ipv4(), z.ipv6()], {
+        error: 'must be an IP address to listen on, e.g. 0.0.0.0 (every interface) or 127.0.0.1',
+      }),
+    ),
   WORKER_MAX_CONCURRENT_ACTIVITIES: intInRange(1, 2000, 200),
 });
 
@@ -160,7 +169,13 @@ export interface Config {
   policy: { target: 'arm' | 'twin'; apiVersion: string };
   inventory: { source: 'file' | 'hub'; devicesFile?: string; policiesFile?: string };
   alertWebhookUrl?: string;
-  worker: { metricsPort?: number; maxConcurrentActivities: number };
+  worker: {
+    /** Prometheus metrics (the SDK's and the product's) are served when set (and not 0). */
+    metricsPort?: number;
+    /** The IP address the metrics endpoint listens on. */
+    metricsHost: string;
+    maxConcurrentActivities: number;
+  };
 }
 
 /** Flags that override the environment variable of the same meaning. */
@@ -215,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     alertWebhookUrl: c.ALERT_WEBHOOK_URL,
     worker: {
       metricsPort: c.WORKER_METRICS_PORT,
+      metricsHost: c.WORKER_METRICS_HOST,
       maxConcurrentActivities: c.WORKER_MAX_CONCURRENT_ACTIVITIES,
     },
   };

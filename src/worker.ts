@@ -54,24 +54,31 @@ export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workfl
 
 let runtimeInstalled = false;
 
+/** The metrics endpoint's `host:port` (an IPv6 address in brackets), or undefined when metrics are off. */
+export function metricsBindAddress(config: Config): string | undefined {
+  const { metricsPort, metricsHost } = config.worker;
+  if (!metricsPort) return undefined;
+  return `${metricsHost.includes(':') ? `[${metricsHost}]` : metricsHost}:${metricsPort}`;
+}
+
 /**
- * Installs the Temporal runtime for a worker process: our logger, and Prometheus metrics on
- * 0.0.0.0:WORKER_METRICS_PORT when set. Once per process, before any connection; the runtime also
- * shuts workers down gracefully on SIGINT/SIGTERM.
+ * Installs the Temporal runtime for a worker process: our logger, and Prometheus metrics (the SDK's and the
+ * product's, see activities/product-metrics.ts) on WORKER_METRICS_HOST:WORKER_METRICS_PORT when the port is set.
+ * Once per process, before any connection; the runtime also shuts workers down gracefully on SIGINT/SIGTERM.
  */
 export function installWorkerRuntime(config: Config, logger: Logger = createLogger()): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const port = config.worker.metricsPort;
+  const bindAddress = metricsBindAddress(config);
   Runtime.install({
     logger,
     shutdownSignals: ['SIGINT', 'SIGTERM'],
     telemetryOptions: {
       logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
-      ...(port ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${port}` } } } : {}),
+      ...(bindAddress ? { metrics: { prometheus: { bindAddress } } } : {}),
     },
   });
-  if (port) logger.info('Prometheus metrics exposed', { url: `http://0.0.0.0:${port}/metrics` });
+  if (bindAddress) logger.info('Prometheus metrics exposed', { url: `http://${bindAddress}/metrics` });
 }
 
 /** Builds the activities once from `config` and creates a Worker on its task queue. */

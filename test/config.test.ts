@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, configSchema, loadConfig } from '../src/config';
+import { metricsBindAddress } from '../src/worker';
 
 void describe('TEMPORAL_ADDRESS', () => {
   const address = configSchema.shape.TEMPORAL_ADDRESS;
@@ -62,5 +63,43 @@ void describe('variables with a few allowed words (POLICY_TARGET, INVENTORY_SOUR
         return true;
       },
     );
+  });
+});
+
+void describe('WORKER_METRICS_HOST and WORKER_METRICS_PORT', () => {
+  const env = {
+    AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+    AZURE_RESOURCE_GROUP: 'rg',
+    IOT_HUB_NAME: 'hub-1',
+    DEVICES_FILE: 'devices.json',
+    POLICIES_FILE: 'policies.json',
+  };
+
+  void it('serves on every interface by default, on the address given, and not at all without a port', () => {
+    assert.equal(metricsBindAddress(loadConfig({ ...env, WORKER_METRICS_PORT: '9464' })), '0.0.0.0:9464');
+    assert.equal(
+      metricsBindAddress(
+        loadConfig({ ...env, WORKER_METRICS_PORT: '9464', WORKER_METRICS_HOST: '127.0.0.1' }),
+      ),
+      '127.0.0.1:9464',
+    );
+    assert.equal(
+      metricsBindAddress(loadConfig({ ...env, WORKER_METRICS_PORT: '9464', WORKER_METRICS_HOST: '::1' })),
+      '[::1]:9464',
+    );
+    assert.equal(metricsBindAddress(loadConfig({ ...env, WORKER_METRICS_HOST: '127.0.0.1' })), undefined);
+    assert.equal(metricsBindAddress(loadConfig({ ...env, WORKER_METRICS_PORT: '0' })), undefined);
+  });
+
+  void it('refuses a host name or an address with a port, naming the variable', () => {
+    for (const value of ['localhost', '127.0.0.1:9464', 'http://0.0.0.0']) {
+      assert.throws(
+        () => loadConfig({ ...env, WORKER_METRICS_PORT: '9464', WORKER_METRICS_HOST: value }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.problems.some((p) => /^WORKER_METRICS_HOST must be an IP address/.test(p)),
+        value,
+      );
+    }
   });
 });

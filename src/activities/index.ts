@@ -13,6 +13,7 @@ import { FailureType, type AttemptCounters } from '../workflows/failure-types';
 import type { DeviceAssignment, PermissionReport, PolicyTarget } from '../workflows/types';
 import type { AlertSender } from './alerts';
 import { mapFailure, toApplicationFailure, willBeRetried } from './failures';
+import { recordAlert, recordResponses, recordWrite, type ProductMetricScope } from './product-metrics';
 import {
   GrantEvidence,
   SETTLING_EVIDENCE_WINDOW_MS,
@@ -81,9 +82,11 @@ export function carriedCounters(details: unknown): Pick<AttemptCounters, 'authEr
   return { authErrors: count(record.authErrors), throttled: count(record.throttled) };
 }
 
-/** Whether a failure is a throttling answer (429, or 503 asking to wait). */
-function isThrottlingError(error: unknown): boolean {
-  return isAzureRequestError(error) && (error.statusCode === 429 || error.statusCode === 503);
+/** The status of a throttling answer (429, or 503 asking to wait), else undefined. */
+function throttlingStatus(error: unknown): number | undefined {
+  return isAzureRequestError(error) && (error.statusCode === 429 || error.statusCode === 503)
+    ? error.statusCode
+    : undefined;
 }
 
 export function createActivities(deps: ActivityDeps): PolicySyncActivities {
@@ -167,9 +170,11 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       const attempt = (input.prior?.attempts ?? 0) + ctx.info.attempt;
       const counters = carriedCounters(ctx.info.heartbeatDetails ?? input.prior);
       const log = deps.logger.child({ deviceId: input.deviceId, target: input.target, attempt });
+      const scope: ProductMetricScope = { hub: input.hub ?? deps.hub ?? '', target: input.target };
       const refused = wrongHubFailure(input.hub, { attempts: attempt, ...counters });
       if (refused) {
         log.warn(refused.message);
+        recordWrite(ctx.metricMeter, scope, 'failed', FailureType.Misconfigured);
         throw refused;
       }
       try {
@@ -186,6 +191,7 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
         });
         grant.noteSuccess(input.target, now());
         log.debug(`Policy '${input.policy}' ${status}`);
+        recordWrite(ctx.metricMeter, scope, status);
         return { status, attempts: attempt, authErrors: counters.authErrors, throttled: counters.throttled };
       } catch (error) {
         if (ctx.cancellationSignal.aborted) throw error;
@@ -197,10 +203,11 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
         ) {
           mapping = { ...mapping, nextRetryDelayInMs: settlingDelayInMs(mapping.nextRetryDelayInMs, random) };
         }
+        const throttledStatus = throttlingStatus(error);
         const next: AttemptCounters = {
           attempts: attempt,
           authErrors: counters.authErrors + (mapping.type === FailureType.AuthorizationFailed ? 1 : 0),
-          throttled: counters.throttled + (isThrottlingError(error) ? 1 : 0),
+          throttled: counters.throttled + (throttledStatus === undefined ? 0 : 1),
         };
         // The next attempt reads these back from info.heartbeatDetails. A local attempt has no heartbeats (the
         // workflow reads the failure's details instead).
@@ -218,14 +225,27 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           nonRetryable: mapping.nonRetryable,
           nextRetryDelayInMs: retried ? mapping.nextRetryDelayInMs : undefined,
         });
+        recordWrite(ctx.metricMeter, scope, retried ? 'retrying' : 'failed', mapping.type);
+        recordResponses(ctx.metricMeter, scope, {
+          forbidden: next.authErrors - counters.authErrors,
+          throttled: next.throttled - counters.throttled,
+          ...(throttledStatus === undefined ? {} : { throttledStatus }),
+        });
         throw toApplicationFailure(mapping, next, { benign: retried });
       }
     },
 
     async sendAlert(input) {
-      return boundary('sendAlert', (ctx) =>
-        deps.alerts.send(input, ctx.cancellationSignal, ctx.info.attempt),
-      );
+      return boundary('sendAlert', (ctx) => {
+        // Raised once per alert: a retry is the same alert whose delivery failed.
+        if (ctx.info.attempt === 1)
+          recordAlert(
+            ctx.metricMeter,
+            { hub: input.hub, ...(input.target ? { target: input.target } : {}) },
+            input.alert.kind,
+          );
+        return deps.alerts.send(input, ctx.cancellationSignal, ctx.info.attempt);
+      });
     },
   };
 }

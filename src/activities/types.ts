@@ -77,6 +77,8 @@ export interface FindDevicesResult {
 
 export interface SendAlertInput {
   hub: string;
+  /** The sync's target, for the alerts metric's `target` tag. @default untagged */
+  target?: PolicyTarget;
   workflowId: string;
   alert: AlertRecord;
 }

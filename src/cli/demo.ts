@@ -10,7 +10,12 @@ import { loadConfig, type Config } from '../config';
 import { startDevServer, freePort, type DevServer } from '../devserver/dev-server';
 import { startEmulator, emulatorProfileNames, type Emulator, type EmulatorProfileName } from '../emulator';
 import { createLogger } from '../logger';
-import { createPolicySyncWorker, installWorkerRuntime, type PolicySyncWorker } from '../worker';
+import {
+  createPolicySyncWorker,
+  installWorkerRuntime,
+  metricsBindAddress,
+  type PolicySyncWorker,
+} from '../worker';
 import { connectClient } from '../client';
 import { defineCommand, parseChoiceFlag, parseIntegerFlag } from './args';
 import { formatDuration } from './duration';
@@ -103,9 +108,14 @@ export const demoCommand = defineCommand(
         ...emulator.env,
         TEMPORAL_ADDRESS: server.address,
         TEMPORAL_NAMESPACE: server.namespace,
+        // On loopback only: the demo's metrics are for this machine.
+        WORKER_METRICS_HOST: '127.0.0.1',
+        WORKER_METRICS_PORT: String(await preferredPort(9464)),
       });
       const logger = createLogger({ level: 'ERROR', write: (line) => ctx.stderr.write(`${line}\n`) });
       installWorkerRuntime(config, logger);
+      const metricsUrl = `http://${metricsBindAddress(config)}/metrics`;
+      step(`Prometheus metrics (the SDK's temporal_* and the product's iot_policy_sync_*) at ${metricsUrl}`);
       step('Starting a worker (bundling the workflows)…');
       worker = await createPolicySyncWorker(config, { logger, shutdownGraceTimeInMs: 5_000 });
       workerRun = worker.run();
@@ -140,6 +150,7 @@ export const demoCommand = defineCommand(
       );
       const uiUrl = `${server.uiUrl}/namespaces/${server.namespace}/workflows/${encodeURIComponent(workflowId)}`;
       ctx.stdout.write(`Temporal UI: ${out.bold(uiUrl)}\n`);
+      ctx.stdout.write(`Prometheus metrics: ${metricsUrl}\n`);
       ctx.stdout.write(
         `Demo ran in ${formatDuration(Date.now() - started)}. Schedules: ${server.uiUrl}/namespaces/${server.namespace}/schedules\n`,
       );
@@ -148,6 +159,7 @@ export const demoCommand = defineCommand(
         ctx.stdout.write(
           `Everything stays up; try in another shell:\n` +
             `  TEMPORAL_ADDRESS=${server.address} temporal workflow query --workflow-id ${workflowId} --type metrics\n` +
+            `  curl -s ${metricsUrl} | grep ^iot_policy_sync_\n` +
             `Ctrl-C to stop.\n`,
         );
         await stopRequested;

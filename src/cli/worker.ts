@@ -19,7 +19,8 @@ export const workerCommand = defineCommand(
       'metrics-port': {
         type: 'string',
         valueName: 'N',
-        description: 'serve Prometheus metrics on 0.0.0.0:N/metrics (overrides WORKER_METRICS_PORT)',
+        description:
+          'serve Prometheus metrics on port N at /metrics, on WORKER_METRICS_HOST (default 0.0.0.0) (overrides WORKER_METRICS_PORT)',
       },
       'max-concurrent-activities': {
         type: 'string',

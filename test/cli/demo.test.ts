@@ -24,6 +24,7 @@ describe('policy-sync demo --exit', () => {
       result.stdout,
       /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/iot-policy-sync-hub-emulated-/,
     );
+    assert.match(result.stdout, /^Prometheus metrics: http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
     process.stderr.write(`demo --exit took ${Date.now() - started} ms\n`);
   });
 });
