@@ -10,7 +10,7 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporal
 import { createActivities, createActivityDeps } from './activities';
 import type { PolicySyncActivities } from './activities/types';
 import { temporalConnectionOptions } from './client';
-import type { Config } from './config';
+import type { WorkerConfig } from './config';
 import { createLogger, type Logger } from './logger';
 import { projectRoot, runningCompiled } from './project-root';
 
@@ -59,7 +59,7 @@ let runtimeInstalled = false;
  * 0.0.0.0:WORKER_METRICS_PORT when set. Once per process, before any connection; the runtime also
  * shuts workers down gracefully on SIGINT/SIGTERM.
  */
-export function installWorkerRuntime(config: Config, logger: Logger = createLogger()): void {
+export function installWorkerRuntime(config: WorkerConfig, logger: Logger = createLogger()): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const port = config.worker.metricsPort;
@@ -76,7 +76,7 @@ export function installWorkerRuntime(config: Config, logger: Logger = createLogg
 
 /** Builds the activities once from `config` and creates a Worker on its task queue. */
 export async function createPolicySyncWorker(
-  config: Config,
+  config: WorkerConfig,
   options: PolicySyncWorkerOptions = {},
 ): Promise<PolicySyncWorker> {
   const logger = options.logger ?? createLogger();

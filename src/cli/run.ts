@@ -1,6 +1,6 @@
 /** `policy-sync run`: starts one sync now, optionally watching it to the end. */
 import { CONNECTION_FLAGS, defineCommand, parseList } from './args';
-import { withClient } from './context';
+import { loadCliWorkerConfig, withClient } from './context';
 import { ExitCode } from './errors';
 import { colorsFor, note, printJson } from './output';
 import { findRunningSync, loadSyncConfig, startManualSync, syncInput } from './sync-runs';
@@ -30,7 +30,9 @@ export const runCommand = defineCommand(
   },
   async (values, ctx) => {
     const deviceIds = parseList('devices', values.devices);
-    const { config, batch } = loadSyncConfig(ctx, values);
+    // Every variable, as the worker checks them: `run` is usually typed where the worker runs, and a
+    // configuration the worker would refuse is better named now than found by a sync waiting for it.
+    const { config, batch } = loadSyncConfig(ctx, values, loadCliWorkerConfig);
     const input = syncInput(config, { deviceIds, ...batch });
     return withClient(config, async (client) => {
       // Advice only: a list that fails (visibility down, attributes just registered) must not stop the run.
