@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type WorkerConfig } from '../config';
 import { startDevServer, freePort, type DevServer } from '../devserver/dev-server';
+import { TemporalCliNotFoundError } from '../devserver/temporal-cli';
 import { startEmulator, emulatorProfileNames, type Emulator, type EmulatorProfileName } from '../emulator';
 import { createLogger } from '../logger';
 import { createPolicySyncWorker, installWorkerRuntime, type PolicySyncWorker } from '../worker';
@@ -181,6 +182,8 @@ export const demoCommand = defineCommand(
       }
       return code;
     } catch (error) {
+      // Its message is the whole story (how to install the CLI); no stack-trace-like prefix.
+      if (error instanceof TemporalCliNotFoundError) throw new CommandFailedError(error.message);
       if (error instanceof WatchInterruptedError) {
         note(ctx, 'Stopping…');
         return 130;
