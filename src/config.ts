@@ -1,6 +1,7 @@
 /**
  * The one place that reads process.env. Configuration is validated once, with every problem listed
- * at once; callers exit with code 2 on a ConfigError.
+ * at once; callers exit with code 2 on a ConfigError. Each command validates only what it uses: a
+ * command that only talks to Temporal must not demand Azure credentials.
  */
 import { z } from 'zod';
 
@@ -121,14 +122,44 @@ export const configSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: intInRange(1, 2000, 200),
 });
 
+/** The variables every command reads: where Temporal is, and which hub's workflows (their ids name it). */
+const TEMPORAL_VARIABLES = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'IOT_HUB_NAME',
+  'POLICY_TARGET',
+] as const;
+
+/** Plus what talking to Azure needs (preflight, setup-rbac). */
+const AZURE_VARIABLES = [
+  ...TEMPORAL_VARIABLES,
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_ID',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_AUTHORITY_HOST',
+  'AZURE_SUBSCRIPTION_ID',
+  'AZURE_RESOURCE_GROUP',
+  'ARM_ENDPOINT',
+  'IOT_HUB_HOST',
+  'POLICY_API_VERSION',
+  'SERVICE_PRINCIPAL_OBJECT_ID',
+] as const;
+
+type TemporalVariable = (typeof TEMPORAL_VARIABLES)[number];
+type AzureVariable = (typeof AZURE_VARIABLES)[number];
+
 /** Rules across variables; checked even when single variables are wrong, so every problem shows at once. */
-function crossFieldProblems(raw: Record<string, string | undefined>): string[] {
+function crossFieldProblems(raw: Record<string, string | undefined>, inventory: boolean): string[] {
   const set = (name: string) => (raw[name] ?? '').trim() !== '';
   const source = raw.INVENTORY_SOURCE?.trim() || 'file';
   const problems: string[] = [];
-  if (source === 'file' && !set('DEVICES_FILE'))
+  if (inventory && source === 'file' && !set('DEVICES_FILE'))
     problems.push('DEVICES_FILE is required when INVENTORY_SOURCE=file');
-  if ((source === 'file' || source === 'hub') && !set('POLICIES_FILE'))
+  if (inventory && (source === 'file' || source === 'hub') && !set('POLICIES_FILE'))
     problems.push('POLICIES_FILE is required: it holds the policy documents that devices name');
   if (set('TEMPORAL_TLS_CERT') !== set('TEMPORAL_TLS_KEY'))
     problems.push('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
@@ -137,6 +168,10 @@ function crossFieldProblems(raw: Record<string, string | undefined>): string[] {
 
 export type RawConfig = z.infer<typeof configSchema>;
 
+/**
+ * What every command reads: the Temporal connection and the hub whose workflows it names. Enough for
+ * run, status, rerun, pause, resume and schedule, which only talk to Temporal.
+ */
 export interface Config {
   temporal: {
     address: string;
@@ -146,10 +181,16 @@ export interface Config {
     tlsCertPath?: string;
     tlsKeyPath?: string;
   };
+  hub: { name: string };
+  policy: { target: 'arm' | 'twin' };
+}
+
+/** Config plus the Azure side: what preflight and setup-rbac read. */
+export interface AzureConfig extends Config {
   azure: {
     tenantId?: string;
     clientId?: string;
-    /** Kept only in the worker process; never logged. */
+    /** Kept only in the process that talks to Azure; never logged. */
     clientSecret?: string;
     authorityHost: string;
     /** True when the authority is not Microsoft's public one (emulator, private clouds without discovery). */
@@ -167,6 +208,10 @@ export interface Config {
     scope: string;
   };
   policy: { target: 'arm' | 'twin'; apiVersion: string };
+}
+
+/** Everything: what the worker reads (the inventory, alerts, its own settings besides Azure). */
+export interface WorkerConfig extends AzureConfig {
   inventory: { source: 'file' | 'hub'; devicesFile?: string; policiesFile?: string };
   alertWebhookUrl?: string;
   worker: {
@@ -181,14 +226,22 @@ export interface Config {
 /** Flags that override the environment variable of the same meaning. */
 export type ConfigOverrides = Partial<Record<keyof RawConfig, string | undefined>>;
 
-/** Validates env (plus overrides) into a Config; throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+/** Validates the `variables` of env (plus overrides); throws ConfigError listing every problem. */
+function parseVariables<K extends keyof RawConfig>(
+  variables: readonly K[],
+  env: NodeJS.ProcessEnv,
+  overrides: ConfigOverrides,
+): Pick<RawConfig, K> {
   const merged: Record<string, string | undefined> = {};
-  for (const key of Object.keys(configSchema.shape)) {
-    merged[key] = overrides[key as keyof RawConfig] ?? env[key];
-  }
-  const parsed = configSchema.safeParse(merged);
-  const crossField = crossFieldProblems(merged);
+  for (const key of variables) merged[key] = overrides[key] ?? env[key];
+  const shape: Partial<typeof configSchema.shape> = {};
+  // In the schema's order, so that problems read the same whichever command reports them.
+  for (const key of Object.keys(configSchema.shape) as (keyof RawConfig)[])
+    if ((variables as readonly string[]).includes(key))
+      Object.assign(shape, { [key]: configSchema.shape[key] });
+  const parsed = z.object(shape).safeParse(merged);
+  const inventory = (variables as readonly string[]).includes('DEVICES_FILE');
+  const crossField = crossFieldProblems(merged, inventory);
   if (!parsed.success || crossField.length > 0) {
     const problems = (parsed.error?.issues ?? []).map((issue) => {
       const name = issue.path.join('.') || '(environment)';
@@ -198,10 +251,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     });
     throw new ConfigError([...problems, ...crossField]);
   }
-  const c = parsed.data as RawConfig;
-  const scope =
-    `/subscriptions/${c.AZURE_SUBSCRIPTION_ID}/resourceGroups/${c.AZURE_RESOURCE_GROUP}` +
-    `/providers/Microsoft.Devices/IotHubs/${c.IOT_HUB_NAME}`;
+  return parsed.data as unknown as Pick<RawConfig, K>;
+}
+
+function temporalConfig(c: Pick<RawConfig, TemporalVariable>): Config {
   return {
     temporal: {
       address: c.TEMPORAL_ADDRESS,
@@ -211,6 +264,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       tlsCertPath: c.TEMPORAL_TLS_CERT,
       tlsKeyPath: c.TEMPORAL_TLS_KEY,
     },
+    hub: { name: c.IOT_HUB_NAME },
+    policy: { target: c.POLICY_TARGET },
+  };
+}
+
+function azureConfig(c: Pick<RawConfig, AzureVariable>): AzureConfig {
+  const scope =
+    `/subscriptions/${c.AZURE_SUBSCRIPTION_ID}/resourceGroups/${c.AZURE_RESOURCE_GROUP}` +
+    `/providers/Microsoft.Devices/IotHubs/${c.IOT_HUB_NAME}`;
+  return {
+    ...temporalConfig(c),
     azure: {
       tenantId: c.AZURE_TENANT_ID,
       clientId: c.AZURE_CLIENT_ID,
@@ -226,6 +290,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     },
     hub: { name: c.IOT_HUB_NAME, host: c.IOT_HUB_HOST ?? `${c.IOT_HUB_NAME}.azure-devices.net`, scope },
     policy: { target: c.POLICY_TARGET, apiVersion: c.POLICY_API_VERSION },
+  };
+}
+
+/** Validates what every command reads (Config); throws ConfigError listing every problem. */
+export function loadTemporalConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: ConfigOverrides = {},
+): Config {
+  return temporalConfig(parseVariables(TEMPORAL_VARIABLES, env, overrides));
+}
+
+/** Validates what talking to Azure needs (AzureConfig); throws ConfigError listing every problem. */
+export function loadAzureConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: ConfigOverrides = {},
+): AzureConfig {
+  return azureConfig(parseVariables(AZURE_VARIABLES, env, overrides));
+}
+
+/** Validates every variable (WorkerConfig); throws ConfigError listing every problem. */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: ConfigOverrides = {},
+): WorkerConfig {
+  const c = parseVariables(Object.keys(configSchema.shape) as (keyof RawConfig)[], env, overrides);
+  return {
+    ...azureConfig(c),
     inventory: { source: c.INVENTORY_SOURCE, devicesFile: c.DEVICES_FILE, policiesFile: c.POLICIES_FILE },
     alertWebhookUrl: c.ALERT_WEBHOOK_URL,
     worker: {

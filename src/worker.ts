@@ -10,7 +10,7 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporal
 import { createActivities, createActivityDeps } from './activities';
 import type { PolicySyncActivities } from './activities/types';
 import { temporalConnectionOptions } from './client';
-import type { Config } from './config';
+import type { WorkerConfig } from './config';
 import { createLogger, type Logger } from './logger';
 import { projectRoot, runningCompiled } from './project-root';
 
@@ -55,7 +55,7 @@ export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workfl
 let runtimeInstalled = false;
 
 /** The metrics endpoint's `host:port` (an IPv6 address in brackets), or undefined when metrics are off. */
-export function metricsBindAddress(config: Config): string | undefined {
+export function metricsBindAddress(config: WorkerConfig): string | undefined {
   const { metricsPort, metricsHost } = config.worker;
   if (!metricsPort) return undefined;
   return `${metricsHost.includes(':') ? `[${metricsHost}]` : metricsHost}:${metricsPort}`;
@@ -66,7 +66,7 @@ export function metricsBindAddress(config: Config): string | undefined {
  * product's, see activities/product-metrics.ts) on WORKER_METRICS_HOST:WORKER_METRICS_PORT when the port is set.
  * Once per process, before any connection; the runtime also shuts workers down gracefully on SIGINT/SIGTERM.
  */
-export function installWorkerRuntime(config: Config, logger: Logger = createLogger()): void {
+export function installWorkerRuntime(config: WorkerConfig, logger: Logger = createLogger()): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const bindAddress = metricsBindAddress(config);
@@ -83,7 +83,7 @@ export function installWorkerRuntime(config: Config, logger: Logger = createLogg
 
 /** Builds the activities once from `config` and creates a Worker on its task queue. */
 export async function createPolicySyncWorker(
-  config: Config,
+  config: WorkerConfig,
   options: PolicySyncWorkerOptions = {},
 ): Promise<PolicySyncWorker> {
   const logger = options.logger ?? createLogger();

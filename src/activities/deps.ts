@@ -1,10 +1,10 @@
 /**
- * The composition of the activities' dependencies from Config: what the worker calls once at start.
+ * The composition of the activities' dependencies from WorkerConfig: what the worker calls once at start.
  */
 import type { Dispatcher } from 'undici';
 import { createAzureAccess, type AzureAccess, type AzureAccessOptions } from '../azure/access';
 import { checkRolePropagation } from '../azure/preflight';
-import type { Config } from '../config';
+import type { WorkerConfig } from '../config';
 import { queryHubDevices } from '../inventory/hub-source';
 import { InventoryStore, type InventorySourceOptions } from '../inventory/inventory';
 import { createLogger, registerSecret, type Logger } from '../logger';
@@ -24,8 +24,8 @@ export interface ActivityDepsOptions extends AzureAccessOptions {
   selectionDir?: string;
 }
 
-/** The inventory source options from Config, with the hub query bound to this Azure access. */
-export function inventorySourceOptions(config: Config, azure: AzureAccess): InventorySourceOptions {
+/** The inventory source options from WorkerConfig, with the hub query bound to this Azure access. */
+export function inventorySourceOptions(config: WorkerConfig, azure: AzureAccess): InventorySourceOptions {
   return {
     source: config.inventory.source,
     ...(config.inventory.devicesFile ? { devicesFile: config.inventory.devicesFile } : {}),
@@ -45,7 +45,7 @@ export function inventorySourceOptions(config: Config, azure: AzureAccess): Inve
  * (e.g. the CLI's preflight) and `close()` releases the connections.
  */
 export function createActivityDeps(
-  config: Config,
+  config: WorkerConfig,
   options: ActivityDepsOptions = {},
 ): ActivityDeps & { azure: AzureAccess; inventoryStore: InventoryStore; close(): Promise<void> } {
   const logger = options.logger ?? createLogger();

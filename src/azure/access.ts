@@ -1,9 +1,9 @@
 /**
- * The worker's (or a CLI command's) Azure access, built once from Config: one credential, one token
+ * The worker's (or a CLI command's) Azure access, built once from AzureConfig: one credential, one token
  * provider per scope, one keep-alive HTTP client, one pacer per write bucket, and the writers.
  */
 import type { Dispatcher } from 'undici';
-import type { Config } from '../config';
+import type { AzureConfig } from '../config';
 import type { PolicyTarget } from '../workflows/types';
 import { ArmPolicyWriter } from './arm-policy-writer';
 import { CredentialSource, credentialOptionsFromConfig } from './credential';
@@ -17,7 +17,7 @@ import { TwinPolicyWriter } from './twin-policy-writer';
 export interface AzureAccessOptions {
   /** undici dispatcher for every ARM and IoT Hub call (tests: an Agent trusting the emulator's CA). @default a keep-alive Agent */
   dispatcher?: Dispatcher;
-  /** Replace the credential (tests). @default built from Config */
+  /** Replace the credential (tests). @default built from AzureConfig */
   credentials?: CredentialSource;
   /** @default 30000 */
   requestTimeoutInMs?: number;
@@ -40,12 +40,12 @@ export interface AzureAccess {
   readonly writers: Readonly<Record<PolicyTarget, PolicyWriter>>;
   /** What checkRolePropagation / waitForPropagation need. */
   readonly rolePropagation: RolePropagationCheckOptions;
-  readonly config: Config;
+  readonly config: AzureConfig;
   /** Closes the keep-alive connections (only those of a dispatcher this created). */
   close(): Promise<void>;
 }
 
-export function createAzureAccess(config: Config, options: AzureAccessOptions = {}): AzureAccess {
+export function createAzureAccess(config: AzureConfig, options: AzureAccessOptions = {}): AzureAccess {
   const credentials =
     options.credentials ?? CredentialSource.fromOptions(credentialOptionsFromConfig(config));
   const http = new HttpClient({

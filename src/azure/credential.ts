@@ -16,7 +16,7 @@ import {
 } from '@azure/identity';
 import { get as httpsGet } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
-import type { Config } from '../config';
+import type { AzureConfig } from '../config';
 import { registerSecret } from '../logger';
 import { FailureType } from '../workflows/failure-types';
 import { AzureRequestError, errorChain } from './errors';
@@ -32,7 +32,7 @@ export interface CredentialOptions {
   disableInstanceDiscovery?: boolean;
 }
 
-export function credentialOptionsFromConfig(config: Config): CredentialOptions {
+export function credentialOptionsFromConfig(config: AzureConfig): CredentialOptions {
   return {
     ...(config.azure.tenantId === undefined ? {} : { tenantId: config.azure.tenantId }),
     ...(config.azure.clientId === undefined ? {} : { clientId: config.azure.clientId }),

@@ -2,7 +2,16 @@
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client';
 import { errorChain } from '../azure/errors';
-import { ConfigError, loadConfig, type Config, type ConfigOverrides } from '../config';
+import {
+  ConfigError,
+  loadAzureConfig,
+  loadConfig,
+  loadTemporalConfig,
+  type AzureConfig,
+  type Config,
+  type ConfigOverrides,
+  type WorkerConfig,
+} from '../config';
 import {
   CommandFailedError,
   MissingSearchAttributesError,
@@ -54,17 +63,46 @@ const FLAG_OF_VARIABLE: Partial<Record<keyof ConfigOverrides, string>> = {
 };
 
 /**
- * Validated configuration; a ConfigError (exit 2) lists every problem at once: those of the environment, those
- * of flags overriding it (named by flag), and `flagProblems`, the command's other bad flags.
+ * What a command that only talks to Temporal reads (run, status, rerun, pause, resume, schedule): the
+ * Temporal connection, the hub and the target. A ConfigError (exit 2) lists every problem at once: those of
+ * the environment, those of flags overriding it (named by flag), and `flagProblems`, the command's other bad
+ * flags.
  */
 export function loadCliConfig(
   ctx: CommandContext,
   overrides: ConfigOverrides = {},
   flagProblems: readonly string[] = [],
 ): Config {
-  let config: Config;
+  return loadWith(loadTemporalConfig, ctx, overrides, flagProblems);
+}
+
+/** As loadCliConfig, plus the Azure side: for commands that call Azure (preflight, setup-rbac). */
+export function loadCliAzureConfig(
+  ctx: CommandContext,
+  overrides: ConfigOverrides = {},
+  flagProblems: readonly string[] = [],
+): AzureConfig {
+  return loadWith(loadAzureConfig, ctx, overrides, flagProblems);
+}
+
+/** Every variable: for the worker (inventory, alerts and its own settings besides Azure). */
+export function loadCliWorkerConfig(
+  ctx: CommandContext,
+  overrides: ConfigOverrides = {},
+  flagProblems: readonly string[] = [],
+): WorkerConfig {
+  return loadWith(loadConfig, ctx, overrides, flagProblems);
+}
+
+function loadWith<C>(
+  load: (env: NodeJS.ProcessEnv, overrides: ConfigOverrides) => C,
+  ctx: CommandContext,
+  overrides: ConfigOverrides,
+  flagProblems: readonly string[],
+): C {
+  let config: C;
   try {
-    config = loadConfig(ctx.env, overrides);
+    config = load(ctx.env, overrides);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const named = error.problems.map((problem) => {

@@ -6,8 +6,9 @@
 import { createServer } from 'node:net';
 import tls from 'node:tls';
 import type { Client } from '@temporalio/client';
-import { loadConfig, type Config } from '../config';
+import { loadConfig, type WorkerConfig } from '../config';
 import { startDevServer, freePort, type DevServer } from '../devserver/dev-server';
+import { TemporalCliNotFoundError } from '../devserver/temporal-cli';
 import { startEmulator, emulatorProfileNames, type Emulator, type EmulatorProfileName } from '../emulator';
 import { createLogger } from '../logger';
 import {
@@ -18,6 +19,7 @@ import {
 } from '../worker';
 import { connectClient } from '../client';
 import { defineCommand, parseChoiceFlag, parseIntegerFlag } from './args';
+import { writeDemoEnv, type DemoEnvFile } from './demo-env';
 import { formatDuration } from './duration';
 import { CommandFailedError } from './errors';
 import { colorsFor, note } from './output';
@@ -77,7 +79,10 @@ export const demoCommand = defineCommand(
     let worker: PolicySyncWorker | undefined;
     let workerRun: Promise<void> | undefined;
     let client: Client | undefined;
+    let demoEnv: DemoEnvFile | undefined;
     const teardown = async () => {
+      // First: from now on the settings point at nothing.
+      demoEnv?.remove();
       worker?.shutdown();
       await workerRun?.catch(() => undefined);
       await client?.connection.close().catch(() => undefined);
@@ -104,7 +109,7 @@ export const demoCommand = defineCommand(
       tls.setDefaultCACertificates([...tls.getCACertificates('default'), emulator.caPem]);
       step(`Emulator at ${emulator.url} (hub ${emulator.hub.name})`);
 
-      const config: Config = loadConfig({
+      const config: WorkerConfig = loadConfig({
         ...emulator.env,
         TEMPORAL_ADDRESS: server.address,
         TEMPORAL_NAMESPACE: server.namespace,
@@ -124,6 +129,24 @@ export const demoCommand = defineCommand(
       client = await connectClient(config);
       const { handle } = await upsertPolicySyncSchedule(client, config);
       step(`Schedule ${handle.scheduleId}: every 4h, overlap SKIP, catch-up window 1h`);
+
+      // Every command of the CLI works against the demo from another shell with these settings.
+      try {
+        demoEnv = writeDemoEnv(process.cwd(), {
+          ...emulator.env,
+          TEMPORAL_ADDRESS: config.temporal.address,
+          TEMPORAL_NAMESPACE: config.temporal.namespace,
+          TEMPORAL_TASK_QUEUE: config.temporal.taskQueue,
+          POLICY_TARGET: config.policy.target,
+          INVENTORY_SOURCE: config.inventory.source,
+        });
+        step(
+          `CLI settings for this demo: in another shell, ${colors.bold(`source ${demoEnv.displayPath}`)}, ` +
+            'then e.g. npx policy-sync status',
+        );
+      } catch (error) {
+        note(ctx, `Could not write the CLI settings file (${String(error)}); the demo goes on without it.`);
+      }
 
       // One sync now, taken by the schedule itself (trigger, overlap SKIP), so it shows as the schedule's run.
       const before = (await handle.describe()).info.numActionsTaken;
@@ -158,6 +181,10 @@ export const demoCommand = defineCommand(
       if (!values.exit) {
         ctx.stdout.write(
           `Everything stays up; try in another shell:\n` +
+            (demoEnv
+              ? `  source ${demoEnv.displayPath} && npx policy-sync status\n` +
+                `  source ${demoEnv.displayPath} && npx policy-sync schedule describe\n`
+              : '') +
             `  TEMPORAL_ADDRESS=${server.address} temporal workflow query --workflow-id ${workflowId} --type metrics\n` +
             `  curl -s ${metricsUrl} | grep ^iot_policy_sync_\n` +
             `Ctrl-C to stop.\n`,
@@ -167,6 +194,8 @@ export const demoCommand = defineCommand(
       }
       return code;
     } catch (error) {
+      // Its message is the whole story (how to install the CLI); no stack-trace-like prefix.
+      if (error instanceof TemporalCliNotFoundError) throw new CommandFailedError(error.message);
       if (error instanceof WatchInterruptedError) {
         note(ctx, 'Stopping…');
         return 130;

@@ -18,12 +18,12 @@ import {
   type TwinObserverOptions,
 } from '../azure/twin-observer';
 import { inventorySourceOptions } from '../activities/deps';
-import type { Config } from '../config';
+import type { WorkerConfig } from '../config';
 import { hasPendingChanges, planFleet, type FleetPlan, type PlanAssignment } from '../domain/policy-plan';
 import { isInventoryError } from '../inventory/errors';
 import { loadInventory } from '../inventory/inventory';
 import { CONNECTION_FLAGS, defineCommand, parseList } from './args';
-import { collectUsageProblem, loadCliConfig } from './context';
+import { collectUsageProblem, loadCliWorkerConfig } from './context';
 import { CommandFailedError, ExitCode, UsageError } from './errors';
 import { colorsFor, note, printJson, type CommandContext } from './output';
 
@@ -73,7 +73,11 @@ export const planCommand = defineCommand(
   async (values, ctx) => {
     const problems: string[] = [];
     const selection = collectUsageProblem(() => parseList('devices', values.devices), problems);
-    const config = loadCliConfig(ctx, { IOT_HUB_NAME: values.hub, POLICY_TARGET: values.target }, problems);
+    const config = loadCliWorkerConfig(
+      ctx,
+      { IOT_HUB_NAME: values.hub, POLICY_TARGET: values.target },
+      problems,
+    );
     const azure = createAzureAccess(config);
     try {
       const assignments = await loadAssignments(config, azure, selection, ctx);
@@ -108,7 +112,7 @@ export const planCommand = defineCommand(
 
 /** The inventory's devices (narrowed to `--devices`) with their desired documents. */
 async function loadAssignments(
-  config: Config,
+  config: WorkerConfig,
   azure: AzureAccess,
   selection: string[] | undefined,
   ctx: CommandContext,
@@ -145,7 +149,7 @@ async function loadAssignments(
 }
 
 async function observeAndPlan(
-  config: Config,
+  config: WorkerConfig,
   azure: AzureAccess,
   assignments: PlanAssignment[],
   selected: boolean,

@@ -7,7 +7,7 @@ import { checkRolePropagation, waitForPropagation } from '../azure/preflight';
 import { describeRolesAssigned } from '../workflows/alert-rules';
 import type { PermissionReport } from '../workflows/types';
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseDurationFlag } from './args';
-import { loadCliConfig } from './context';
+import { loadCliAzureConfig } from './context';
 import { formatDuration } from './duration';
 import { ExitCode } from './errors';
 import { colorsFor, note, printJson, type CommandContext } from './output';
@@ -44,7 +44,7 @@ export const preflightCommand = defineCommand(
   },
   async (values, ctx) => {
     const timeoutInMs = parseDurationFlag('timeout', values.timeout, DEFAULT_PREFLIGHT_TIMEOUT_MS);
-    const config = loadCliConfig(ctx, {
+    const config = loadCliAzureConfig(ctx, {
       ...connectionOverrides(values),
       POLICY_TARGET: values.target,
       SERVICE_PRINCIPAL_OBJECT_ID: values['principal-id'],

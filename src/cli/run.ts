@@ -3,6 +3,7 @@ import { CONNECTION_FLAGS, defineCommand, parseList } from './args';
 import {
   IN_MEMORY_HISTORY_HINT,
   isTemporalUnavailable,
+  loadCliWorkerConfig,
   temporalLostWhileWaiting,
   withClient,
 } from './context';
@@ -35,7 +36,9 @@ export const runCommand = defineCommand(
   },
   async (values, ctx) => {
     const deviceIds = parseList('devices', values.devices);
-    const { config, batch } = loadSyncConfig(ctx, values);
+    // Every variable, as the worker checks them: `run` is usually typed where the worker runs, and a
+    // configuration the worker would refuse is better named now than found by a sync waiting for it.
+    const { config, batch } = loadSyncConfig(ctx, values, loadCliWorkerConfig);
     const input = syncInput(config, { deviceIds, ...batch });
     return withClient(config, async (client) => {
       // Advice only: a list that fails (visibility down, attributes just registered) must not stop the run.

@@ -6,7 +6,7 @@
 import { createAzureAccess } from '../azure/access';
 import { setupRbac } from '../azure/rbac';
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseDurationFlag } from './args';
-import { loadCliConfig } from './context';
+import { loadCliAzureConfig } from './context';
 import { formatDuration } from './duration';
 import { ExitCode, UsageError } from './errors';
 import { colorsFor, note, printJson } from './output';
@@ -48,7 +48,7 @@ export const setupRbacCommand = defineCommand(
   },
   async (values, ctx) => {
     const timeoutInMs = parseDurationFlag('timeout', values.timeout, DEFAULT_PREFLIGHT_TIMEOUT_MS);
-    const config = loadCliConfig(ctx, {
+    const config = loadCliAzureConfig(ctx, {
       ...connectionOverrides(values),
       POLICY_TARGET: values.target,
       SERVICE_PRINCIPAL_OBJECT_ID: values['principal-id'],

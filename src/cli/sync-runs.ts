@@ -11,7 +11,7 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { type SearchAttributePair } from '@temporalio/common';
-import type { Config } from '../config';
+import type { Config, ConfigOverrides } from '../config';
 import { validateSyncInput } from '../workflows/options';
 import { connectionOverrides, parseIntegerFlag } from './args';
 import { UsageError } from './errors';
@@ -56,22 +56,26 @@ export function syncInput(config: Config, options: SyncInputOptions = {}): Polic
 
 /**
  * The configuration and batch flags of `run` and `schedule create`: the problems of both (environment, flags
- * overriding it, batch flags) listed at once.
+ * overriding it, batch flags) listed at once. `schedule create` only writes to Temporal, so by default only
+ * what Temporal needs is checked; `run` passes loadCliWorkerConfig.
  */
-export function loadSyncConfig(
+export function loadSyncConfig<C extends Config = Config>(
   ctx: CommandContext,
   values: Parameters<typeof connectionOverrides>[0] &
     Parameters<typeof parseBatchFlags>[0] & { target?: string | undefined },
-): { config: Config; batch: Pick<SyncInputOptions, 'batchSize' | 'maxConcurrentBatches'> } {
+  load: CliConfigLoader<C> = loadCliConfig as CliConfigLoader<C>,
+): { config: C; batch: Pick<SyncInputOptions, 'batchSize' | 'maxConcurrentBatches'> } {
   const problems: string[] = [];
   const batch = collectUsageProblem(() => parseBatchFlags(values), problems) ?? {};
-  const config = loadCliConfig(
-    ctx,
-    { ...connectionOverrides(values), POLICY_TARGET: values.target },
-    problems,
-  );
+  const config = load(ctx, { ...connectionOverrides(values), POLICY_TARGET: values.target }, problems);
   return { config, batch };
 }
+
+export type CliConfigLoader<C> = (
+  ctx: CommandContext,
+  overrides: ConfigOverrides,
+  flagProblems: readonly string[],
+) => C;
 
 /** `--batch-size` and `--max-concurrent-batches`, shared by `run` and `schedule create`. */
 export function parseBatchFlags(values: {

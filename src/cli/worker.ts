@@ -4,7 +4,7 @@ import { temporalConnectionOptions } from '../client';
 import { createLogger } from '../logger';
 import { createPolicySyncWorker, installWorkerRuntime } from '../worker';
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand } from './args';
-import { loadCliConfig, temporalUnreachable } from './context';
+import { loadCliWorkerConfig, temporalUnreachable } from './context';
 import { ExitCode } from './errors';
 
 export const workerCommand = defineCommand(
@@ -32,7 +32,7 @@ export const workerCommand = defineCommand(
     notes: ['Logs go to stderr, one JSON object a line unless stderr is a terminal.'],
   },
   async (values, ctx) => {
-    const config = loadCliConfig(ctx, {
+    const config = loadCliWorkerConfig(ctx, {
       ...connectionOverrides(values),
       WORKER_METRICS_PORT: values['metrics-port'],
       WORKER_MAX_CONCURRENT_ACTIVITIES: values['max-concurrent-activities'],

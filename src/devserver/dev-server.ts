@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
-import { resolveTemporalCli } from './temporal-cli';
+import { requireTemporalCli } from './temporal-cli';
 
 /** Search attributes the product writes; registered at start-up. */
 export const SEARCH_ATTRIBUTES = { IotHub: 'Keyword', PolicySyncPhase: 'Keyword' } as const;
@@ -52,11 +52,7 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
-  const cli = resolveTemporalCli();
-  if (!cli)
-    throw new Error(
-      'No temporal CLI and no Go to build one: install the Temporal CLI or set TEMPORAL_CLI_PATH',
-    );
+  const cli = requireTemporalCli();
   const port = options.port || (await freePort());
   const ui = options.ui ?? true;
   const uiPort = ui ? options.uiPort || (await freePort()) : undefined;

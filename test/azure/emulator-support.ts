@@ -5,12 +5,12 @@
 import tls from 'node:tls';
 import { createAzureAccess, type AzureAccess, type AzureAccessOptions } from '../../src/azure/access';
 import { createAzureAgent } from '../../src/azure/http';
-import { loadConfig, type Config } from '../../src/config';
+import { loadConfig, type WorkerConfig } from '../../src/config';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
 
 export interface TestWorld {
   emulator: Emulator;
-  config: Config;
+  config: WorkerConfig;
   azure: AzureAccess;
   close(): Promise<void>;
 }
@@ -27,7 +27,7 @@ export function trustEmulator(emulator: Emulator): void {
   tls.setDefaultCACertificates([...systemCAs, emulator.caPem]);
 }
 
-export function configFor(emulator: Emulator, overrides: Record<string, string> = {}): Config {
+export function configFor(emulator: Emulator, overrides: Record<string, string> = {}): WorkerConfig {
   return loadConfig({ ...emulator.env, ...overrides });
 }
 

@@ -115,6 +115,55 @@ describe('policy-sync usage', () => {
     }
   });
 
+  it('asks each command only for what it uses: Temporal commands need no Azure variables', async () => {
+    const temporalOnly = [
+      ['status'],
+      ['pause'],
+      ['resume'],
+      ['rerun', '--failed-only'],
+      ['schedule', 'create'],
+      ['schedule', 'describe'],
+      ['schedule', 'trigger'],
+    ];
+    // Nothing set: the hub is all they miss (their workflows are named after it).
+    const bare = await Promise.all(temporalOnly.map((args) => runCli(args)));
+    bare.forEach((result, i) => {
+      const args = temporalOnly[i]!.join(' ');
+      assert.equal(result.code, 2, `${args}: ${show(result)}`);
+      assert.match(
+        result.stderr,
+        /invalid configuration \(1 problem\):\n {2}- IOT_HUB_NAME is required\n/,
+        args,
+      );
+      assert.doesNotMatch(result.stderr, /AZURE_|DEVICES_FILE|POLICIES_FILE/, `${args}: ${show(result)}`);
+    });
+    // With the hub (and a Temporal that is not there), they get as far as connecting: exit 1, not 2.
+    const hubOnly = { IOT_HUB_NAME: 'hub-usage', TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const connecting = await Promise.all(temporalOnly.map((args) => runCli(args, hubOnly)));
+    connecting.forEach((result, i) => {
+      const args = temporalOnly[i]!.join(' ');
+      assert.equal(result.code, 1, `${args}: ${show(result)}`);
+      assert.match(result.stderr, /cannot reach Temporal at 127\.0\.0\.1:1/, `${args}: ${show(result)}`);
+    });
+    // preflight and setup-rbac call Azure: its variables, but not the worker's inventory files.
+    for (const args of [['preflight'], ['setup-rbac']]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, show(result));
+      for (const name of ['IOT_HUB_NAME', 'AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP'])
+        assert.match(result.stderr, new RegExp(`${name} is required`), show(result));
+      assert.doesNotMatch(result.stderr, /DEVICES_FILE|POLICIES_FILE/, show(result));
+    }
+    // The worker (and run, checked above) need everything.
+    const worker = await runCli(['worker']);
+    assert.equal(worker.code, 2, show(worker));
+    for (const pattern of [
+      /AZURE_SUBSCRIPTION_ID is required/,
+      /DEVICES_FILE is required/,
+      /POLICIES_FILE is required/,
+    ])
+      assert.match(worker.stderr, pattern, show(worker));
+  });
+
   it('lists every bad flag at once with the configuration, naming a flag that overrides a variable', async () => {
     const result = await runCli(
       ['run', '--batch-size', '51', '--max-concurrent-batches', '0', '--target', 'foo'],
@@ -122,7 +171,7 @@ describe('policy-sync usage', () => {
     );
     assert.equal(result.code, 2, show(result));
     for (const problem of [
-      /--target \(POLICY_TARGET must be 'arm' or 'twin'\)/,
+      /--target \(POLICY_TARGET must be 'arm' or 'twin' \(got "foo"\)\)/,
       /AZURE_SUBSCRIPTION_ID must be a GUID/,
       /--batch-size must be an integer from 1 to 50, not '51'/,
       /--max-concurrent-batches must be an integer from 1 to 100, not '0'/,

@@ -9,7 +9,7 @@ import { inspect, isDeepStrictEqual } from 'node:util';
 import tls from 'node:tls';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
-import { loadConfig, type Config } from '../../src/config';
+import { loadConfig, type WorkerConfig } from '../../src/config';
 import { startEmulator, type Emulator, type EmulatorOptions, type EmulatorState } from '../../src/emulator';
 import { createLogger } from '../../src/logger';
 import { createPolicySyncWorker, type PolicySyncWorker } from '../../src/worker';
@@ -59,7 +59,7 @@ export function productEnv(
 }
 
 export interface InProcessWorker {
-  config: Config;
+  config: WorkerConfig;
   worker: PolicySyncWorker;
   /** Every log line the worker's logger wrote (JSON, DEBUG and up). */
   logs: string[];
@@ -127,7 +127,7 @@ export type SyncHandle = WorkflowHandleWithFirstExecutionRunId<typeof policySync
 /** Starts a sync the way `policy-sync run` does (id, search attributes, summary), with input overrides. */
 export async function startSync(
   client: Client,
-  config: Config,
+  config: WorkerConfig,
   overrides: Partial<PolicySyncInput> = {},
 ): Promise<SyncHandle> {
   const input: PolicySyncInput = { ...syncInput(config), ...overrides };
