@@ -3,12 +3,12 @@
  * most 32 KB; a bad entry is rejected (and devices naming it are rejected in turn), the rest go on.
  */
 import { readFile } from 'node:fs/promises';
-import type { Rejection } from '../workflows/types';
+import type { PolicyDocument, Rejection } from '../domain/inventory';
 import { InventoryError } from './errors';
 
 export const MAX_POLICY_BYTES = 32 * 1024;
 
-export type PolicyDocument = Record<string, unknown>;
+export type { PolicyDocument };
 
 export interface LoadedPolicies {
   /** Valid documents by name. */

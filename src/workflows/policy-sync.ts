@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowCancellationType,
+  ChildWorkflowFailure,
   condition,
   ContinueAsNew,
   executeChild,
@@ -25,7 +26,8 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { PolicySyncActivities } from '../activities/types';
+import type { PolicySyncActivities } from '../domain/activity-contract';
+import { innermostCause } from '../domain/cause-chain';
 import {
   abortThresholdExceeded,
   abortThresholdMessage,
@@ -35,9 +37,14 @@ import {
   makeAlert,
   permissionsNotPropagatedMessage,
 } from './alert-rules';
-import { failedWithoutAttempt, OutcomeCode, sanitizeMessage } from './device-outcome';
+import { failedWithoutAttempt, sanitizeMessage } from './device-outcome';
 import { FailureLedger, LISTING_BUDGET, SUMMARY_BUDGET, utf8Length } from './failure-ledger';
-import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from './failure-types';
+import {
+  FailureType,
+  NON_RETRYABLE_FAILURE_TYPES,
+  OutcomeCode,
+  RunFailureCode,
+} from '../domain/failure-codes';
 import { complementRanges, nextPage, offsetsToRanges, rangesSize } from './inventory-ranges';
 import {
   acknowledgeAlertSignal,
@@ -134,7 +141,7 @@ export async function policySyncWorkflow(input: PolicySyncInput): Promise<RunSum
   if (problems.length > 0)
     throw ApplicationFailure.nonRetryable(
       `Invalid policy sync input: ${problems.join('; ')}`,
-      'InvalidInput',
+      RunFailureCode.InvalidInput,
     );
   return new PolicySync(input).run();
 }
@@ -505,7 +512,8 @@ class PolicySync {
     } catch (error) {
       batch.retrying = undefined;
       const code = isCancellation(error) ? OutcomeCode.Cancelled : OutcomeCode.BatchFailed;
-      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      // The child's failure wraps what went wrong in it.
+      const cause = innermostCause(error, (e) => e instanceof ChildWorkflowFailure);
       const message = sanitizeMessage(
         `Batch ${batchNumber} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
       );
