@@ -40,6 +40,14 @@ export const RETRY_DEFAULTS_V1: Required<DeviceRetryOptions> = {
   maximumAttempts: 10,
 };
 
+/**
+ * Marks runs whose unset options take today's defaults (window 10, preflight from 1 s, retries capped at 8 s ×
+ * 30). Runs from before replay with V1_DEFAULTS: their page size and window are in their history.
+ */
+export const SYNC_DEFAULTS_V2_PATCH = 'sync-defaults-v2';
+/** Marks runs that count their batches' `retrying` tallies (an alert may come earlier than it used to). */
+export const LIVE_RETRYING_TALLY_PATCH = 'live-retrying-tally';
+
 /** Which generation of defaults fills what an input leaves out. */
 export interface OptionDefaults {
   sync: typeof SYNC_DEFAULTS | typeof SYNC_DEFAULTS_V1;
