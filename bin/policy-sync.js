@@ -5,6 +5,15 @@
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(
+    `policy-sync: needs Node.js >= 22.19 (this is ${process.version}). Run it through npm, which puts the ` +
+      `Node 24 the project installs (npm ci) first on PATH: npx policy-sync …, npm start; or install Node 24.\n`,
+  );
+  process.exit(2);
+}
+
 const root = join(__dirname, '..');
 const built = join(root, 'dist', 'src', 'cli', 'main.js');
 if (existsSync(built)) {

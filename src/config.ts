@@ -38,6 +38,28 @@ const hubName = z
   .trim()
   .regex(/^[A-Za-z0-9-]{3,50}$/, { error: 'must be 3-50 letters, digits or hyphens (an IoT Hub name)' });
 
+/**
+ * A variable with a few allowed words: trimmed like every other variable (a stray newline from a shell or an
+ * env file is not a different value), and refused showing the value as it came, JSON-quoted, so that an
+ * invisible character is visible. Blank means unset: the default.
+ */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx): T[number] => {
+      const trimmed = value?.trim() ?? '';
+      if (trimmed === '') return defaultValue;
+      const allowed = values.find((v) => v === trimmed);
+      if (allowed !== undefined) return allowed;
+      const words = values.map((v) => `'${v}'`);
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be ${words.slice(0, -1).join(', ')} or ${words.at(-1)} (got ${JSON.stringify(value)})`,
+      });
+      return z.NEVER;
+    });
+
 const guidLike = z
   .string({ error: 'is required' })
   .trim()
@@ -75,13 +97,13 @@ export const configSchema = z.object({
   IOT_HUB_NAME: hubName,
   ARM_ENDPOINT: httpsUrl('https://management.azure.com'),
   IOT_HUB_HOST: optionalString,
-  POLICY_TARGET: z.enum(['arm', 'twin'], { error: "must be 'arm' or 'twin'" }).default('arm'),
+  POLICY_TARGET: oneOf(['arm', 'twin'], 'arm'),
   POLICY_API_VERSION: z
     .string()
     .trim()
     .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { error: 'must look like 2021-07-01' })
     .default('2021-07-01'),
-  INVENTORY_SOURCE: z.enum(['file', 'hub'], { error: "must be 'file' or 'hub'" }).default('file'),
+  INVENTORY_SOURCE: oneOf(['file', 'hub'], 'file'),
   DEVICES_FILE: optionalString,
   POLICIES_FILE: optionalString,
   ALERT_WEBHOOK_URL: optionalString.pipe(z.url({ error: 'must be a URL' }).optional()),

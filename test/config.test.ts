@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { configSchema } from '../src/config';
+import { ConfigError, configSchema, loadConfig } from '../src/config';
 
 void describe('TEMPORAL_ADDRESS', () => {
   const address = configSchema.shape.TEMPORAL_ADDRESS;
@@ -29,5 +29,38 @@ void describe('TEMPORAL_ADDRESS', () => {
       assert.equal(result.success, false, value);
       assert.match(result.error!.issues[0]!.message, /must be host\[:port\]/, value);
     }
+  });
+});
+
+void describe('variables with a few allowed words (POLICY_TARGET, INVENTORY_SOURCE)', () => {
+  const env = {
+    AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+    AZURE_RESOURCE_GROUP: 'rg',
+    IOT_HUB_NAME: 'hub-1',
+    DEVICES_FILE: 'devices.json',
+    POLICIES_FILE: 'policies.json',
+  };
+
+  void it('are trimmed like every other variable', () => {
+    const config = loadConfig({ ...env, POLICY_TARGET: 'twin\n', INVENTORY_SOURCE: ' hub ' });
+    assert.equal(config.policy.target, 'twin');
+    assert.equal(config.inventory.source, 'hub');
+    const defaults = loadConfig({ ...env, POLICY_TARGET: ' ', INVENTORY_SOURCE: '' });
+    assert.equal(defaults.policy.target, 'arm');
+    assert.equal(defaults.inventory.source, 'file');
+  });
+
+  void it('are refused showing the value JSON-quoted', () => {
+    assert.throws(
+      () => loadConfig({ ...env, POLICY_TARGET: 'blob\n', INVENTORY_SOURCE: 'files ' }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.deepEqual(e.problems, [
+          `POLICY_TARGET must be 'arm' or 'twin' (got "blob\\n")`,
+          `INVENTORY_SOURCE must be 'file' or 'hub' (got "files ")`,
+        ]);
+        return true;
+      },
+    );
   });
 });

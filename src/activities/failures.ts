@@ -43,6 +43,9 @@ export function mapFailure(
     return { type, nonRetryable: true, message: redact(error.message) };
   }
   if (!isAzureRequestError(error) && error instanceof Error && error.name === 'AlertDeliveryError') {
+    const retryable = (error as { retryable?: boolean }).retryable !== false;
+    if (!retryable)
+      return { type: FailureType.Transient, nonRetryable: true, message: redact(error.message) };
     return {
       type: FailureType.Transient,
       nonRetryable: false,

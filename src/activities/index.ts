@@ -172,7 +172,9 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
     },
 
     async sendAlert(input) {
-      return boundary('sendAlert', (ctx) => deps.alerts.send(input, ctx.cancellationSignal));
+      return boundary('sendAlert', (ctx) =>
+        deps.alerts.send(input, ctx.cancellationSignal, ctx.info.attempt),
+      );
     },
   };
 }

@@ -7,9 +7,11 @@ import { deviceResourceUrl } from './device-url';
 import { classifyAzureError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
 import { acquireOrThrottle, type WritePacer } from './pacing';
+import { assertPolicyDepth } from './policy-depth';
+import { comparableArmDocument, observedArmPolicy } from './arm-policy-resource';
 import {
-  isRecord,
   jsonEqual,
+  type PolicyDocument,
   type PolicyWriter,
   type WritePolicyOptions,
   type WritePolicyResult,
@@ -32,46 +34,12 @@ export interface ArmPolicyWriterOptions {
   readPacer?: WritePacer;
 }
 
-/** Top-level keys of an ARM resource envelope (id, name, type, properties, and the optional ones ARM adds). */
-const ARM_ENVELOPE_KEYS = new Set([
-  'id',
-  'name',
-  'type',
-  'properties',
-  'systemData',
-  'etag',
-  'location',
-  'tags',
-  'kind',
-]);
-
 /**
- * The stored policy from a GET: `properties` of an ARM resource envelope, else the body itself. An envelope
- * has an `id` naming a securityPolicies resource, or holds only envelope keys with an `id` or `type`.
+ * Whether the resource read is the desired document: compared in the document's own form, bare or ARM's
+ * resource form (see arm-policy-resource.ts).
  */
-export function storedArmPolicy(body: unknown): unknown {
-  if (!isRecord(body)) return undefined;
-  if (!isRecord(body.properties)) return body;
-  const namesThePolicy = typeof body.id === 'string' && /\/securityPolicies\//i.test(body.id);
-  const onlyEnvelopeKeys =
-    Object.keys(body).every((key) => ARM_ENVELOPE_KEYS.has(key)) &&
-    (typeof body.id === 'string' || typeof body.type === 'string');
-  return namesThePolicy || onlyEnvelopeKeys ? body.properties : body;
-}
-
-/**
- * Whether the stored policy is the desired document. A `provisioningState: Succeeded` that ARM adds to a
- * resource's properties is not part of the policy (unless the document has one itself); any other state
- * (Failed, Updating…) means the policy is not in place, so it is written again.
- */
-export function armPolicyMatches(body: unknown, document: unknown): boolean {
-  const stored = storedArmPolicy(body);
-  if (jsonEqual(stored, document)) return true;
-  if (!isRecord(stored) || typeof stored.provisioningState !== 'string') return false;
-  if (stored.provisioningState.toLowerCase() !== 'succeeded') return false;
-  if (isRecord(document) && 'provisioningState' in document) return false;
-  const { provisioningState: _added, ...policy } = stored;
-  return jsonEqual(policy, document);
+export function armPolicyMatches(body: unknown, document: PolicyDocument): boolean {
+  return jsonEqual(observedArmPolicy(body, document), comparableArmDocument(document));
 }
 
 /** Writes policies through ARM; throws AzureRequestError. */
@@ -92,6 +60,7 @@ export class ArmPolicyWriter implements PolicyWriter {
   }
 
   async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {
+    assertPolicyDepth(document, deviceId);
     const url = this.policyUrl(deviceId);
     const readContext: ClassifyContext = {
       operation: 'reading the security policy',

@@ -29,7 +29,11 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** JSON equality: same values, object key order ignored. */
+/**
+ * JSON equality: same values, object key order ignored. Own keys only, so a key such as 'constructor' or
+ * '__proto__' is compared like any other. Recurses only where both sides hold an object or array, so its
+ * depth is that of the shallower side (the document's, at most MAX_POLICY_DEPTH).
+ */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
@@ -41,5 +45,5 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const bo = b as Record<string, unknown>;
   const aKeys = Object.keys(ao).filter((k) => ao[k] !== undefined);
   const bKeys = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return aKeys.length === bKeys.length && aKeys.every((k) => k in bo && jsonEqual(ao[k], bo[k]));
+  return aKeys.length === bKeys.length && aKeys.every((k) => Object.hasOwn(bo, k) && jsonEqual(ao[k], bo[k]));
 }

@@ -7,7 +7,9 @@ import { FailureType } from '../domain/failure-codes';
 import { deviceResourceUrl } from './device-url';
 import { AzureRequestError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
+import { jsonDepth, MAX_POLICY_DEPTH } from '../domain/json-depth';
 import { acquireOrThrottle, type WritePacer } from './pacing';
+import { assertPolicyDepth } from './policy-depth';
 import {
   isRecord,
   jsonEqual,
@@ -37,7 +39,7 @@ const twinSchema = z.object({
 });
 
 /** Removes twin metadata ($metadata, $version) at any depth. */
-function withoutMetadata(value: unknown): unknown {
+export function withoutMetadata(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutMetadata);
   if (typeof value !== 'object' || value === null) return value;
   return Object.fromEntries(
@@ -48,18 +50,27 @@ function withoutMetadata(value: unknown): unknown {
 }
 
 /**
+ * Sets `key` as an own property: plain assignment of '__proto__' would set the object's prototype instead
+ * and the key would vanish from the JSON sent.
+ */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
  * The desired-property patch that turns `current` into `desired`: twin PATCH merges objects, so keys
- * that must disappear are sent as null. Pure.
+ * that must disappear are sent as null. Recurses only where both hold an object, so no deeper than
+ * `desired`. Pure.
  */
 export function twinMergePatch(current: unknown, desired: PolicyDocument): PolicyDocument {
   const patch: PolicyDocument = {};
   const currentObject = isRecord(current) ? current : {};
   for (const [key, value] of Object.entries(desired)) {
-    const before = currentObject[key];
-    patch[key] = isRecord(value) && isRecord(before) ? twinMergePatch(before, value) : value;
+    const before = Object.hasOwn(currentObject, key) ? currentObject[key] : undefined;
+    setOwn(patch, key, isRecord(value) && isRecord(before) ? twinMergePatch(before, value) : value);
   }
   for (const key of Object.keys(currentObject)) {
-    if (!(key in desired) && !key.startsWith('$')) patch[key] = null;
+    if (!Object.hasOwn(desired, key) && !key.startsWith('$')) setOwn(patch, key, null);
   }
   return patch;
 }
@@ -83,6 +94,7 @@ export class TwinPolicyWriter implements PolicyWriter {
   }
 
   async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {
+    assertPolicyDepth(document, deviceId);
     const url = this.twinUrl(deviceId);
     const signal = abortSignal ? { abortSignal } : {};
     const readContext: ClassifyContext = { operation: 'reading the device twin', deviceId, target: 'twin' };
@@ -105,8 +117,12 @@ export class TwinPolicyWriter implements PolicyWriter {
           message: `Reading the device twin of device '${deviceId}' returned an unexpected body; will retry.`,
         });
       }
-      const stored = withoutMetadata(parsed.data.properties?.desired?.[TWIN_POLICY_PROPERTY]);
-      if (jsonEqual(stored, document)) return { status: 'unchanged' };
+      const held = parsed.data.properties?.desired?.[TWIN_POLICY_PROPERTY];
+      // What the twin holds is walked only when it could equal the document: the merge patch below
+      // recurses no deeper than the document, whatever the twin holds.
+      const comparable = jsonDepth(held, 2 * MAX_POLICY_DEPTH) <= 2 * MAX_POLICY_DEPTH;
+      const stored = comparable ? withoutMetadata(held) : held;
+      if (comparable && jsonEqual(stored, document)) return { status: 'unchanged' };
 
       const patch = { properties: { desired: { [TWIN_POLICY_PROPERTY]: twinMergePatch(stored, document) } } };
       const headers: Record<string, string> = parsed.data.etag

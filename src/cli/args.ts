@@ -3,6 +3,7 @@
  * UsageErrors that name the flag, and `--help` text made from the same table.
  */
 import { parseArgs } from 'node:util';
+import { isDotSegment } from '../domain/device-id';
 import { deviceIdProblem } from '../inventory/device-id';
 import type { ConfigOverrides } from '../config';
 import type { CommandContext } from './output';
@@ -164,8 +165,10 @@ export function parseList(flag: string, value: string | undefined): string[] | u
   const items = [...new Set(value.split(',').map((item) => item.trim()))].filter((item) => item !== '');
   if (items.length === 0)
     throw new UsageError(`--${flag} needs at least one device id, like --${flag} dev-1,dev-2`);
-  const problems = items.flatMap((item) => deviceIdProblem(item) ?? []);
-  if (problems.length > 0) throw new UsageError(`--${flag}: ${problems.slice(0, 3).join('; ')}`);
+  // Ids the inventory cannot hold are reported per id by the sync (valid ones go on); '.' and '..' are refused
+  // outright, as they would address the hub itself if they ever reached a URL.
+  const dots = items.filter(isDotSegment);
+  if (dots.length > 0) throw new UsageError(`--${flag}: ${dots.map((id) => deviceIdProblem(id)).join('; ')}`);
   return items;
 }
 

@@ -1,6 +1,7 @@
 /** What most commands do first: configuration from the environment and flags, then a Temporal client. */
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client';
+import { causeChain } from '../domain/cause-chain';
 import { ConfigError, loadConfig, type Config, type ConfigOverrides } from '../config';
 import {
   CommandFailedError,
@@ -15,6 +16,28 @@ export function temporalUnreachable(config: Config, error: unknown): CommandFail
   return new CommandFailedError(
     `cannot reach Temporal at ${config.temporal.address} (namespace ${config.temporal.namespace}): ` +
       `${error instanceof Error ? error.message : String(error)}. Is the server up? Set TEMPORAL_ADDRESS or --address.`,
+  );
+}
+
+/** Whether the error (or one of its causes) says the Temporal frontend cannot be reached (gRPC UNAVAILABLE). */
+export function isTemporalUnavailable(error: unknown): boolean {
+  return causeChain(error).some(
+    (e) =>
+      e.code === GRPC_UNAVAILABLE || (typeof e.message === 'string' && /\b14 UNAVAILABLE\b/.test(e.message)),
+  );
+}
+const GRPC_UNAVAILABLE = 14;
+
+/** What an in-memory dev server does to the syncs it knew, said where a user would otherwise be puzzled. */
+export const IN_MEMORY_HISTORY_HINT =
+  'an in-memory dev server (temporal server start-dev without --db-filename) loses every workflow when it stops';
+
+/** The error (exit 1) for a Temporal server lost while watching a sync. */
+export function temporalLostWhileWaiting(config: Config, workflowId: string): CommandFailedError {
+  return new CommandFailedError(
+    `lost the connection to Temporal at ${config.temporal.address} while waiting for ${workflowId}; the sync may ` +
+      `still be running, or the server lost its history (${IN_MEMORY_HISTORY_HINT}). ` +
+      `Check with: policy-sync status --workflow-id ${workflowId}`,
   );
 }
 

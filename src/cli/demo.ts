@@ -95,7 +95,7 @@ export const demoCommand = defineCommand(
 
       step(`Starting the Azure emulator: ${devices} devices, profile ${profile}…`);
       emulator = await startEmulator({ devices, profile, seed });
-      // This process talks to the emulator over HTTPS: trust its CA next to the usual ones (Node ≥ 24.5).
+      // This process talks to the emulator over HTTPS: trust its CA next to the usual ones (Node ≥ 22.19).
       tls.setDefaultCACertificates([...tls.getCACertificates('default'), emulator.caPem]);
       step(`Emulator at ${emulator.url} (hub ${emulator.hub.name})`);
 

@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => Command> = {
   pause: () => load('./pause-resume', 'pauseCommand'),
   resume: () => load('./pause-resume', 'resumeCommand'),
   preflight: () => load('./preflight', 'preflightCommand'),
+  plan: () => load('./plan', 'planCommand'),
   'setup-rbac': () => load('./setup-rbac', 'setupRbacCommand'),
   emulator: () => load('./emulator', 'emulatorCommand'),
   demo: () => load('./demo', 'demoCommand'),
@@ -66,6 +67,10 @@ export function topLevelHelp(): string {
     [
       'preflight [--wait] [--timeout 30m] [--json]',
       'are the permissions effective at hub scope? (exit 3 if not)',
+    ],
+    [
+      'plan [--devices a,b] [--json] [--detailed-exitcode]',
+      'what a sync would write, per device, from a bulk read (writes nothing)',
     ],
     ['setup-rbac [--principal-id OID]', 'create the custom role and its assignment, wait for propagation'],
     [

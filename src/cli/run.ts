@@ -1,7 +1,12 @@
 /** `policy-sync run`: starts one sync now, optionally watching it to the end. */
 import { CONNECTION_FLAGS, defineCommand, parseList } from './args';
-import { withClient } from './context';
-import { ExitCode } from './errors';
+import {
+  IN_MEMORY_HISTORY_HINT,
+  isTemporalUnavailable,
+  temporalLostWhileWaiting,
+  withClient,
+} from './context';
+import { CommandFailedError, ExitCode } from './errors';
 import { colorsFor, note, printJson } from './output';
 import { findRunningSync, loadSyncConfig, startManualSync, syncInput } from './sync-runs';
 import { reportOutcome, watchWithProgress } from './watch';
@@ -63,7 +68,19 @@ export const runCommand = defineCommand(
         ctx,
         `Started ${workflowId} on task queue ${config.temporal.taskQueue}; watching (Ctrl-C stops watching, not the sync)`,
       );
-      const outcome = await watchWithProgress(client, workflowId, ctx);
+      let outcome;
+      try {
+        outcome = await watchWithProgress(client, workflowId, ctx);
+      } catch (error) {
+        if (isTemporalUnavailable(error)) throw temporalLostWhileWaiting(config, workflowId);
+        // The server came back without the sync: an in-memory dev server restarted.
+        if ((error as Error).name === 'WorkflowNotFoundError')
+          throw new CommandFailedError(
+            `Temporal at ${config.temporal.address} no longer knows ${workflowId} while waiting for it: ` +
+              `the server lost its history (${IN_MEMORY_HISTORY_HINT})`,
+          );
+        throw error;
+      }
       return reportOutcome(ctx, workflowId, outcome, values.json);
     });
   },

@@ -4,6 +4,7 @@
  * so a slow sync is never doubled; an explicit catch-up window, so a server that was down for a day
  * runs one sync when it comes back, not six.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
@@ -29,8 +30,10 @@ import {
 import { loadCliConfig, withClient } from './context';
 import { formatDuration } from './duration';
 import { CommandFailedError, ExitCode, UsageError } from './errors';
-import { colorsFor, printJson, type CommandContext } from './output';
+import { colorsFor, note, printJson, type CommandContext } from './output';
+import { triggerOutcome } from './trigger-outcome';
 import {
+  findRunningSyncs,
   loadSyncConfig,
   scheduleIdFor,
   syncInput,
@@ -301,6 +304,9 @@ export const scheduleUnpauseCommand = pauseLikeCommand('unpause');
 
 const TRIGGER_OVERLAPS = ['skip', 'buffer-one'] as const;
 
+/** How long `schedule trigger` looks for what its trigger came to. */
+const TRIGGER_LOOK_MS = 10_000;
+
 export const scheduleTriggerCommand = defineCommand(
   {
     name: 'schedule trigger',
@@ -316,21 +322,59 @@ export const scheduleTriggerCommand = defineCommand(
       },
       ...scheduleFlags,
     },
-    notes: ['Exit codes: 0 triggered; 1 no such schedule; 2 bad usage or configuration.'],
+    notes: [
+      'Prints what the trigger came to: the workflow id it started, or that it was skipped because the ' +
+        "schedule's previous run is still running (or buffered behind it).",
+      'Exit codes: 0 triggered (started, skipped or buffered); 1 no such schedule; 2 bad usage or configuration.',
+    ],
   },
   async (values, ctx) => {
     const choice = parseChoiceFlag('overlap', values.overlap, TRIGGER_OVERLAPS) ?? 'skip';
     const overlap = choice === 'skip' ? ScheduleOverlapPolicy.SKIP : ScheduleOverlapPolicy.BUFFER_ONE;
-    return withSchedule(ctx, values, async (handle, scheduleId) => {
+    return withSchedule(ctx, values, async (handle, scheduleId, config, client) => {
+      const before = (await handle.describe()).info;
       await handle.trigger(overlap);
-      if (values.json) printJson(ctx, { result: 'triggered', scheduleId, overlap });
-      else
+      let outcome = triggerOutcome(before, before);
+      for (const deadline = Date.now() + TRIGGER_LOOK_MS; Date.now() < deadline;) {
+        await sleep(250);
+        outcome = triggerOutcome(before, (await handle.describe()).info);
+        if (outcome.result !== 'pending') break;
+      }
+      // SKIP only sees the schedule's own runs: a manual sync of the hub does not stop a scheduled one.
+      const manual =
+        outcome.result === 'started'
+          ? (await findRunningSyncs(client, config.hub.name).catch(() => []))
+              .map((ref) => ref.workflowId)
+              .filter((id) => id !== outcome.workflowId && !outcome.running.includes(id))
+          : [];
+      if (values.json) {
+        printJson(ctx, {
+          result: outcome.result === 'started' ? 'triggered' : outcome.result,
+          scheduleId,
+          overlap,
+          ...(outcome.result === 'started'
+            ? { workflowId: outcome.workflowId }
+            : { running: outcome.running }),
+          ...(manual.length > 0 ? { alsoRunning: manual } : {}),
+        });
+      } else {
+        const running = outcome.running.join(', ') || 'none seen';
         ctx.stdout.write(
-          `Triggered schedule ${scheduleId} with overlap ${overlap}: ` +
-            (overlap === ScheduleOverlapPolicy.SKIP
-              ? 'skipped if a sync of the hub is already running\n'
-              : 'if a sync is running, this one starts when it ends\n'),
+          outcome.result === 'started'
+            ? `Triggered schedule ${scheduleId} with overlap ${overlap}: started ${outcome.workflowId}\n`
+            : outcome.result === 'skipped'
+              ? `Triggered schedule ${scheduleId} with overlap SKIP: skipped, the schedule's previous run is still running (${running})\n`
+              : overlap === ScheduleOverlapPolicy.BUFFER_ONE
+                ? `Triggered schedule ${scheduleId} with overlap BUFFER_ONE: buffered, it starts when the schedule's running sync ends (${running})\n`
+                : `Triggered schedule ${scheduleId}: no run started within ${TRIGGER_LOOK_MS / 1000} s; see policy-sync schedule describe\n`,
         );
+        if (manual.length > 0)
+          note(
+            ctx,
+            `Note: ${manual.join(', ')} (not started by the schedule) is also syncing hub ${config.hub.name}; ` +
+              "overlap SKIP covers only the schedule's own runs, so both write (policy-sync pause holds every running sync)",
+          );
+      }
       return ExitCode.Ok;
     });
   },

@@ -1,7 +1,7 @@
 /** `policy-sync status`: live metrics of the hub's running sync, else of its last one. */
 import type { Client } from '@temporalio/client';
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand } from './args';
-import { loadCliConfig, withClient } from './context';
+import { IN_MEMORY_HISTORY_HINT, loadCliConfig, withClient } from './context';
 import { CommandFailedError, ExitCode } from './errors';
 import { colorsFor, printJson, renderMetrics, renderSummary, type CommandContext } from './output';
 import {
@@ -72,7 +72,11 @@ async function resolveSync(client: Client, hub: string, workflowId: string | und
     }
   }
   const ref = await findLatestSync(client, hub);
-  if (!ref) throw new CommandFailedError(`no sync of hub ${hub} found; start one with: policy-sync run`);
+  if (!ref)
+    throw new CommandFailedError(
+      `no sync of hub ${hub} found; start one with: policy-sync run ` +
+        `(if syncs ran before: ${IN_MEMORY_HISTORY_HINT}, and forgets them on restart)`,
+    );
   return ref;
 }
 

@@ -146,18 +146,27 @@ function hubQuery(hub: string): string {
 
 /** The hub's running sync, if any. */
 export async function findRunningSync(client: Client, hub: string): Promise<SyncRef | undefined> {
+  return (await findRunningSyncs(client, hub, 1))[0];
+}
+
+/**
+ * Every running sync of the hub (manual and scheduled may run side by side), oldest first; at most `limit`.
+ */
+export async function findRunningSyncs(client: Client, hub: string, limit = 100): Promise<SyncRef[]> {
+  const refs: SyncRef[] = [];
   for await (const info of client.workflow.list({
     query: `${hubQuery(hub)} AND ExecutionStatus='Running'`,
-    pageSize: 10,
+    pageSize: Math.min(limit, 100),
   })) {
-    return {
+    refs.push({
       workflowId: info.workflowId,
       runId: info.runId,
       status: info.status.name,
       startTime: info.startTime,
-    };
+    });
+    if (refs.length >= limit) break;
   }
-  return undefined;
+  return refs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
 }
 
 /** The hub's running sync, else the one that started last. */

@@ -6,7 +6,8 @@ import {
   type ArmCaller,
   type ArmTarget,
 } from './arm-paths';
-import { isJsonObject, type DeviceRecord } from './devices';
+import { continuationExpired, decodeContinuation, encodeContinuation } from './continuation';
+import { isJsonObject, type DeviceRecord, type JsonObject } from './devices';
 import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
 import type { EmulatorWorld } from './world';
 
@@ -44,10 +45,7 @@ export function handleSecurityPolicyRequest(
   if (!hasAccess(world, caller.objectId, resourceScope, action, 'action'))
     throw authorizationFailed(caller, action, resourceScope);
 
-  if (target.deviceId === undefined) {
-    const written = world.devices.list().filter((device) => device.policy !== null);
-    return { status: 200, body: { value: written.map((device) => renderPolicy(world, device)) } };
-  }
+  if (target.deviceId === undefined) return listPolicies(request, world);
   request.note.deviceId = target.deviceId;
   const device = world.devices.get(target.deviceId);
   if (!device) {
@@ -62,9 +60,19 @@ export function handleSecurityPolicyRequest(
       if (device.policy === null) throw resourceNotFound(world, device.deviceId);
       return { status: 200, body: renderPolicy(world, device) };
     case 'PUT': {
-      const document = readPolicyDocument(request);
+      const { properties, resourceFields } = readPolicyDocument(request);
       const created = device.policy === null;
-      device.policy = document;
+      device.policy = properties;
+      device.policyResourceFields = resourceFields;
+      const at = new Date(world.now()).toISOString();
+      device.policySystemData = {
+        createdBy: device.policySystemData?.createdBy ?? caller.objectId,
+        createdByType: 'Application',
+        createdAt: device.policySystemData?.createdAt ?? at,
+        lastModifiedBy: caller.objectId,
+        lastModifiedByType: 'Application',
+        lastModifiedAt: at,
+      };
       device.armWrites++;
       return { status: created ? 201 : 200, body: renderPolicy(world, device) };
     }
@@ -72,10 +80,55 @@ export function handleSecurityPolicyRequest(
       if (device.policy === null) return { status: 204 };
       const body = renderPolicy(world, device);
       device.policy = null;
+      device.policySystemData = null;
+      device.policyResourceFields = {};
       device.armWrites++;
       return { status: 200, body };
     }
   }
+}
+
+/**
+ * ARM's list contract: `{ value: [resource, …], nextLink? }`, each resource as a single GET returns it,
+ * `nextLink` an absolute URL carrying `$skiptoken` until the last page. Only devices with a policy appear.
+ */
+function listPolicies(request: EmulatorRequest, world: EmulatorWorld): EmulatorResponse {
+  const { listing } = world.faults.current;
+  if (listing.armListUnsupported) {
+    throw new EmulatorHttpError(
+      405,
+      'MethodNotAllowed',
+      `The requested resource does not support http method 'GET' on the collection '${resourceType}'.`,
+    );
+  }
+  const skipToken = request.query.get('$skiptoken') ?? request.query.get('$skipToken');
+  let offset = 0;
+  if (skipToken !== null) {
+    const continuation = decodeContinuation(skipToken);
+    if (continuation === 'invalid') {
+      throw new EmulatorHttpError(400, 'InvalidSkipToken', 'The $skiptoken is not valid.');
+    }
+    if (continuationExpired(continuation, listing.continuationTtlMs, world.now())) {
+      throw new EmulatorHttpError(
+        400,
+        'InvalidSkipToken',
+        `The $skiptoken has expired (continuations are valid for ${listing.continuationTtlMs} ms); list the collection again from its first page.`,
+      );
+    }
+    offset = continuation.offset;
+  }
+  const written = world.devices.list().filter((device) => device.policy !== null);
+  const page = written.slice(offset, offset + listing.armPageSize);
+  const body: Record<string, unknown> = { value: page.map((device) => renderPolicy(world, device)) };
+  const next = offset + listing.armPageSize;
+  if (next < written.length) {
+    const query = new URLSearchParams({
+      'api-version': request.query.get('api-version') ?? '',
+      $skiptoken: encodeContinuation({ offset: next, issuedAtMs: world.now() }),
+    });
+    body['nextLink'] = `${world.url}${world.hub.scope}/securityPolicies?${query.toString()}`;
+  }
+  return { status: 200, body };
 }
 
 function operationFor(method: string): 'read' | 'write' | 'delete' | undefined {
@@ -85,7 +138,10 @@ function operationFor(method: string): 'read' | 'write' | 'delete' | undefined {
   return undefined;
 }
 
-function readPolicyDocument(request: EmulatorRequest): unknown {
+function readPolicyDocument(request: EmulatorRequest): {
+  properties: JsonObject;
+  resourceFields: JsonObject;
+} {
   if (request.body.length > maxPolicyDocumentBytes) {
     throw new EmulatorHttpError(
       400,
@@ -101,15 +157,32 @@ function readPolicyDocument(request: EmulatorRequest): unknown {
       'The request content was invalid and could not be deserialized: the policy document must be a JSON object.',
     );
   }
-  return parsed.value;
+  const body = parsed.value;
+  // ARM's resource form `{"properties": {…}}` sets the resource's properties (and tags, location, kind;
+  // id, name, type and etag are the server's); any other object is the policy document itself (the
+  // seed's contract), which becomes the properties.
+  if (!isJsonObject(body.properties) || !Object.keys(body).every((key) => resourceBodyKeys.has(key))) {
+    return { properties: body, resourceFields: {} };
+  }
+  const resourceFields = Object.fromEntries(
+    Object.entries(body).filter(([key]) => writableResourceKeys.has(key)),
+  ) as JsonObject;
+  return { properties: body.properties, resourceFields };
 }
 
+/** Top-level keys of an ARM resource body a client may send, and those of them it may set. */
+const writableResourceKeys = new Set(['location', 'tags', 'kind']);
+const resourceBodyKeys = new Set(['id', 'name', 'type', 'properties', 'etag', ...writableResourceKeys]);
+
+/** ARM's GET of a proxy resource: id, name, type, properties and systemData. */
 function renderPolicy(world: EmulatorWorld, device: DeviceRecord): Record<string, unknown> {
   return {
     id: `${world.hub.scope}/securityPolicies/${device.deviceId}`,
     name: device.deviceId,
     type: resourceType,
+    ...structuredClone(device.policyResourceFields),
     properties: structuredClone(device.policy),
+    ...(device.policySystemData ? { systemData: { ...device.policySystemData } } : {}),
   };
 }
 

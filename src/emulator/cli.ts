@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
+import { deviceFaultProblems } from './device-settings';
 import {
   emulatorProfileNames,
   faultOverridesSchema,
+  resolveFaultSettings,
   type EmulatorProfileName,
   type FaultOverrides,
 } from './fault-settings';
@@ -34,7 +36,11 @@ Options:
   --seed N             seed of every random fault decision (default 1)
   --catalog NAME       seed | public: public has no securityPolicies (default seed)
   --token-lifetime S   expires_in of issued tokens, in seconds (default 3600)
-  --faults JSON        fault overrides on top of the profile, e.g. '{"latency":{"fixedMs":50}}'
+  --faults JSON        fault overrides on top of the profile, e.g. '{"latency":{"fixedMs":50}}';
+                       the simulated devices' answers to desired writes too, e.g.
+                       '{"devices":{"offlineRatio":0.1,"rejectRatio":0.05,"slowRatio":0.02}}'
+                       (also minDelayMs 500, maxDelayMs 5000, slowDelayMs 180000, errorRatio,
+                       acknowledge true)
   --state-dir DIR      where ca.pem, ca-bundle.pem, devices.json and policies.json go (default: a temp dir)
   --no-grant           do not give the principal its role assignment at start
   -h, --help           this text
@@ -162,7 +168,12 @@ export function parseEmulatorArgs(argv: string[]): ParsedArgs {
   if (values.faults !== undefined) {
     const faults = parseFaults(values.faults);
     if (typeof faults === 'string') problems.push(`--faults ${faults}`);
-    else options.faults = faults;
+    else {
+      options.faults = faults;
+      const profile = options.profile ?? 'calm';
+      for (const problem of deviceFaultProblems(resolveFaultSettings(profile, faults).devices))
+        problems.push(`--faults ${problem}`);
+    }
   }
   if (values.host !== undefined) {
     if (isHostName(values.host)) options.host = values.host;

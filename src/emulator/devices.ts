@@ -9,17 +9,39 @@ export interface TwinState {
   desiredVersion: number;
   desiredUpdatedAt: string;
   reported: JsonObject;
+  /** The reported section's own $version and last change: the simulated device moves them (device-agents.ts). */
+  reportedVersion: number;
+  reportedUpdatedAt: string;
 }
+
+/** Who created and last changed an ARM resource, and when, as ARM reports it. */
+export interface ArmSystemData {
+  createdBy: string;
+  createdByType: 'Application';
+  createdAt: string;
+  lastModifiedBy: string;
+  lastModifiedByType: 'Application';
+  lastModifiedAt: string;
+}
+
+export type ConnectionState = 'Connected' | 'Disconnected';
 
 export interface DeviceRecord {
   deviceId: string;
   /** The policy the inventory names for this device (tags.securityPolicy). */
   policyName: string;
-  /** The securityPolicies resource: null until written. */
+  /** The securityPolicies resource's properties (the policy document): null until written. */
   policy: unknown;
+  /** ARM's systemData of the resource: null while there is none. */
+  policySystemData: ArmSystemData | null;
+  /** Top-level fields of the resource a client may set besides properties (tags, location, kind). */
+  policyResourceFields: JsonObject;
   armWrites: number;
   twinWrites: number;
   twin: TwinState;
+  /** Kept by the simulated device (device-agents.ts). */
+  connectionState: ConnectionState;
+  connectionStateUpdatedAt: string;
 }
 
 /** The policy documents the inventory files carry: small, like the seed's. */
@@ -95,6 +117,8 @@ export class DeviceRegistry {
       deviceId,
       policyName,
       policy: null,
+      policySystemData: null,
+      policyResourceFields: {},
       armWrites: 0,
       twinWrites: 0,
       twin: {
@@ -104,7 +128,11 @@ export class DeviceRegistry {
         desiredVersion: 1,
         desiredUpdatedAt: nowIso,
         reported: { firmwareVersion: '1.4.2' },
+        reportedVersion: 1,
+        reportedUpdatedAt: nowIso,
       },
+      connectionState: 'Connected',
+      connectionStateUpdatedAt: nowIso,
     });
   }
 
@@ -114,6 +142,25 @@ export class DeviceRegistry {
 
   list(): DeviceRecord[] {
     return this.order.map((id) => this.devices.get(id)).filter((device) => device !== undefined);
+  }
+
+  /**
+   * Changes a device's stored policy behind the product's back (drift): the securityPolicies resource, or
+   * the twin's desired `securityPolicy` (a new desired version). Not counted as a write. null removes it.
+   */
+  tamper(deviceId: string, document: JsonObject | null, target: 'arm' | 'twin', nowIso: string): void {
+    const device = this.devices.get(deviceId);
+    if (!device) throw new RangeError(`no device '${deviceId}' in the hub`);
+    if (target === 'arm') {
+      device.policy = document === null ? null : structuredClone(document);
+      return;
+    }
+    const { twin } = device;
+    const { securityPolicy: _previous, ...rest } = twin.desired;
+    twin.desired = document === null ? rest : { ...rest, securityPolicy: structuredClone(document) };
+    twin.desiredVersion++;
+    twin.desiredUpdatedAt = nowIso;
+    twin.version++;
   }
 
   /** The inventory as DEVICES_FILE carries it. */
@@ -138,7 +185,7 @@ export function renderTwin(device: DeviceRecord): JsonObject {
     deviceEtag: Buffer.from(`${device.deviceId}:1`).toString('base64'),
     status: 'enabled',
     statusUpdateTime: '0001-01-01T00:00:00Z',
-    connectionState: 'Disconnected',
+    connectionState: device.connectionState,
     lastActivityTime: '0001-01-01T00:00:00Z',
     cloudToDeviceMessageCount: 0,
     authenticationType: 'sas',
@@ -154,8 +201,8 @@ export function renderTwin(device: DeviceRecord): JsonObject {
       },
       reported: {
         ...structuredClone(twin.reported),
-        $metadata: { $lastUpdated: twin.desiredUpdatedAt },
-        $version: 1,
+        $metadata: { $lastUpdated: twin.reportedUpdatedAt },
+        $version: twin.reportedVersion,
       },
     },
     capabilities: { iotEdge: false },
@@ -166,19 +213,28 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** RFC 7386 JSON merge patch, as IoT Hub applies it to tags and desired properties: null removes a key. */
+/**
+ * RFC 7386 JSON merge patch, as IoT Hub applies it to tags and desired properties: null removes a key.
+ * Keys are defined, not assigned, so '__proto__' stays a key like any other.
+ */
 export function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {
   const result: JsonObject = { ...target };
   for (const [key, value] of Object.entries(patch)) {
     if (key.startsWith('$')) continue;
     if (value === null) {
       delete result[key];
-    } else if (isJsonObject(value)) {
-      const current = result[key];
-      result[key] = mergePatch(isJsonObject(current) ? current : {}, value);
-    } else {
-      result[key] = structuredClone(value);
+      continue;
     }
+    const current = Object.hasOwn(result, key) ? result[key] : undefined;
+    const merged = isJsonObject(value)
+      ? mergePatch(isJsonObject(current) ? current : {}, value)
+      : structuredClone(value);
+    Object.defineProperty(result, key, {
+      value: merged,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return result;
 }
@@ -187,23 +243,31 @@ export function jsonByteLength(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value));
 }
 
-/** A parsed `SELECT * FROM devices [WHERE a = 'x' AND b = 'y']`. */
+/** A parsed `SELECT * | <path> [AS alias], … FROM devices [WHERE a = 'x' AND b = 'y']`. */
 export interface DeviceQuery {
+  /** The projected columns; undefined for `SELECT *` (whole twins). */
+  projection?: { path: string[]; name: string }[];
   conditions: { path: string[]; value: string | number | boolean }[];
 }
 
-/** The subset of IoT Hub's query language the emulator understands; undefined for anything else. */
+const pathPattern = String.raw`[A-Za-z$][\w$]*(?:\.[A-Za-z$][\w$]*)*`;
+
+/**
+ * The subset of IoT Hub's query language the emulator understands; undefined for anything else. An
+ * un-aliased column is named after the last segment of its path, as IoT Hub names it.
+ */
 export function parseDeviceQuery(text: string): DeviceQuery | undefined {
-  const match = /^\s*select\s+\*\s+from\s+devices(?:\s+where\s+(.+?))?\s*$/is.exec(text);
-  if (!match) return undefined;
-  const where = match[1];
-  if (!where) return { conditions: [] };
+  const match = /^\s*select\s+(.+?)\s+from\s+devices(?:\s+where\s+(.+?))?\s*$/is.exec(text);
+  if (!match?.[1]) return undefined;
+  const projection = parseProjection(match[1]);
+  if (projection === 'invalid') return undefined;
+  const where = match[2];
   const conditions: DeviceQuery['conditions'] = [];
-  for (const clause of where.split(/\s+and\s+/i)) {
-    const condition =
-      /^\s*([A-Za-z$][\w$]*(?:\.[A-Za-z$][\w$]*)*)\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)\s*$/i.exec(
-        clause,
-      );
+  for (const clause of where ? where.split(/\s+and\s+/i) : []) {
+    const condition = new RegExp(
+      String.raw`^\s*(${pathPattern})\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false)\s*$`,
+      'i',
+    ).exec(clause);
     if (!condition?.[1] || !condition[2]) return undefined;
     const literal = condition[2];
     const value = literal.startsWith("'")
@@ -213,15 +277,42 @@ export function parseDeviceQuery(text: string): DeviceQuery | undefined {
         : Number(literal);
     conditions.push({ path: condition[1].split('.'), value });
   }
-  return { conditions };
+  return projection ? { projection, conditions } : { conditions };
+}
+
+function parseProjection(list: string): DeviceQuery['projection'] | 'invalid' {
+  if (list.trim() === '*') return undefined;
+  const columns: NonNullable<DeviceQuery['projection']> = [];
+  for (const item of list.split(',')) {
+    const column = new RegExp(String.raw`^\s*(${pathPattern})(?:\s+as\s+([A-Za-z_][\w]*))?\s*$`, 'i').exec(
+      item,
+    );
+    if (!column?.[1]) return 'invalid';
+    const path = column[1].split('.');
+    columns.push({ path, name: column[2] ?? path[path.length - 1] ?? column[1] });
+  }
+  return columns;
+}
+
+function valueAt(document: unknown, path: readonly string[]): unknown {
+  let current = document;
+  for (const segment of path) current = isJsonObject(current) ? current[segment] : undefined;
+  return current;
+}
+
+/** A twin as the projection shows it; a path the twin does not have is left out of the row. */
+export function projectTwin(
+  twin: JsonObject,
+  projection: NonNullable<DeviceQuery['projection']>,
+): JsonObject {
+  const row: JsonObject = {};
+  for (const { path, name } of projection) {
+    const value = valueAt(twin, path);
+    if (value !== undefined) row[name] = structuredClone(value);
+  }
+  return row;
 }
 
 export function twinMatches(twin: JsonObject, query: DeviceQuery): boolean {
-  return query.conditions.every(({ path, value }) => {
-    let current: unknown = twin;
-    for (const segment of path) {
-      current = isJsonObject(current) ? current[segment] : undefined;
-    }
-    return current === value;
-  });
+  return query.conditions.every(({ path, value }) => valueAt(twin, path) === value);
 }

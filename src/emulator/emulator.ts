@@ -5,9 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOperationCatalog, type CatalogName } from './catalog';
 import { createCertificates } from './certificates';
+import { DeviceAgents } from './device-agents';
+import { deviceFaultProblems } from './device-settings';
 import { DeviceRegistry, policyDocuments } from './devices';
 import { FaultInjector } from './fault-injector';
-import { emulatorProfileNames, type EmulatorProfileName, type FaultOverrides } from './fault-settings';
+import {
+  emulatorProfileNames,
+  resolveFaultSettings,
+  type EmulatorProfileName,
+  type FaultOverrides,
+} from './fault-settings';
 import {
   createHub,
   createPrincipal,
@@ -16,7 +23,7 @@ import {
   type EmulatorHub,
   type EmulatorPrincipal,
 } from './identities';
-import { collectState, type EmulatorState } from './introspection';
+import { collectState, type EmulatorState, type TamperTarget } from './introspection';
 import { RequestJournal, type RequestRecord } from './journal';
 import { RbacStore } from './rbac';
 import { createHttpsServer, createRequestListener, listen } from './server';
@@ -78,8 +85,24 @@ export interface Emulator {
   reset(options?: { devices?: number }): void;
   /** Same as POST /_emulator/profile. */
   setProfile(profile: EmulatorProfileName, faults?: FaultOverrides): void;
+  /**
+   * Same as POST /_emulator/tamper: sets a device's stored policy (`arm`, the default: the securityPolicies
+   * resource; `twin`: desired.securityPolicy) without counting a write; null removes it. RangeError for an
+   * unknown device.
+   */
+  tamperPolicy(deviceId: string, document: Record<string, unknown> | null, target?: TamperTarget): void;
   /** Registers devices with the given ids (never written, policy as their position says) and rewrites DEVICES_FILE. */
   registerDevices(deviceIds: readonly string[]): void;
+  /**
+   * Same as POST /_emulator/devices/reconnect: every Disconnected device connects and answers the desired
+   * version it missed. Returns their ids.
+   */
+  reconnectDevices(): string[];
+  /**
+   * Same as POST /_emulator/devices/{id}/reset: the device drops its reported securityPolicy and what it
+   * applied, and answers again only at the next write. RangeError for an unknown device.
+   */
+  resetDevice(deviceId: string): void;
   /** Every access token ever issued, for tests that look for leaks. */
   issuedTokens(): string[];
   requestLog(): RequestRecord[];
@@ -107,6 +130,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const authority = `${isIP(settings.publicHost) === 6 ? `[${settings.publicHost}]` : settings.publicHost}:${port}`;
   const url = `https://${authority}`;
 
+  const devices = new DeviceRegistry(settings.devices, new Date().toISOString());
+  const faults = new FaultInjector(settings.seed, settings.profile, options.faults);
   const world: EmulatorWorld = {
     url,
     principal: createPrincipal(),
@@ -114,8 +139,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     catalog: loadOperationCatalog(settings.catalog),
     tokens: new TokenStore(),
     rbac: new RbacStore(),
-    devices: new DeviceRegistry(settings.devices, new Date().toISOString()),
-    faults: new FaultInjector(settings.seed, settings.profile, options.faults),
+    devices,
+    agents: new DeviceAgents({
+      seed: settings.seed,
+      devices,
+      settings: () => faults.current.devices,
+      now: () => Date.now(),
+    }),
+    faults,
     journal: new RequestJournal(),
     tokenLifetimeSeconds: settings.tokenLifetimeSeconds,
     grantOnStart: settings.grantOnStart,
@@ -142,6 +173,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const count = resetOptions.devices ?? world.devices.list().length;
       if (!Number.isInteger(count) || count < 0) throw new RangeError('devices must be a whole number ≥ 0');
       world.devices.populate(count, new Date(world.now()).toISOString());
+      world.agents.reset();
       writeInventory();
       seedRoleAssignments(world);
       world.faults.reset();
@@ -151,11 +183,26 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     setProfile: (profile: EmulatorProfileName, faults?: FaultOverrides) => {
       if (!emulatorProfileNames.includes(profile))
         throw new RangeError(`unknown profile '${String(profile)}'`);
+      const problems = deviceFaultProblems(resolveFaultSettings(profile, faults).devices);
+      if (problems.length > 0) throw new RangeError(problems.join('; '));
       world.faults.setProfile(profile, faults);
+      world.agents.sync();
+    },
+    reconnectDevices: () => world.agents.reconnectDevices(),
+    resetDevice: (deviceId: string) => {
+      if (!world.agents.resetDevice(deviceId)) throw new RangeError(`no device '${deviceId}'`);
     },
     registerDevices: (deviceIds: readonly string[]) => {
       world.devices.register(deviceIds, new Date(world.now()).toISOString());
+      world.agents.sync();
       writeInventory();
+    },
+    tamperPolicy: (
+      deviceId: string,
+      document: Record<string, unknown> | null,
+      target: TamperTarget = 'arm',
+    ) => {
+      world.devices.tamper(deviceId, document, target, new Date(world.now()).toISOString());
     },
   };
   server.on('request', createRequestListener(world, controls));
@@ -191,10 +238,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reset: controls.reset,
     setProfile: controls.setProfile,
     registerDevices: controls.registerDevices,
+    reconnectDevices: controls.reconnectDevices,
+    resetDevice: controls.resetDevice,
+    tamperPolicy: controls.tamperPolicy,
     issuedTokens: () => world.tokens.all(),
     requestLog: () => world.journal.all(),
     close: () => {
       closing ??= (async () => {
+        world.agents.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
@@ -247,6 +298,8 @@ function validateOptions(options: EmulatorOptions): ResolvedOptions {
   if (resolved.catalog !== 'seed' && resolved.catalog !== 'public')
     problems.push("catalog must be 'seed' or 'public'");
   if (!(resolved.tokenLifetimeSeconds > 0)) problems.push('tokenLifetimeSeconds must be > 0');
+  if (emulatorProfileNames.includes(resolved.profile))
+    problems.push(...deviceFaultProblems(resolveFaultSettings(resolved.profile, options.faults).devices));
   if (problems.length > 0) throw new RangeError(`Invalid emulator options: ${problems.join('; ')}`);
   return resolved;
 }

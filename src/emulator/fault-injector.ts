@@ -45,6 +45,7 @@ export class FaultInjector {
   private streams!: Record<'transient' | 'propagation' | 'latency', RandomSource>;
   private armBuckets = new Map<string, TokenBucketState>();
   private twinBucket: TokenBucketState | undefined;
+  private queryBucket: TokenBucketState | undefined;
   /** When the current settings took effect: an Entra ID outage runs from here. */
   private settingsSinceMs = Date.now();
   counters: FaultCounters = emptyCounters();
@@ -73,6 +74,7 @@ export class FaultInjector {
     this.settingsSinceMs = Date.now();
     this.armBuckets.clear();
     this.twinBucket = undefined;
+    this.queryBucket = undefined;
   }
 
   /** How the token endpoint answers during an Entra ID outage, or undefined outside one. */
@@ -88,6 +90,7 @@ export class FaultInjector {
     this.reseed();
     this.armBuckets.clear();
     this.twinBucket = undefined;
+    this.queryBucket = undefined;
     this.counters = emptyCounters();
   }
 
@@ -141,6 +144,15 @@ export class FaultInjector {
     if (!rate) return { allowed: true, remaining: 0, retryAfterSeconds: 0 };
     const decision = takeToken(this.twinBucket, { burst: rate, refillPerSec: rate }, nowMs);
     this.twinBucket = decision.state;
+    return decision;
+  }
+
+  /** One device query against the hub's per-minute query budget (a full minute's worth may come at once). */
+  takeQuery(nowMs: number): ThrottleDecision {
+    const perMinute = this.settings.listing.queriesPerMinute;
+    if (!perMinute) return { allowed: true, remaining: 0, retryAfterSeconds: 0 };
+    const decision = takeToken(this.queryBucket, { burst: perMinute, refillPerSec: perMinute / 60 }, nowMs);
+    this.queryBucket = decision.state;
     return decision;
   }
 

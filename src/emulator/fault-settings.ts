@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultDeviceFault, deviceFaultOverridesSchema, type DeviceFault } from './device-settings';
 import type { TokenBucketSettings } from './token-bucket';
 
 export type { TokenBucketSettings } from './token-bucket';
@@ -57,12 +58,35 @@ export interface EntraFault {
   outageRetryAfterSeconds: number;
 }
 
+/**
+ * Bulk reads: ARM's list of the hub's securityPolicies and IoT Hub's device query. Page sizes, the query
+ * throttle, continuations that expire, and a hub that refuses the bulk read (so clients fall back to
+ * per-device reads).
+ */
+export interface ListingFault {
+  /** Items per page of ARM's securityPolicies list (`nextLink` carries the rest). */
+  armPageSize: number;
+  /** The largest device query page, whatever `x-ms-max-item-count` asks. */
+  queryPageCap: number;
+  /** IoT Hub's device query throttle for the hub (S1: 20 per minute per unit); null turns it off. */
+  queriesPerMinute: number | null;
+  /** A continuation (`$skiptoken`, `x-ms-continuation`) older than this is refused with 400; 0: never. */
+  continuationTtlMs: number;
+  /** ARM refuses the collection GET with 405, as for a resource type without a list operation. */
+  armListUnsupported: boolean;
+  /** IoT Hub refuses projection queries with 400, as a hub that cannot parse them. */
+  queryUnsupported: boolean;
+}
+
 export interface FaultSettings {
   propagation: PropagationFault;
   throttling: ThrottlingFault;
   transient: TransientFault;
   latency: LatencyFault;
   entra: EntraFault;
+  /** The simulated devices' acknowledgements (device-settings.ts); the same in every profile. */
+  devices: DeviceFault;
+  listing: ListingFault;
 }
 
 /** Overrides on top of a profile: each fault, and each field of a fault, can be set alone. */
@@ -82,6 +106,16 @@ const noTransient: TransientFault = {
 };
 const noLatency: LatencyFault = { fixedMs: 0, jitterMs: 0 };
 const noEntraOutage: EntraFault = { outageMs: 0, outageStatus: 500, outageRetryAfterSeconds: 0 };
+const plainListing: ListingFault = {
+  armPageSize: 100,
+  queryPageCap: 1000,
+  queriesPerMinute: null,
+  continuationTtlMs: 0,
+  armListUnsupported: false,
+  queryUnsupported: false,
+};
+/** IoT Hub S1's query throttle: 20 per minute per unit (one unit). */
+const throttledListing: ListingFault = { ...plainListing, queriesPerMinute: 20 };
 
 /** ARM's documented subscription buckets and IoT Hub's twin update rate. */
 const azureThrottling: ThrottlingFault = {
@@ -104,6 +138,8 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
     transient: noTransient,
     latency: noLatency,
     entra: noEntraOutage,
+    devices: defaultDeviceFault,
+    listing: plainListing,
   },
   seed: {
     propagation: { delayMs: 3_000, flakyWindowMs: 15_000, flakyRatio: 0.6 },
@@ -111,6 +147,8 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
     transient: noTransient,
     latency: { fixedMs: 2, jitterMs: 8 },
     entra: noEntraOutage,
+    devices: defaultDeviceFault,
+    listing: plainListing,
   },
   throttled: {
     propagation: noPropagation,
@@ -118,6 +156,8 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
     transient: noTransient,
     latency: noLatency,
     entra: noEntraOutage,
+    devices: defaultDeviceFault,
+    listing: throttledListing,
   },
   hostile: {
     propagation: { delayMs: 2_000, flakyWindowMs: 8_000, flakyRatio: 0.3 },
@@ -131,6 +171,8 @@ export const emulatorProfiles: Readonly<Record<EmulatorProfileName, FaultSetting
     },
     latency: { fixedMs: 5, jitterMs: 25 },
     entra: noEntraOutage,
+    devices: defaultDeviceFault,
+    listing: throttledListing,
   },
 };
 
@@ -146,6 +188,8 @@ export function resolveFaultSettings(
     transient: { ...base.transient, ...overrides.transient },
     latency: { ...base.latency, ...overrides.latency },
     entra: { ...base.entra, ...overrides.entra },
+    devices: { ...base.devices, ...overrides.devices },
+    listing: { ...base.listing, ...overrides.listing },
   };
 }
 
@@ -184,6 +228,18 @@ export const faultOverridesSchema = z
         outageMs: milliseconds,
         outageStatus: z.number().int().min(429).max(599),
         outageRetryAfterSeconds: z.number().int().min(0).max(3_600),
+      })
+      .strict()
+      .partial(),
+    devices: deviceFaultOverridesSchema,
+    listing: z
+      .object({
+        armPageSize: z.number().int().min(1).max(5_000),
+        queryPageCap: z.number().int().min(1).max(5_000),
+        queriesPerMinute: z.number().positive().nullable(),
+        continuationTtlMs: milliseconds,
+        armListUnsupported: z.boolean(),
+        queryUnsupported: z.boolean(),
       })
       .strict()
       .partial(),

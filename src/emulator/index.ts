@@ -11,12 +11,15 @@ export {
   type FaultOverrides,
   type FaultSettings,
   type LatencyFault,
+  type ListingFault,
   type PropagationFault,
   type ThrottlingFault,
   type TokenBucketSettings,
   type TransientFault,
 } from './fault-settings';
 export type { FaultCounters } from './fault-injector';
+export { defaultDeviceFault, type DeviceFault } from './device-settings';
+export type { AcknowledgementCounts, AcknowledgementStatus, WritablePropertyAck } from './device-agents';
 export type { EmulatorState } from './introspection';
 export type { RequestRecord } from './journal';
 export type { EmulatorHub, EmulatorPrincipal } from './identities';

@@ -6,6 +6,12 @@ import {
   type FaultOverrides,
   type FaultSettings,
 } from './fault-settings';
+import {
+  acknowledgedProperty,
+  type AcknowledgementCounts,
+  type AcknowledgementStatus,
+} from './device-agents';
+import type { ConnectionState } from './devices';
 import type { FaultCounters } from './fault-injector';
 import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
 import type { EmulatorWorld } from './world';
@@ -23,8 +29,16 @@ export interface EmulatorState {
       twinWrites: number;
       /** The twin's desired.securityPolicy; null when absent. */
       twinPolicy: unknown;
+      /** Kept by the simulated device: Disconnected while offline. */
+      connectionState: ConnectionState;
+      /** The device's answer, reported.securityPolicy `{value, ac, av, ad}`; null when it has none. */
+      reportedPolicy: unknown;
+      /** How the emulator reads that answer; null while desired.securityPolicy was never written. */
+      acknowledgement: AcknowledgementStatus | null;
     }
   >;
+  /** The devices whose desired securityPolicy was written, by `acknowledgement`. */
+  acknowledgements: AcknowledgementCounts;
   /** Responses by HTTP status. Dropped connections are counted in `faults.dropped` instead. */
   requests: Record<string, number>;
   tokensIssued: number;
@@ -46,7 +60,14 @@ export interface IntrospectionControls {
   state(): EmulatorState;
   reset(options?: { devices?: number }): void;
   setProfile(profile: EmulatorProfileName, faults?: FaultOverrides): void;
+  reconnectDevices(): string[];
+  /** RangeError for an unknown device. */
+  resetDevice(deviceId: string): void;
+  tamperPolicy(deviceId: string, document: Record<string, unknown> | null, target?: TamperTarget): void;
 }
+
+/** Which store a tamper changes: the securityPolicies resource, or the twin's desired `securityPolicy`. */
+export type TamperTarget = 'arm' | 'twin';
 
 export function collectState(world: EmulatorWorld): EmulatorState {
   const devices: EmulatorState['devices'] = {};
@@ -57,10 +78,14 @@ export function collectState(world: EmulatorWorld): EmulatorState {
       armWrites: device.armWrites,
       twinWrites: device.twinWrites,
       twinPolicy: structuredClone(device.twin.desired['securityPolicy'] ?? null),
+      connectionState: device.connectionState,
+      reportedPolicy: structuredClone(device.twin.reported[acknowledgedProperty] ?? null),
+      acknowledgement: world.agents.status(device) ?? null,
     };
   }
   return {
     devices,
+    acknowledgements: world.agents.counts(),
     requests: world.journal.countsByStatus(),
     tokensIssued: world.tokens.issuedCount,
     faults: { ...world.faults.counters },
@@ -81,12 +106,39 @@ const profileBodySchema = z
   .object({ profile: emulatorProfileNameSchema, faults: faultOverridesSchema.optional() })
   .strict();
 
-/** /_emulator/state, /_emulator/reset and /_emulator/profile. No authentication: it is the operator's door. */
+const tamperBodySchema = z
+  .object({
+    deviceId: z.string().min(1),
+    target: z.enum(['arm', 'twin']).default('arm'),
+    document: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .strict();
+
+/**
+ * /_emulator/state, /_emulator/reset, /_emulator/profile, /_emulator/tamper, /_emulator/devices/reconnect and
+ * /_emulator/devices/{id}/reset. No authentication: it is the operator's door.
+ */
 export function handleIntrospection(
   request: EmulatorRequest,
   controls: IntrospectionControls,
 ): EmulatorResponse {
   try {
+    const [, collection, deviceId, action, ...rest] = request.segments;
+    if (
+      request.method === 'POST' &&
+      collection === 'devices' &&
+      deviceId !== undefined &&
+      action === 'reset' &&
+      rest.length === 0
+    ) {
+      try {
+        controls.resetDevice(deviceId);
+      } catch (error) {
+        if (error instanceof RangeError) throw new EmulatorHttpError(404, 'DeviceNotFound', error.message);
+        throw error;
+      }
+      return { status: 200, body: { deviceId, device: controls.state().devices[deviceId] } };
+    }
     const route = `${request.method} ${request.segments.slice(1).join('/')}`;
     switch (route) {
       case 'GET state':
@@ -98,8 +150,23 @@ export function handleIntrospection(
       }
       case 'POST profile': {
         const body = readBody(request, profileBodySchema, false);
-        controls.setProfile(body.profile, body.faults);
+        try {
+          controls.setProfile(body.profile, body.faults);
+        } catch (error) {
+          if (error instanceof RangeError)
+            throw new EmulatorHttpError(400, 'InvalidRequestContent', error.message);
+          throw error;
+        }
         return { status: 200, body: controls.state() };
+      }
+      case 'POST devices/reconnect': {
+        const reconnected = controls.reconnectDevices();
+        return { status: 200, body: { reconnected: reconnected.length, deviceIds: reconnected } };
+      }
+      case 'POST tamper': {
+        const body = readBody(request, tamperBodySchema, false);
+        controls.tamperPolicy(body.deviceId, body.document, body.target);
+        return { status: 204 };
       }
       default:
         throw new EmulatorHttpError(
@@ -112,7 +179,9 @@ export function handleIntrospection(
     const failure =
       error instanceof EmulatorHttpError
         ? error
-        : new EmulatorHttpError(500, 'InternalServerError', String(error));
+        : error instanceof RangeError
+          ? new EmulatorHttpError(404, 'DeviceNotFound', error.message)
+          : new EmulatorHttpError(500, 'InternalServerError', String(error));
     request.note.code = failure.code;
     return { status: failure.status, body: { error: { code: failure.code, message: failure.message } } };
   }

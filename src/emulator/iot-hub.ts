@@ -5,12 +5,14 @@ import {
   jsonByteLength,
   mergePatch,
   parseDeviceQuery,
+  projectTwin,
   renderTwin,
   twinEtag,
   twinMatches,
   type DeviceRecord,
   type JsonObject,
 } from './devices';
+import { continuationExpired, decodeContinuation, encodeContinuation } from './continuation';
 import {
   EmulatorHttpError,
   header,
@@ -26,7 +28,6 @@ export const iotHubDataApiVersions = ['2018-06-30', '2019-10-01', '2020-03-13', 
 export const maxDesiredPropertiesBytes = 32 * 1024;
 export const maxTagsBytes = 8 * 1024;
 const defaultPageSize = 100;
-const maxPageSize = 1000;
 
 /**
  * The IoT Hub service API on the same port: twins and the device query, Entra ID tokens only, authorized by
@@ -175,6 +176,7 @@ function updateTwin(
     );
   }
   const { twin } = device;
+  const previousDesired = twin.desired;
   twin.tags = nextTags;
   if (JSON.stringify(nextDesired) !== JSON.stringify(twin.desired)) {
     twin.desired = nextDesired;
@@ -183,10 +185,24 @@ function updateTwin(
   }
   twin.version++;
   device.twinWrites++;
+  world.agents.desiredUpdated(device, previousDesired);
 }
 
-/** `SELECT * FROM devices [WHERE …]`, paged by x-ms-max-item-count and x-ms-continuation. */
+/**
+ * `SELECT * | <path> [AS alias], … FROM devices [WHERE …]`, paged by x-ms-max-item-count (capped by the
+ * hub) and x-ms-continuation, throttled by the hub's queries per minute.
+ */
 function queryDevices(request: EmulatorRequest, world: EmulatorWorld): EmulatorResponse {
+  const { listing } = world.faults.current;
+  const throttle = world.faults.takeQuery(world.now());
+  if (!throttle.allowed) {
+    world.faults.counters.throttled++;
+    throw new EmulatorHttpError(
+      429,
+      'ThrottlingException',
+      `Rate limit for device queries exceeded (${listing.queriesPerMinute} per minute). Please retry with exponential back-off.`,
+    );
+  }
   const parsed = parseJsonBody(request);
   const text = parsed.ok && isJsonObject(parsed.value) ? parsed.value['query'] : undefined;
   if (typeof text !== 'string')
@@ -196,23 +212,42 @@ function queryDevices(request: EmulatorRequest, world: EmulatorWorld): EmulatorR
     throw new EmulatorHttpError(
       400,
       'ArgumentInvalid',
-      `The emulator understands SELECT * FROM devices [WHERE <path> = <literal> [AND …]]; got: ${text}`,
+      `The emulator understands SELECT * | <path> [AS alias], … FROM devices [WHERE <path> = <literal> [AND …]]; got: ${text}`,
     );
   }
-  const pageSize = readPageSize(header(request, 'x-ms-max-item-count'));
-  const offset = readContinuation(header(request, 'x-ms-continuation'));
+  if (query.projection && listing.queryUnsupported) {
+    throw new EmulatorHttpError(
+      400,
+      'BadRequest',
+      'SQL query parse failed due to following errors: Line 1:7 projections are not supported by this hub.',
+    );
+  }
+  const names = query.projection?.map((column) => column.name) ?? [];
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate !== undefined) {
+    throw new EmulatorHttpError(
+      400,
+      'ArgumentInvalid',
+      `Two projected columns are both named '${duplicate}' (a column is named after the last segment of its path); name them apart with AS.`,
+    );
+  }
+  const pageSize = Math.min(readPageSize(header(request, 'x-ms-max-item-count')), listing.queryPageCap);
+  const offset = readContinuation(header(request, 'x-ms-continuation'), listing.continuationTtlMs, world);
   const matching = world.devices
     .list()
     .map(renderTwin)
     .filter((twin) => twinMatches(twin, query));
   const page = matching.slice(offset, offset + pageSize);
-  const headers: Record<string, string> = { 'x-ms-item-type': 'twin' };
+  const { projection } = query;
+  const headers: Record<string, string> = { 'x-ms-item-type': projection ? 'raw' : 'twin' };
   if (offset + pageSize < matching.length) {
-    headers['x-ms-continuation'] = Buffer.from(JSON.stringify({ offset: offset + pageSize })).toString(
-      'base64url',
-    );
+    headers['x-ms-continuation'] = encodeContinuation({ offset: offset + pageSize, issuedAtMs: world.now() });
   }
-  return { status: 200, headers, body: page };
+  return {
+    status: 200,
+    headers,
+    body: projection ? page.map((twin) => projectTwin(twin, projection)) : page,
+  };
 }
 
 function readPageSize(value: string | undefined): number {
@@ -225,19 +260,23 @@ function readPageSize(value: string | undefined): number {
       `x-ms-max-item-count must be a positive integer; got '${value}'.`,
     );
   }
-  return Math.min(size, maxPageSize);
+  return size;
 }
 
-function readContinuation(value: string | undefined): number {
+function readContinuation(value: string | undefined, ttlMs: number, world: EmulatorWorld): number {
   if (value === undefined || value === '') return 0;
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    const offset = isJsonObject(decoded) ? decoded['offset'] : undefined;
-    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
-  } catch {
-    // fall through to the error below
+  const continuation = decodeContinuation(value);
+  if (continuation === 'invalid') {
+    throw new EmulatorHttpError(400, 'ArgumentInvalid', 'The continuation token is not valid.');
   }
-  throw new EmulatorHttpError(400, 'ArgumentInvalid', 'The continuation token is not valid.');
+  if (continuationExpired(continuation, ttlMs, world.now())) {
+    throw new EmulatorHttpError(
+      400,
+      'ArgumentInvalid',
+      `The continuation token has expired (valid for ${ttlMs} ms); run the query again.`,
+    );
+  }
+  return continuation.offset;
 }
 
 /** An Entra ID token for https://iothubs.azure.net, current and known. */

@@ -1,4 +1,5 @@
 import type { OperationCatalog } from './catalog';
+import type { DeviceAgents } from './device-agents';
 import type { DeviceRegistry } from './devices';
 import type { FaultInjector } from './fault-injector';
 import type { EmulatorHub, EmulatorPrincipal } from './identities';
@@ -15,6 +16,8 @@ export interface EmulatorWorld {
   readonly tokens: TokenStore;
   readonly rbac: RbacStore;
   readonly devices: DeviceRegistry;
+  /** The simulated devices that answer desired writes. */
+  readonly agents: DeviceAgents;
   readonly faults: FaultInjector;
   readonly journal: RequestJournal;
   readonly tokenLifetimeSeconds: number;

@@ -9,6 +9,7 @@ import { extname } from 'node:path';
 import { parse } from 'csv-parse';
 import { InventoryError } from './errors';
 import { parseJsonFile, readInventoryFile } from './policies';
+import { decodeInventoryFile, invalidUtf8Error, Utf8Scanner } from './utf8';
 
 /** One row as read. `problem` is set when the row is unusable before field validation. */
 export interface RawDeviceRow {
@@ -77,7 +78,17 @@ export function jsonDeviceRows(value: unknown, path: string): RawDeviceRow[] {
 
 async function* csvDeviceRows(path: string, hash: Hash): AsyncGenerator<RawDeviceRow> {
   const stream = createReadStream(path);
-  stream.on('data', (chunk) => hash.update(chunk));
+  const utf8 = new Utf8Scanner();
+  // Registered before the parser's own listener, so a chunk that is not UTF-8 never reaches it.
+  stream.on('data', (chunk) => {
+    hash.update(chunk);
+    const invalid = utf8.push(chunk as Buffer);
+    if (invalid) parser.destroy(invalidUtf8Error(invalid, path, 'DEVICES_FILE'));
+  });
+  stream.on('end', () => {
+    const invalid = utf8.end();
+    if (invalid) parser.destroy(invalidUtf8Error(invalid, path, 'DEVICES_FILE'));
+  });
   const parser = stream.pipe(
     parse({
       bom: true,
@@ -155,7 +166,7 @@ export async function* readDevicesFile(path: string, hash: Hash): AsyncGenerator
   const raw = await readInventoryFile(path, 'DEVICES_FILE');
   hash.update(raw);
   yield* jsonDeviceRows(
-    parseJsonFile(raw.toString('utf8').replace(/^\uFEFF/, ''), path, 'DEVICES_FILE'),
+    parseJsonFile(decodeInventoryFile(raw, path, 'DEVICES_FILE'), path, 'DEVICES_FILE'),
     path,
   );
 }

@@ -1,10 +1,13 @@
 /**
  * POLICIES_FILE: a JSON object, policy name → policy document. A document must be a JSON object of at
- * most 32 KB; a bad entry is rejected (and devices naming it are rejected in turn), the rest go on.
+ * most 32 KB nesting at most MAX_POLICY_DEPTH levels; a bad entry is rejected (and devices naming it are
+ * rejected in turn), the rest go on.
  */
 import { readFile } from 'node:fs/promises';
 import type { PolicyDocument, Rejection } from '../domain/inventory';
+import { policyDepthProblem } from '../domain/json-depth';
 import { InventoryError } from './errors';
+import { decodeInventoryFile } from './utf8';
 
 export const MAX_POLICY_BYTES = 32 * 1024;
 
@@ -81,6 +84,11 @@ export function validatePolicies(value: unknown, source: string): Omit<LoadedPol
     else if (!isPlainObject(document)) {
       reason = `policy '${name}': the document must be a JSON object, not ${Array.isArray(document) ? 'an array' : document === null ? 'null' : typeof document}`;
     } else {
+      // Depth first: JSON.stringify of a deeply nested document overflows the stack.
+      const tooDeep = policyDepthProblem(document);
+      if (tooDeep) reason = `policy '${name}': ${tooDeep}`;
+    }
+    if (!reason) {
       const bytes = Buffer.byteLength(JSON.stringify(document));
       if (bytes > MAX_POLICY_BYTES) {
         reason = `policy '${name}': the document is ${bytes} bytes; at most ${MAX_POLICY_BYTES} (32 KB) are allowed`;
@@ -99,6 +107,6 @@ export function validatePolicies(value: unknown, source: string): Omit<LoadedPol
 /** Loads and validates POLICIES_FILE. Throws InventoryError for a file that is unusable as a whole. */
 export async function loadPoliciesFile(path: string): Promise<LoadedPolicies> {
   const raw = await readInventoryFile(path, 'POLICIES_FILE');
-  const text = raw.toString('utf8').replace(/^\uFEFF/, '');
+  const text = decodeInventoryFile(raw, path, 'POLICIES_FILE');
   return { ...validatePolicies(parseJsonFile(text, path, 'POLICIES_FILE'), path), raw };
 }

@@ -3,16 +3,17 @@
  * alert delivery, each with its timeouts; and the loops around them (paged lookups, the preflight's
  * rechecks). Workflow code.
  */
-import { log, proxyActivities, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, sleep } from '@temporalio/workflow';
 import type { PolicySyncActivities } from '../domain/activity-contract';
-import { NON_RETRYABLE_FAILURE_TYPES } from '../domain/failure-codes';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failure-codes';
 import type { DeviceAssignment } from '../domain/inventory';
 import type { PermissionReport } from '../domain/permissions';
+import type { InventoryPage } from './device-backlog';
 import type { ResolvedSyncOptions } from './options';
 import { nextPreflightWait } from './preflight-backoff';
 import type { PolicySyncInput } from './types';
 
-const controlRetry = {
+export const controlRetry = {
   initialInterval: '1 second',
   backoffCoefficient: 2,
   maximumInterval: '30 seconds',
@@ -38,6 +39,25 @@ export const { sendAlert } = proxyActivities<PolicySyncActivities>({
   scheduleToCloseTimeout: '2 minutes',
   retry: controlRetry,
 });
+// Runs with ALERT_DELIVERY_BUDGET_PATCH: few quick attempts, so that a refusing webhook's cause is known by the
+// end of the sync rather than still being retried.
+export const { sendAlert: sendAlertBounded } = proxyActivities<PolicySyncActivities>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '30 seconds',
+  retry: { ...controlRetry, maximumAttempts: 3 },
+});
+
+/** One page of the snapshot, which must hold every device the page asks for (the snapshot never changes). */
+export async function readPage(snapshotId: string, page: InventoryPage): Promise<DeviceAssignment[]> {
+  const { offset, limit } = page;
+  const devices = await readInventoryPage({ snapshotId, offset, limit });
+  if (devices.length !== limit)
+    throw ApplicationFailure.nonRetryable(
+      `The inventory returned ${devices.length} devices at offset ${offset} instead of ${limit}`,
+      FailureType.InventoryChanged,
+    );
+  return devices;
+}
 
 /** findDevices a page at a time, so that no activity result holds more than a page of devices. */
 export async function findInInventory(

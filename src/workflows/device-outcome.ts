@@ -16,6 +16,7 @@ import {
   OutcomeCode,
   type FailureCode,
 } from '../domain/failure-codes';
+import { finalFailureMessage } from './final-failure';
 import type { DeviceOutcome } from './types';
 
 /** Failure messages are cut to this length: the summary stays small, and no stack enters it. */
@@ -67,14 +68,16 @@ export function outcomeFromFailure(
       ? maximumAttempts
       : 1;
   // A durable failure without counters (timeouts without a heartbeat) still counts the local attempt before it.
+  const attempts = Math.max(counters?.attempts ?? inferredAttempts, prior ? prior.attempts + 1 : 0);
   return {
     deviceId,
     status: 'failed',
-    attempts: Math.max(counters?.attempts ?? inferredAttempts, prior ? prior.attempts + 1 : 0),
+    attempts,
     authErrors: Math.max(counters?.authErrors ?? 0, prior?.authErrors ?? 0),
     throttled: Math.max(counters?.throttled ?? 0, prior?.throttled ?? 0),
     code,
-    message: sanitizeMessage(messageOf(cause) || messageOf(error)),
+    // The device's final outcome: its retries are over, whatever the last attempt's message said.
+    message: sanitizeMessage(finalFailureMessage(messageOf(cause) || messageOf(error), attempts)),
   };
 }
 

@@ -47,6 +47,13 @@ export const RETRY_DEFAULTS_V1: Required<DeviceRetryOptions> = {
 export const SYNC_DEFAULTS_V2_PATCH = 'sync-defaults-v2';
 /** Marks runs that count their batches' `retrying` tallies (an alert may come earlier than it used to). */
 export const LIVE_RETRYING_TALLY_PATCH = 'live-retrying-tally';
+/**
+ * Marks runs that record each alert's delivery and wait at most ALERT_WAIT_AT_END_MS for pending deliveries at
+ * their end (a dead webhook delayed the end of a sync by a minute).
+ */
+export const ALERT_DELIVERY_BUDGET_PATCH = 'alert-delivery-budget';
+/** How long the end of a sync waits for alerts still being delivered; they are then recorded as pending. */
+export const ALERT_WAIT_AT_END_MS = 5_000;
 
 /** Which generation of defaults fills what an input leaves out. */
 export interface OptionDefaults {

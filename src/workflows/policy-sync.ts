@@ -32,12 +32,15 @@ import { BatchWindow } from './batch-window';
 import { carryState, restoreState, startFromInventory, type SyncState } from './carried-state';
 import { failedWithoutAttempt } from './device-outcome';
 import {
+  controlRetry,
   findInInventory,
   loadInventory,
-  readInventoryPage,
+  readPage,
   sendAlert,
+  sendAlertBounded,
   waitForPermissions,
 } from './control-activities';
+import { finalActivityFailure } from './final-failure';
 import {
   acknowledgeAlertSignal,
   alertsQuery,
@@ -106,8 +109,8 @@ class PolicySync {
     this.phasePublisher = new PhasePublisher(input.hub);
     this.state = restoreState(input.carried, workflowInfo().startTime);
     this.phase = input.carried ? 'syncing' : 'preflight';
-    this.alerts = new SyncAlerts(this.state.alerts, (alert) =>
-      sendAlert({ hub: input.hub, workflowId: this.workflowId, alert }),
+    this.alerts = new SyncAlerts(this.state.alerts, (alert, bounded) =>
+      (bounded ? sendAlertBounded : sendAlert)({ hub: input.hub, workflowId: this.workflowId, alert }),
     );
     const { retry, reportEvery } = this.options;
     this.batches = new BatchWindow({
@@ -139,7 +142,8 @@ class PolicySync {
         await CancellationScope.nonCancellable(() => condition(() => this.batches.size === 0, '1 minute'));
       }
       this.setPhase('failed');
-      throw error;
+      // An activity that failed for good ends the sync: its last attempt's "will retry" is no longer true.
+      throw finalActivityFailure(error, controlRetry.maximumAttempts);
     }
   }
 
@@ -179,7 +183,7 @@ class PolicySync {
   private async failPermissionsNotPropagated(report: PermissionReport, waitedMs: number): Promise<never> {
     const message = permissionsNotPropagatedMessage(report, waitedMs);
     this.raiseAlert('PermissionsNotPropagated', message);
-    await condition(() => this.alerts.deliveriesInFlight === 0);
+    await this.alerts.settle();
     const { missing, rolesAssigned, grantingRole } = report;
     throw ApplicationFailure.create({
       type: FailureType.PermissionsNotPropagated,
@@ -212,7 +216,10 @@ class PolicySync {
         this.batches.start(this.state.nextBatchNumber++, this.state.snapshot?.id ?? '', devices);
         if (this.options.batchStartDelayInMs > 0) await sleep(this.options.batchStartDelayInMs);
       } else if (step === 'failAborted') await this.failPendingAsAborted();
-      else if (step === 'done') return;
+      else if (step === 'drainAlerts') {
+        // A webhook that does not answer must not hold the end of the sync (in runs that bound the wait).
+        if (await this.alerts.settle(() => this.rerunRequests.length > 0)) return;
+      } else if (step === 'done') return;
       else await this.continueAsNew();
     }
   }
@@ -227,7 +234,8 @@ class PolicySync {
       ...{ paused, runningBatches: this.batches.size, maxConcurrentBatches },
       ...{ pending: backlog.hasPending(), needsPage: backlog.needsPage(batchSize) },
       historyIsLarge: this.historyIsLarge(),
-      settled: this.alerts.deliveriesInFlight === 0 && allHandlersFinished(),
+      deliveriesInFlight: this.alerts.deliveriesInFlight > 0,
+      handlersFinished: allHandlersFinished(),
     });
   }
 
@@ -239,14 +247,7 @@ class PolicySync {
   private async readNextPage(): Promise<void> {
     const page = this.state.backlog.nextPage(this.options.pageSize);
     if (!page || !this.state.snapshot) return;
-    const { offset, limit } = page;
-    const devices = await readInventoryPage({ snapshotId: this.state.snapshot.id, offset, limit });
-    if (devices.length !== limit)
-      throw ApplicationFailure.nonRetryable(
-        `The inventory returned ${devices.length} devices at offset ${offset} instead of ${limit}`,
-        FailureType.InventoryChanged,
-      );
-    this.state.backlog.addPage(page, devices);
+    this.state.backlog.addPage(page, await readPage(this.state.snapshot.id, page));
   }
 
   /** Finished devices plus the failed first attempts of devices still retrying. */

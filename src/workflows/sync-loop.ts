@@ -4,7 +4,7 @@
  */
 
 export type SyncStep =
-  'rerun' | 'abort' | 'read' | 'batch' | 'failAborted' | 'done' | 'continueAsNew' | 'wait';
+  'rerun' | 'abort' | 'read' | 'batch' | 'failAborted' | 'drainAlerts' | 'done' | 'continueAsNew' | 'wait';
 
 export interface SyncLoopFacts {
   rerunsPending: boolean;
@@ -20,14 +20,17 @@ export interface SyncLoopFacts {
   needsPage: boolean;
   /** The history is past continueAsNewAfterEvents, or the server suggests continue-as-new. */
   historyIsLarge: boolean;
-  /** No alert delivery in flight, no handler running. */
-  settled: boolean;
+  /** Alert deliveries not finished yet. */
+  deliveriesInFlight: boolean;
+  /** No signal or update handler running. */
+  handlersFinished: boolean;
 }
 
 /**
  * Reruns first; abort once the threshold is passed; start batches while the window has room (reading a page
- * when the buffer is short) unless the history is large; with no batch running: fail what an abort left, end
- * when nothing is pending, or continue as new when the history is large.
+ * when the buffer is short) unless the history is large; with no batch running: fail what an abort left, wait
+ * for the last alert deliveries (drainAlerts: the loop bounds that wait), end when nothing is pending, or
+ * continue as new when the history is large.
  */
 export function nextStep(facts: SyncLoopFacts): SyncStep {
   if (facts.rerunsPending) return 'rerun';
@@ -37,6 +40,8 @@ export function nextStep(facts: SyncLoopFacts): SyncStep {
   if (mayStartBatch && !facts.historyIsLarge) return facts.needsPage ? 'read' : 'batch';
   if (facts.runningBatches > 0) return 'wait';
   if (facts.aborted && facts.pending) return 'failAborted';
-  if (facts.settled && !facts.pending) return 'done';
-  return facts.settled && facts.historyIsLarge ? 'continueAsNew' : 'wait';
+  if (!facts.pending && facts.handlersFinished && facts.deliveriesInFlight) return 'drainAlerts';
+  const settled = !facts.deliveriesInFlight && facts.handlersFinished;
+  if (settled && !facts.pending) return 'done';
+  return settled && facts.historyIsLarge ? 'continueAsNew' : 'wait';
 }

@@ -11,7 +11,7 @@ import type { FailureLedgerState } from './failure-ledger';
 
 // The shared vocabulary lives in src/domain; re-exported for the workflows' callers.
 export { POLICY_TARGETS, type PolicyTarget } from '../domain/policy-target';
-export { ALERT_KINDS, type AlertKind, type AlertRecord } from '../domain/alerts';
+export { ALERT_KINDS, type AlertDelivery, type AlertKind, type AlertRecord } from '../domain/alerts';
 export type { DeviceAssignment, InventorySnapshot, Rejection } from '../domain/inventory';
 export type { DeviceFailure } from '../domain/failure-codes';
 export type { PermissionReport } from '../domain/permissions';

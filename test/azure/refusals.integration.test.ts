@@ -217,6 +217,43 @@ void describe('answers of real Azure the emulator does not give', () => {
     assert.deepEqual(await rewriter.writePolicy({ deviceId: 'device-0002', document }), {
       status: 'succeeded',
     });
+    // A document in ARM's resource form, read back as ARM's standard envelope: compared like with like.
+    const resourceForm = { properties: document, tags: { owner: 'ops' } };
+    const standard = new AnsweringHttpClient(world.azure.http, (req) =>
+      req.method === 'GET'
+        ? {
+            statusCode: 200,
+            headers: {},
+            body: {
+              id: `${world.emulator.hub.scope}/securityPolicies/device-0002`,
+              name: 'device-0002',
+              type: 'Microsoft.Devices/IotHubs/securityPolicies',
+              etag: 'W/"0x8DCA"',
+              tags: { owner: 'ops' },
+              properties: { ...document, provisioningState: 'Succeeded' },
+              systemData: {
+                createdBy: 'c2c2c2c2-0000-4000-8000-000000000000',
+                createdByType: 'Application',
+                createdAt: '2026-11-29T00:00:00Z',
+                lastModifiedAt: '2026-11-29T00:00:00Z',
+              },
+            },
+          }
+        : undefined,
+    );
+    const standardWriter = new ArmPolicyWriter({
+      http: standard,
+      tokens: world.azure.armTokens,
+      armEndpoint: world.config.azure.armEndpoint,
+      hubScope: world.emulator.hub.scope,
+    });
+    assert.deepEqual(await standardWriter.writePolicy({ deviceId: 'device-0002', document: resourceForm }), {
+      status: 'unchanged',
+    });
+    assert.deepEqual(await standardWriter.writePolicy({ deviceId: 'device-0002', document }), {
+      status: 'unchanged',
+    });
+    assert.equal(standard.sent.filter((req) => req.method === 'PUT').length, 0);
     // A different document is written.
     assert.deepEqual(
       await writer.writePolicy({ deviceId: 'device-0002', document: { minTlsVersion: '1.3' } }),

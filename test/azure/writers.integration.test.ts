@@ -43,6 +43,32 @@ void describe('policy writers against the emulator (calm)', () => {
     assert.equal(patches.length, 2);
   });
 
+  void it("twin: keys '__proto__' and 'constructor' are written, stored and then found unchanged", async () => {
+    const writer = world.azure.writers.twin;
+    // JSON.parse makes '__proto__' an own key, as it is when read from POLICIES_FILE.
+    const document = JSON.parse(
+      '{"version": 1, "__proto__": {"polluted": true}, "constructor": "c", "rules": [{"__proto__": 1}]}',
+    ) as Record<string, unknown>;
+    const patchesBefore = world.emulator.requestLog().filter((r) => r.method === 'PATCH').length;
+    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0006', document }), {
+      status: 'succeeded',
+    });
+    const stored = world.emulator.state().devices['device-0006']?.twinPolicy as Record<string, unknown>;
+    assert.deepEqual(Object.keys(stored).sort(), ['__proto__', 'constructor', 'rules', 'version']);
+    assert.equal(JSON.stringify(stored), JSON.stringify(document));
+    assert.equal(Object.getPrototypeOf(stored), Object.prototype, 'the key did not become a prototype');
+    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0006', document }), {
+      status: 'unchanged',
+    });
+    // A later document without those keys removes them.
+    assert.deepEqual(await writer.writePolicy({ deviceId: 'device-0006', document: { version: 2 } }), {
+      status: 'succeeded',
+    });
+    assert.deepEqual(world.emulator.state().devices['device-0006']?.twinPolicy, { version: 2 });
+    const patches = world.emulator.requestLog().filter((r) => r.method === 'PATCH').length;
+    assert.equal(patches - patchesBefore, 2);
+  });
+
   void it('one token per scope serves every request', async () => {
     const before = world.emulator.state().tokensIssued;
     await Promise.all(
@@ -79,6 +105,24 @@ void describe('policy writers against the emulator (calm)', () => {
         return true;
       },
     );
+  });
+
+  void it('InvalidPolicy, before any request, for a document nested deeper than the inventory allows', async () => {
+    const deep = { x: JSON.parse(`${'['.repeat(10_000)}${']'.repeat(10_000)}`) as unknown };
+    const sentBefore = world.emulator.requestLog().length;
+    for (const target of ['arm', 'twin'] as const) {
+      await assert.rejects(
+        world.azure.writers[target].writePolicy({ deviceId: 'device-0005', document: deep }),
+        (e: unknown) => {
+          assert.ok(isAzureRequestError(e), String(e));
+          assert.equal(e.code, FailureType.InvalidPolicy, target);
+          assert.equal(e.retryable, false);
+          assert.match(e.message, /device 'device-0005'.*more than 32 levels/);
+          return true;
+        },
+      );
+    }
+    assert.equal(world.emulator.requestLog().length, sentBefore, 'nothing was sent');
   });
 
   void it('honours the abort signal', async () => {

@@ -286,6 +286,26 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'a policy document of 10,000 nested arrays (21 KB): it and its devices rejected, the rest synced',
+    devices: 'devices-policy-refs.json',
+    policies: 'policies-deep.json',
+    exit: 0,
+    synced: { 'device-0002': 'strict', 'device-0003': 'kiosk', 'device-0004': 'default' },
+    rejected: [
+      {
+        source: 'policies-deep.json',
+        row: 1,
+        reason: /policy 'baseline': the document nests more than 32 levels of objects and arrays; at most 32/,
+      },
+      {
+        source: 'devices-policy-refs.json',
+        row: 1,
+        reason:
+          /policy 'baseline' of device 'device-0001' was rejected in POLICIES_FILE \S*policies-deep\.json: .*32 levels/,
+      },
+    ],
+  },
+  {
     name: 'policy documents of the wrong type (array, string, null)',
     devices: 'devices-policy-refs.json',
     policies: 'policies-wrong-types.json',
@@ -337,6 +357,20 @@ const CASES: Case[] = [
     exit: 0,
     synced: ALL,
     rejected: [],
+  },
+  {
+    name: 'policies in Latin-1 (an é as the byte 0xE9)',
+    policies: 'policies-latin1.json',
+    exit: 1,
+    runFailure: [
+      /POLICIES_FILE \S*policies-latin1\.json is not valid UTF-8: byte 0xE9 at offset 915 \(line 48\)/,
+    ],
+  },
+  {
+    name: 'CSV devices in Latin-1 (an é as the byte 0xE9)',
+    devices: 'devices-latin1.csv',
+    exit: 1,
+    runFailure: [/DEVICES_FILE \S*devices-latin1\.csv is not valid UTF-8: byte 0xE9 at offset 82 \(line 4\)/],
   },
   {
     name: 'truncated policies',

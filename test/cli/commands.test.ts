@@ -175,18 +175,10 @@ describe('policy-sync schedule', () => {
   it('trigger states its overlap policy and starts a sync', async () => {
     const triggered = await runCli(['schedule', 'trigger', '--json'], env);
     assert.equal(triggered.code, 0, show(triggered));
-    assert.deepEqual(stdoutJson(triggered), {
-      result: 'triggered',
-      scheduleId: SCHEDULE_ID,
-      overlap: 'SKIP',
-    });
-    const workflowId = await eventually(
-      'the triggered sync',
-      async () =>
-        (await temporal.client.schedule.getHandle(SCHEDULE_ID).describe()).info.recentActions.at(-1),
-      (a) => a !== undefined,
-      30_000,
-    ).then((a) => a!.action.workflow.workflowId);
+    const { workflowId, ...rest } = stdoutJson<{ workflowId: string }>(triggered);
+    assert.deepEqual(rest, { result: 'triggered', scheduleId: SCHEDULE_ID, overlap: 'SKIP' });
+    const recent = (await temporal.client.schedule.getHandle(SCHEDULE_ID).describe()).info.recentActions;
+    assert.equal(recent.at(-1)?.action.workflow.workflowId, workflowId);
     assert.ok(workflowId.startsWith(`${SCHEDULE_ID}-`), workflowId);
     const summary = (await temporal.client.workflow.getHandle(workflowId).result()) as RunSummary;
     assert.equal(summary.devicesTotal, 31);
@@ -194,6 +186,64 @@ describe('policy-sync schedule', () => {
     const text = await runCli(['schedule', 'trigger', '--overlap', 'buffer-one'], env);
     assert.equal(text.code, 0, show(text));
     assert.match(text.stdout, /overlap BUFFER_ONE/);
+  });
+
+  it('trigger says what happened; pause and resume act on every running sync of the hub', async () => {
+    // Slow syncs, one device at a time, so that a manual and a scheduled one run side by side.
+    emulator.setProfile('calm', { latency: { fixedMs: 150, jitterMs: 0 } });
+    const flags = ['--batch-size', '1', '--max-concurrent-batches', '1'];
+    const started: string[] = [];
+    try {
+      assert.equal((await runCli(['schedule', 'create', ...flags], env)).code, 0);
+      const manual = await runCli(['run', '--json', ...flags], env);
+      assert.equal(manual.code, 0, show(manual));
+      const manualId = stdoutJson<{ workflowId: string }>(manual).workflowId;
+      started.push(manualId);
+
+      const first = await runCli(['schedule', 'trigger', '--json'], env);
+      assert.equal(first.code, 0, show(first));
+      const triggered = stdoutJson<{ result: string; workflowId: string; alsoRunning?: string[] }>(first);
+      assert.equal(triggered.result, 'triggered', show(first));
+      assert.ok(triggered.workflowId.startsWith(`${SCHEDULE_ID}-`), show(first));
+      started.push(triggered.workflowId);
+      // SKIP does not see the manual sync: the command says both write.
+      assert.deepEqual(triggered.alsoRunning, [manualId], show(first));
+
+      const second = await runCli(['schedule', 'trigger'], env);
+      assert.equal(second.code, 0, show(second));
+      assert.match(
+        second.stdout,
+        new RegExp(`skipped, the schedule's previous run is still running \\(${triggered.workflowId}\\)`),
+        show(second),
+      );
+
+      const paused = await runCli(['pause', '--json'], env);
+      assert.equal(paused.code, 0, show(paused));
+      assert.deepEqual(
+        stdoutJson<{ workflowIds: string[] }>(paused).workflowIds.sort(),
+        [manualId, triggered.workflowId].sort(),
+      );
+      for (const workflowId of started)
+        await eventually(
+          `${workflowId} paused`,
+          async () =>
+            (await temporal.client.workflow.getHandle(workflowId).query<SyncMetrics>('metrics')).phase,
+          (phase) => phase === 'paused',
+          30_000,
+          250,
+        );
+      const resumed = await runCli(['resume'], env);
+      assert.equal(resumed.code, 0, show(resumed));
+      for (const workflowId of started) assert.match(resumed.stdout, new RegExp(`Resumed ${workflowId}`));
+    } finally {
+      emulator.setProfile('calm');
+      for (const workflowId of started)
+        await temporal.client.workflow
+          .getHandle(workflowId)
+          .terminate('end of test')
+          .catch(() => undefined);
+      await runCli(['schedule', 'create'], env);
+    }
   });
 
   it('delete, then describe says there is no schedule (exit 1)', async () => {

@@ -69,6 +69,8 @@ describe('policy-sync usage', () => {
       [['schedule', 'trigger', '--overlap', 'allow-all'], /--overlap must be one of skip, buffer-one/],
       [['preflight', '--timeout', 'soon'], /--timeout: 'soon' is not a duration/],
       [['run', '--devices', ' , '], /--devices needs at least one device id/],
+      [['run', '--devices', 'device-0001,..'], /--devices: deviceId '\.\.' is a relative path segment/],
+      [['rerun', '--devices', '%2e'], /--devices: deviceId '%2e' is a relative path segment/],
       [
         ['run', '--devices', 'a', '--devices', 'b'],
         /--devices is given more than once; .*comma-separated list/,

@@ -232,12 +232,18 @@ void describe('emulator: Resource Manager wire contract (undici)', () => {
       body: document,
     });
     assert.equal(created.status, 201);
-    assert.deepEqual(created.json, {
+    // ARM's envelope of a proxy resource: id, name, type, properties, systemData.
+    const { systemData, ...resource } = created.json as { systemData: Record<string, unknown> };
+    assert.deepEqual(resource, {
       id: `${emulator.hub.scope}/securityPolicies/device-0002`,
       name: 'device-0002',
       type: 'Microsoft.Devices/IotHubs/securityPolicies',
       properties: document,
     });
+    assert.equal(systemData.createdBy, emulator.env.SERVICE_PRINCIPAL_OBJECT_ID);
+    assert.equal(systemData.createdByType, 'Application');
+    assert.equal(systemData.lastModifiedAt, systemData.createdAt);
+    assert.ok(!Number.isNaN(Date.parse(String(systemData.createdAt))));
     const replaced = await call(agent, policyUrl(emulator, 'device-0002'), {
       method: 'PUT',
       token,
@@ -247,6 +253,21 @@ void describe('emulator: Resource Manager wire contract (undici)', () => {
     const read = await call(agent, policyUrl(emulator, 'device-0002'), { token });
     assert.equal(read.status, 200);
     assert.deepEqual((read.json as { properties: unknown }).properties, { ...document, version: 4 });
+    // ARM's resource form sets the properties (and tags); the server's own keys stay its own.
+    const resourceForm = await call(agent, policyUrl(emulator, 'device-0004'), {
+      method: 'PUT',
+      token,
+      body: { name: 'ignored', tags: { owner: 'ops' }, properties: document },
+    });
+    assert.equal(resourceForm.status, 201);
+    const readForm = (await call(agent, policyUrl(emulator, 'device-0004'), { token })).json as Record<
+      string,
+      unknown
+    >;
+    assert.equal(readForm.name, 'device-0004');
+    assert.deepEqual(readForm.tags, { owner: 'ops' });
+    assert.deepEqual(readForm.properties, document);
+    await call(agent, policyUrl(emulator, 'device-0004'), { method: 'DELETE', token });
     await call(agent, policyUrl(emulator, 'device-0003'), { method: 'PUT', token, body: document });
     const removed = await call(agent, policyUrl(emulator, 'device-0003'), { method: 'DELETE', token });
     assert.equal(removed.status, 200);
@@ -258,11 +279,14 @@ void describe('emulator: Resource Manager wire contract (undici)', () => {
       armWrites: 2,
       twinWrites: 0,
       twinPolicy: null,
+      connectionState: 'Connected',
+      reportedPolicy: null,
+      acknowledgement: null,
     });
     assert.equal(state.devices['device-0003']?.policy, null);
     assert.equal(state.devices['device-0003']?.writes, 2);
     const untouched = Object.entries(state.devices).filter(
-      ([id]) => id !== 'device-0002' && id !== 'device-0003',
+      ([id]) => id !== 'device-0002' && id !== 'device-0003' && id !== 'device-0004',
     );
     assert.ok(untouched.every(([, device]) => device.policy === null && device.writes === 0));
     assert.equal(Object.keys(state.devices).length, 12);

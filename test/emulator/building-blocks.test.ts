@@ -164,6 +164,16 @@ void describe('emulator building blocks', () => {
       b: { c: 4, d: 3 },
       e: [1],
     });
+    // Any key is an own key of the result, '__proto__' included (JSON.parse keeps it as one).
+    const merged = mergePatch(
+      JSON.parse('{"constructor": 1, "keep": 2}') as Record<string, unknown>,
+      JSON.parse('{"__proto__": {"x": 1}, "constructor": null, "n": {"__proto__": 2}}') as Record<
+        string,
+        unknown
+      >,
+    );
+    assert.equal(JSON.stringify(merged), '{"keep":2,"__proto__":{"x":1},"n":{"__proto__":2}}');
+    assert.equal(Object.getPrototypeOf(merged), Object.prototype);
     const query = parseDeviceQuery(
       "select * FROM devices WHERE tags.securityPolicy = 'it''s' AND properties.desired.n = 3",
     );
@@ -174,7 +184,14 @@ void describe('emulator building blocks', () => {
       ],
     });
     assert.ok(twinMatches({ tags: { securityPolicy: "it's" }, properties: { desired: { n: 3 } } }, query!));
-    assert.equal(parseDeviceQuery('SELECT deviceId FROM devices'), undefined);
+    assert.deepEqual(parseDeviceQuery('SELECT deviceId, properties.desired.$version AS v FROM devices'), {
+      projection: [
+        { path: ['deviceId'], name: 'deviceId' },
+        { path: ['properties', 'desired', '$version'], name: 'v' },
+      ],
+      conditions: [],
+    });
+    assert.equal(parseDeviceQuery('SELECT COUNT() AS n FROM devices'), undefined);
     assert.equal(parseDeviceQuery("SELECT * FROM devices WHERE tags.x > 'a'"), undefined);
   });
 });

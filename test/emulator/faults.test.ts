@@ -33,7 +33,7 @@ void describe('emulator faults: calm', () => {
       );
       assert.ok(results.every((result) => result.status === 201));
       const { faults, requests } = emulator.state();
-      assert.deepEqual(Object.values(faults), [0, 0, 0, 0, 0, 0, 0]);
+      assert.deepEqual(Object.values(faults), [0, 0, 0, 0, 0, 0, 0, 0]);
       assert.equal(requests['201'], 120);
     });
   });

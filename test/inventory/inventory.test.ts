@@ -223,8 +223,32 @@ void describe('POLICIES_FILE', () => {
   });
 });
 
+void describe('a deeply nested policy document', () => {
+  void it('is refused by name with the depth limit, its devices are rejected, the rest load', async () => {
+    // 10,000 nested arrays: 20 KB, under the size limit, but deeper than any recursive walk can go.
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const devicesFile = await file('d-deep.csv', 'deviceId,policy\nok,small\nnested,deep\nedge,limit\n');
+    // 32 levels (the document itself and 31 arrays) is the most allowed.
+    const limit = { a: JSON.parse(`${'['.repeat(31)}${']'.repeat(31)}`) as unknown };
+    const policiesFile = await file(
+      'p-deep.json',
+      `{"small":{"a":1},"deep":{"x":${deep}},"limit":${JSON.stringify(limit)}}`,
+    );
+    const inventory = await loadInventory({ source: 'file', devicesFile, policiesFile });
+    assert.deepEqual(inventory.devices, [
+      { deviceId: 'ok', policy: 'small' },
+      { deviceId: 'edge', policy: 'limit' },
+    ]);
+    assert.equal(inventory.rejected.length, 2);
+    assert.equal(inventory.rejected[0]!.source, policiesFile);
+    assert.equal(inventory.rejected[0]!.row, 2);
+    assert.match(inventory.rejected[0]!.reason, /policy 'deep': the document nests more than 32 levels/);
+    assert.match(inventory.rejected[1]!.reason, /policy 'deep' of device 'nested' was rejected.*32 levels/);
+  });
+});
+
 void describe('whole-file problems name the file', () => {
-  const cases: [string, string | undefined, RegExp][] = [
+  const cases: [string, string | Buffer | undefined, RegExp][] = [
     ['missing.json', undefined, /DEVICES_FILE .*missing\.json does not exist/],
     ['empty.json', '', /DEVICES_FILE .*empty\.json is empty/],
     ['empty.csv', '\n\n', /DEVICES_FILE .*empty\.csv is empty/],
@@ -236,6 +260,26 @@ void describe('whole-file problems name the file', () => {
     ['object.json', '{"deviceId":"a"}', /must hold a JSON array/],
     ['noheader.csv', 'dev-1,baseline\n', /must be a header naming a deviceId column/],
     ['unclosed.csv', 'deviceId,policy\n"dev-1,baseline\n', /DEVICES_FILE .*unclosed\.csv is not valid CSV/],
+    // Latin-1: 'é' is the lone byte 0xE9.
+    [
+      'latin1.csv',
+      Buffer.from('deviceId,policy\r\ndev-1,baseline\r\ncafé-2,baseline\r\n', 'latin1'),
+      /DEVICES_FILE .*latin1\.csv is not valid UTF-8: byte 0xE9 at offset 36 \(line 3\)/,
+    ],
+    [
+      'latin1.json',
+      Buffer.from('[{"deviceId":"dev-1"},\n{"deviceId":"café-2"}]', 'latin1'),
+      /DEVICES_FILE .*latin1\.json is not valid UTF-8: byte 0xE9 at offset 39 \(line 2\)/,
+    ],
+    [
+      // Far past the first chunk the CSV stream reads (64 KB).
+      'latin1-late.csv',
+      Buffer.concat([
+        Buffer.from(`deviceId,policy\n${'dev-x,baseline\n'.repeat(10_000)}`),
+        Buffer.from('café,baseline\n', 'latin1'),
+      ]),
+      /DEVICES_FILE .*latin1-late\.csv is not valid UTF-8: byte 0xE9 at offset 150019 \(line 10002\)/,
+    ],
   ];
   for (const [name, content, pattern] of cases) {
     void it(name, async () => {
@@ -249,6 +293,33 @@ void describe('whole-file problems name the file', () => {
       });
     });
   }
+  void it('a POLICIES_FILE that is not UTF-8, while a UTF-8 one with a byte-order mark loads', async () => {
+    const devicesFile = await file('utf8.csv', '\uFEFFdeviceId,policy\r\na,baseline\r\n');
+    const latin1 = await file(
+      'latin1-policies.json',
+      Buffer.from('{"baseline": {"label": "écran"}}', 'latin1'),
+    );
+    await assert.rejects(
+      loadInventory({ source: 'file', devicesFile, policiesFile: latin1 }),
+      (error: unknown) => {
+        assert.ok(isInventoryError(error));
+        assert.equal(error.code, 'InvalidInventoryFile');
+        assert.match(
+          error.message,
+          /POLICIES_FILE .*latin1-policies\.json is not valid UTF-8: byte 0xE9 at offset 24 \(line 1\) .*save the file as UTF-8/,
+        );
+        return true;
+      },
+    );
+    const withBom = await file(
+      'bom-policies.json',
+      `\uFEFF${JSON.stringify({ baseline: { label: 'écran' } })}`,
+    );
+    const inventory = await loadInventory({ source: 'file', devicesFile, policiesFile: withBom });
+    assert.deepEqual(inventory.devices, [{ deviceId: 'a', policy: 'baseline' }]);
+    assert.deepEqual(inventory.policies.get('baseline'), { label: 'écran' });
+  });
+
   void it('a truncated POLICIES_FILE', async () => {
     const devicesFile = await file('ok.csv', 'deviceId\na\n');
     const policiesFile = await file('bad-policies.json', '{"default": {"a":');

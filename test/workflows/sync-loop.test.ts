@@ -12,7 +12,8 @@ const idle: SyncLoopFacts = {
   pending: false,
   needsPage: false,
   historyIsLarge: false,
-  settled: true,
+  deliveriesInFlight: false,
+  handlersFinished: true,
 };
 
 void describe('nextStep', () => {
@@ -30,8 +31,20 @@ void describe('nextStep', () => {
   void it('waits while the window is full, paused, or deliveries are in flight', () => {
     assert.equal(nextStep({ ...idle, pending: true, runningBatches: 2 }), 'wait');
     assert.equal(nextStep({ ...idle, pending: true, paused: true }), 'wait');
-    assert.equal(nextStep({ ...idle, settled: false }), 'wait');
+    assert.equal(nextStep({ ...idle, handlersFinished: false }), 'wait');
+    assert.equal(
+      nextStep({ ...idle, pending: true, historyIsLarge: true, deliveriesInFlight: true }),
+      'wait',
+    );
     assert.equal(nextStep({ ...idle, aborted: true, pending: true, runningBatches: 1 }), 'wait');
+  });
+
+  void it('drains alert deliveries at the end, once batches and handlers are done; reruns still come first', () => {
+    assert.equal(nextStep({ ...idle, deliveriesInFlight: true }), 'drainAlerts');
+    assert.equal(nextStep({ ...idle, deliveriesInFlight: true, runningBatches: 1 }), 'wait');
+    assert.equal(nextStep({ ...idle, deliveriesInFlight: true, handlersFinished: false }), 'wait');
+    assert.equal(nextStep({ ...idle, deliveriesInFlight: true, pending: true, paused: true }), 'wait');
+    assert.equal(nextStep({ ...idle, deliveriesInFlight: true, rerunsPending: true }), 'rerun');
   });
 
   void it('ends when nothing is pending; continues as new only with no batch running', () => {
