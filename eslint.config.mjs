@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
@@ -58,6 +59,57 @@ export default tseslint.config(
       ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // No import cycles anywhere in src/ (type-only imports count too: a cycle of types is still a tangle).
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })],
+    },
+    rules: {
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+    },
+  },
+  {
+    // The shared vocabulary: pure, sandbox-safe, and it depends on no layer of the project.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.flatMap((name) => [
+            { name, message: 'src/domain is pure: no I/O.' },
+            { name: `node:${name}`, message: 'src/domain is pure: no I/O.' },
+          ]),
+          patterns: [
+            {
+              group: ['../*', '!../domain', '!../domain/**', '@azure/*', '@temporalio/*', 'undici'],
+              message: 'src/domain imports nothing of the other layers (nor I/O packages): they import it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Imports point down: the Azure, inventory and activity layers never depend on workflow (Temporal) code.
+    // What they share with the workflows lives in src/domain.
+    files: ['src/azure/**/*.ts', 'src/inventory/**/*.ts', 'src/activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows', '**/workflows/**', '@temporalio/workflow'],
+              message: 'Imports point down: share through src/domain instead of importing src/workflows.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

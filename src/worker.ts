@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createActivityDeps } from './activities';
-import type { PolicySyncActivities } from './activities/types';
+import type { PolicySyncActivities } from './domain/activity-contract';
 import { temporalConnectionOptions } from './client';
 import type { WorkerConfig } from './config';
 import { createLogger, type Logger } from './logger';

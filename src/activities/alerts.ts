@@ -3,7 +3,7 @@
  */
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../logger';
-import type { SendAlertInput } from './types';
+import type { SendAlertInput } from '../domain/activity-contract';
 
 export interface AlertSenderOptions {
   logger: Logger;

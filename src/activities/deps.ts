@@ -9,7 +9,7 @@ import { queryHubDevices } from '../inventory/hub-source';
 import { InventoryStore, type InventorySourceOptions } from '../inventory/inventory';
 import { createLogger, registerSecret, type Logger } from '../logger';
 import { createAlertSender } from './alerts';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './activity-deps';
 
 export type WorkerAzureAccess = AzureAccess;
 

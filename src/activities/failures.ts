@@ -5,14 +5,10 @@
  */
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { classifyAzureError, isAzureRequestError, type AzureRequestError } from '../azure/errors';
-import { isInventoryError, type InventoryError } from '../inventory/errors';
+import { isInventoryError, type InventoryError, type InventoryErrorCode } from '../inventory/errors';
 import { redact } from '../logger';
-import {
-  FailureType,
-  NON_RETRYABLE_FAILURE_TYPES,
-  type AttemptCounters,
-  type AttemptFailureDetails,
-} from '../workflows/failure-types';
+import type { AttemptCounters, AttemptFailureDetails } from '../domain/activity-contract';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failure-codes';
 import { fullJitterBackoffInMs, retryAfterWithJitterInMs, type BackoffOptions } from './retry-delay';
 
 export interface FailureMapping {
@@ -23,15 +19,16 @@ export interface FailureMapping {
   nextRetryDelayInMs?: number;
 }
 
+/** The failure each inventory error becomes: a whole source unusable is the configuration's fault. */
+const INVENTORY_FAILURE_TYPES: Readonly<Record<InventoryErrorCode, FailureType>> = {
+  InvalidInventoryFile: FailureType.Misconfigured,
+  InventoryChanged: FailureType.InventoryChanged,
+  PolicyNotFound: FailureType.PolicyNotFound,
+  NothingSelected: FailureType.Misconfigured,
+};
+
 function inventoryFailureType(error: InventoryError): FailureType {
-  switch (error.code) {
-    case 'InventoryChanged':
-      return FailureType.InventoryChanged;
-    case 'PolicyNotFound':
-      return FailureType.PolicyNotFound;
-    default:
-      return FailureType.Misconfigured;
-  }
+  return INVENTORY_FAILURE_TYPES[error.code] ?? FailureType.Misconfigured;
 }
 
 /** Decides the failure for an error at attempt `attempt`. Pure (randomness injected). */

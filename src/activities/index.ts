@@ -5,72 +5,21 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isAzureRequestError } from '../azure/errors';
-import type { PolicyWriter } from '../azure/policy-writer';
-import type { InventorySnapshotData, LoadSnapshotResult } from '../inventory/inventory';
-import type { PolicyDocument } from '../inventory/policies';
-import type { Logger } from '../logger';
-import { FailureType, type AttemptCounters } from '../workflows/failure-types';
-import type { DeviceAssignment, PermissionReport, PolicyTarget } from '../workflows/types';
-import type { AlertSender } from './alerts';
+import type { AttemptCounters, PolicySyncActivities } from '../domain/activity-contract';
+import { FailureType } from '../domain/failure-codes';
 import { mapFailure, toApplicationFailure, willBeRetried } from './failures';
 import { recordAlert, recordResponses, recordWrite, type ProductMetricScope } from './product-metrics';
-import {
-  GrantEvidence,
-  SETTLING_EVIDENCE_WINDOW_MS,
-  settlingDelayInMs,
-  type BackoffOptions,
-} from './retry-delay';
-import type { PolicySyncActivities } from './types';
+import { GrantEvidence, SETTLING_EVIDENCE_WINDOW_MS, settlingDelayInMs } from './retry-delay';
+import type { ActivityDeps } from './activity-deps';
 
-export type * from './types';
+export type * from '../domain/activity-contract';
+export type { ActivityDeps, InventoryAccess, PermissionChecker } from './activity-deps';
 export {
   createActivityDeps,
   inventorySourceOptions,
   type ActivityDepsOptions,
   type WorkerAzureAccess,
 } from './deps';
-
-/** What the activities read the inventory through (InventoryStore implements it). */
-export interface InventoryAccess {
-  load(deviceIds?: string[], abortSignal?: AbortSignal): Promise<LoadSnapshotResult>;
-  get(snapshotId: string, abortSignal?: AbortSignal): Promise<InventorySnapshotData>;
-  readPage(
-    snapshotId: string,
-    offset: number,
-    limit: number,
-    abortSignal?: AbortSignal,
-  ): Promise<DeviceAssignment[]>;
-  findDevices(
-    snapshotId: string,
-    deviceIds: string[],
-    abortSignal?: AbortSignal,
-  ): Promise<{ devices: DeviceAssignment[]; unknown: string[] }>;
-  policyDocument(snapshotId: string, policy: string, abortSignal?: AbortSignal): Promise<PolicyDocument>;
-}
-
-/** The role-propagation check, bound to the worker's hub and credential. */
-export interface PermissionChecker {
-  check(target: PolicyTarget, abortSignal?: AbortSignal): Promise<PermissionReport>;
-}
-
-export interface ActivityDeps {
-  /**
-   * The hub this worker's configuration points at (IOT_HUB_NAME). Activities of a sync for another hub fail as
-   * Misconfigured instead of reading or writing this one. @default not checked
-   */
-  hub?: string;
-  writers: Readonly<Record<PolicyTarget, PolicyWriter>>;
-  inventory: InventoryAccess;
-  permissions: PermissionChecker;
-  alerts: AlertSender;
-  logger: Logger;
-  /** @default Math.random */
-  random?: () => number;
-  /** @default Date.now */
-  now?: () => number;
-  /** Backoff of retryable failures without Retry-After (matches the workflows' device retry policy). */
-  backoff?: BackoffOptions;
-}
 
 /** Rejections returned in a LoadInventoryResult; `rejectedCount` has the total. */
 export const MAX_RETURNED_REJECTIONS = 1000;

@@ -6,7 +6,7 @@
  */
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 import { complianceStatuses, type ComplianceCounts } from '../domain/compliance';
-import type { PolicyTarget } from '../workflows/types';
+import type { PolicyTarget } from '../domain/policy-target';
 
 export const PRODUCT_METRIC_PREFIX = 'iot_policy_sync_';
 

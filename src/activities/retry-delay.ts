@@ -3,7 +3,7 @@
  * devices refused at once would come back at once: these spread them. Pure (randomness is injected).
  * Without options, the workflows' device retry defaults apply.
  */
-import { RETRY_DEFAULTS } from '../workflows/options';
+import { RETRY_DEFAULTS } from '../domain/retry-defaults';
 
 export interface BackoffOptions {
   /** @default RETRY_DEFAULTS.initialIntervalInMs (1000) */

@@ -4,7 +4,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { AzureConfig } from '../config';
-import type { PolicyTarget } from '../workflows/types';
+import type { PolicyTarget } from '../domain/policy-target';
 import { ArmPolicyWriter } from './arm-policy-writer';
 import { CredentialSource, credentialOptionsFromConfig } from './credential';
 import { HttpClient } from './http';

@@ -2,7 +2,7 @@
  * The seed's contract: the policy as an ARM child resource of the hub,
  * GET then PUT {ARM}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Devices/IotHubs/{hub}/securityPolicies/{deviceId}.
  */
-import { FailureType } from '../workflows/failure-types';
+import { FailureType } from '../domain/failure-codes';
 import { deviceResourceUrl } from './device-url';
 import { classifyAzureError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';

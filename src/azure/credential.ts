@@ -18,8 +18,9 @@ import { get as httpsGet } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import type { AzureConfig } from '../config';
 import { registerSecret } from '../logger';
-import { FailureType } from '../workflows/failure-types';
-import { AzureRequestError, errorChain } from './errors';
+import { FailureType } from '../domain/failure-codes';
+import { causeChain } from '../domain/cause-chain';
+import { AzureRequestError } from './errors';
 
 export interface CredentialOptions {
   tenantId?: string;
@@ -98,7 +99,7 @@ const UNKNOWN_TENANT_CODES = new Set(['AADSTS90002', 'AADSTS900023', 'AADSTS9001
 
 /** Whether an error of @azure/identity is MSAL failing to read the authority's OpenID configuration. */
 function isEndpointResolutionError(error: unknown): boolean {
-  return errorChain(error).some((e) =>
+  return causeChain(error).some((e) =>
     /endpoints_resolution_error/i.test(`${String(e.errorCode ?? '')} ${String(e.message ?? '')}`),
   );
 }

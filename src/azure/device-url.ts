@@ -4,7 +4,7 @@
  * id that could address anything else ('.', '..', their encoded forms) is refused before any request.
  */
 import { isDotSegment } from '../domain/device-id';
-import { FailureType } from '../workflows/failure-types';
+import { FailureType } from '../domain/failure-codes';
 import { AzureRequestError } from './errors';
 
 /** Encodes a device id as one URL path segment (ids may hold '#', '?', '%', '$', '/'…). */

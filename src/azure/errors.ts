@@ -2,8 +2,9 @@
  * The Azure layer's one error type, and the pure classification of what Azure (or the network, or
  * Entra ID) answered into it. Codes are the FailureType values the workflows' retry policies know.
  */
-import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../workflows/failure-types';
-import type { PolicyTarget } from '../workflows/types';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failure-codes';
+import type { PolicyTarget } from '../domain/policy-target';
+import { causeChain } from '../domain/cause-chain';
 import { redact } from '../logger';
 import { isRecord } from './policy-writer';
 import { headerValue, retryAfterInMs, type HeaderBag } from './throttling';
@@ -408,21 +409,10 @@ function classifyResponse(
   });
 }
 
-/** An error and its causes (`cause`), outermost first, at most 6 deep. */
-export function errorChain(error: unknown): Record<string, unknown>[] {
-  const chain: Record<string, unknown>[] = [];
-  let current: unknown = error;
-  while (current && typeof current === 'object' && chain.length < 6) {
-    chain.push(current as Record<string, unknown>);
-    current = (current as { cause?: unknown }).cause;
-  }
-  return chain;
-}
-
 function classifyException(error: unknown, context: ClassifyContext): AzureRequestError {
   if (isAzureRequestError(error)) return error;
   const what = subject(context);
-  const chain = errorChain(error);
+  const chain = causeChain(error);
   const first = chain[0] ?? {};
   const name = str(first.name) ?? 'Error';
 

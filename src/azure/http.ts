@@ -5,7 +5,7 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import type { HeaderBag } from './throttling';
-import { FailureType } from '../workflows/failure-types';
+import { FailureType } from '../domain/failure-codes';
 import { classifyAzureError, type AzureRequestError, type ClassifyContext } from './errors';
 import type { TokenProvider } from './token-provider';
 

@@ -8,7 +8,7 @@
  *
  * `decidePacing` / `observePacing` are pure; `WritePacer` is the small FIFO gate the writers await.
  */
-import { FailureType } from '../workflows/failure-types';
+import { FailureType } from '../domain/failure-codes';
 import { AzureRequestError } from './errors';
 import { headerValue, retryAfterInMs, type HeaderBag } from './throttling';
 

@@ -4,7 +4,7 @@
  * matches any run of characters (including '/'), and an action is granted by a permission entry when it
  * matches one of its actions and none of the same entry's notActions (likewise dataActions/notDataActions).
  */
-import type { PolicyTarget } from '../workflows/types';
+import type { PolicyTarget } from '../domain/policy-target';
 
 /** One entry of Microsoft.Authorization/permissions or a role definition's `permissions`. */
 export interface PermissionEntry {

@@ -1,6 +1,6 @@
 /** The writers' guard against documents nested too deeply to walk safely. */
 import { policyDepthProblem } from '../domain/json-depth';
-import { FailureType } from '../workflows/failure-types';
+import { FailureType } from '../domain/failure-codes';
 import { AzureRequestError } from './errors';
 
 /**

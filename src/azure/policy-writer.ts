@@ -1,10 +1,10 @@
 /**
  * The one interface both policy targets implement, and the pure helpers they share.
  */
-import type { PolicyTarget } from '../workflows/types';
+import type { PolicyDocument } from '../domain/inventory';
+import type { PolicyTarget } from '../domain/policy-target';
 
-/** A policy document: a JSON object (validated by the inventory). */
-export type PolicyDocument = Record<string, unknown>;
+export type { PolicyDocument };
 
 export interface WritePolicyOptions {
   deviceId: string;

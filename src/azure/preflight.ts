@@ -4,8 +4,9 @@
  * evaluates it with Azure's wildcard rules, and names the roles assigned to the principal at that scope.
  */
 import { z } from 'zod';
-import { FailureType } from '../workflows/failure-types';
-import type { PermissionReport, PolicyTarget } from '../workflows/types';
+import { FailureType } from '../domain/failure-codes';
+import type { PermissionReport } from '../domain/permissions';
+import type { PolicyTarget } from '../domain/policy-target';
 import { classifyAzureError, isAzureRequestError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type HttpClient } from './http';
 import { abortableSleep } from './pacing';

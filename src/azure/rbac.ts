@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto';
 import { AuthorizationManagementClient, type RoleDefinition } from '@azure/arm-authorization';
 import type { TokenCredential } from '@azure/core-auth';
-import { FailureType } from '../workflows/failure-types';
-import type { PermissionReport, PolicyTarget } from '../workflows/types';
+import { FailureType } from '../domain/failure-codes';
+import type { PermissionReport } from '../domain/permissions';
+import type { PolicyTarget } from '../domain/policy-target';
 import { AzureRequestError, classifyAzureError, isAzureRequestError } from './errors';
 import { CUSTOM_ROLE_NAME, customRolePermissions, type PermissionEntry } from './permissions';
 import {

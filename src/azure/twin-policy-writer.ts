@@ -3,7 +3,7 @@
  * GET then PATCH https://{IOT_HUB_HOST}/twins/{deviceId}?api-version=2021-04-12 with If-Match.
  */
 import { z } from 'zod';
-import { FailureType } from '../workflows/failure-types';
+import { FailureType } from '../domain/failure-codes';
 import { deviceResourceUrl } from './device-url';
 import { AzureRequestError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';

@@ -1,7 +1,7 @@
 /** What most commands do first: configuration from the environment and flags, then a Temporal client. */
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client';
-import { errorChain } from '../azure/errors';
+import { causeChain } from '../domain/cause-chain';
 import {
   ConfigError,
   loadAzureConfig,
@@ -30,7 +30,7 @@ export function temporalUnreachable(config: Config, error: unknown): CommandFail
 
 /** Whether the error (or one of its causes) says the Temporal frontend cannot be reached (gRPC UNAVAILABLE). */
 export function isTemporalUnavailable(error: unknown): boolean {
-  return errorChain(error).some(
+  return causeChain(error).some(
     (e) =>
       e.code === GRPC_UNAVAILABLE || (typeof e.message === 'string' && /\b14 UNAVAILABLE\b/.test(e.message)),
   );

@@ -1,4 +1,4 @@
-import { errorChain } from '../azure/errors';
+import { causeChain } from '../domain/cause-chain';
 import { iotHubSearchAttribute, policySyncPhaseSearchAttribute } from '../workflows/search-attributes';
 
 /** Exit codes of the `policy-sync` command line (../shared/interface.md). */
@@ -65,7 +65,7 @@ export function missingSearchAttributeHint(
 ): string[] | undefined {
   // Starting a workflow says "namespace X has no mapping defined for search attribute Y"; listing workflows
   // with a visibility query says "column name 'Y' is not a valid search attribute".
-  const match = errorChain(error)
+  const match = causeChain(error)
     .map((e) => (typeof e.message === 'string' ? e.message : ''))
     .map(
       (message) =>

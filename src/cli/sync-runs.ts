@@ -10,7 +10,13 @@ import {
   type Client,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { type SearchAttributePair } from '@temporalio/common';
+import {
+  CancelledFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+  type SearchAttributePair,
+} from '@temporalio/common';
+import { innermostCause } from '../domain/cause-chain';
 import type { Config, ConfigOverrides } from '../config';
 import { validateSyncInput } from '../workflows/options';
 import { connectionOverrides, parseIntegerFlag } from './args';
@@ -208,12 +214,12 @@ export type SyncOutcome =
   | { status: 'COMPLETED'; summary: RunSummary }
   | { status: 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'TIMED_OUT'; message: string; type?: string };
 
-/** The deepest cause under activity and child-workflow failures: the error that says what went wrong. */
-function innermostCause(error: Error | undefined): Error | undefined {
-  let inner = error;
-  while ((inner instanceof ActivityFailure || inner instanceof ChildWorkflowFailure) && inner.cause)
-    inner = inner.cause;
-  return inner;
+/** How a sync closed, by the failure class its WorkflowFailedError carries. */
+export function closedStatus(cause: unknown): Exclude<SyncOutcome['status'], 'COMPLETED'> {
+  if (cause instanceof CancelledFailure) return 'CANCELLED';
+  if (cause instanceof TerminatedFailure) return 'TERMINATED';
+  if (cause instanceof TimeoutFailure) return 'TIMED_OUT';
+  return 'FAILED';
 }
 
 /** The outcome of a closed sync (following continue-as-new to the last run). */
@@ -224,17 +230,16 @@ export async function syncOutcome(client: Client, workflowId: string): Promise<S
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
       const cause = error.cause as (Error & { type?: string }) | undefined;
-      const name = cause?.name ?? '';
-      const status = /Cancel/.test(name)
-        ? 'CANCELLED'
-        : /Terminat/.test(name)
-          ? 'TERMINATED'
-          : /Timeout/.test(name)
-            ? 'TIMED_OUT'
-            : 'FAILED';
       // A failed activity or batch wraps the error that says what went wrong (a file, a missing action): show that.
-      const reason = innermostCause(cause) as (Error & { type?: string }) | undefined;
-      return { status, message: reason?.message ?? error.message, type: reason?.type ?? cause?.type };
+      const reason = innermostCause(
+        cause,
+        (e) => e instanceof ActivityFailure || e instanceof ChildWorkflowFailure,
+      ) as (Error & { type?: string }) | undefined;
+      return {
+        status: closedStatus(cause),
+        message: reason?.message ?? error.message,
+        type: reason?.type ?? cause?.type,
+      };
     }
     throw error;
   }

@@ -3,9 +3,7 @@
  * unchanged, not in hub, or orphan, with counts. Pure and sandbox-safe (no Node imports), so a workflow may
  * use it; fingerprints (sha256 of canonicalJson) are computed outside the sandbox.
  */
-
-/** A policy document: a JSON object. */
-export type PlanDocument = Record<string, unknown>;
+import type { PolicyDocument } from './inventory';
 
 export type PlanAction = 'create' | 'update' | 'unchanged' | 'notInHub' | 'orphan';
 
@@ -14,13 +12,13 @@ export interface PlanAssignment {
   deviceId: string;
   /** The policy's name. */
   policy: string;
-  document: PlanDocument;
+  document: PolicyDocument;
 }
 
 /** What a bulk read saw for one device: its policy, or null when it holds none. */
 export interface PlanObservation {
   deviceId: string;
-  document: PlanDocument | null;
+  document: PolicyDocument | null;
 }
 
 export interface PlanEntry {
@@ -82,8 +80,8 @@ function sortKeys(value: unknown): unknown {
 
 /** create when the device holds no policy, unchanged when it holds exactly the desired one, else update. */
 export function planDevice(
-  desired: PlanDocument,
-  observed: PlanDocument | null | undefined,
+  desired: PolicyDocument,
+  observed: PolicyDocument | null | undefined,
 ): 'create' | 'update' | 'unchanged' {
   if (observed === null || observed === undefined) return 'create';
   return canonicalJson(observed) === canonicalJson(desired) ? 'unchanged' : 'update';

@@ -2,7 +2,7 @@
  * Turns raw rows into device assignments, rejecting (never dropping) what cannot be used: bad device ids,
  * duplicates (the later row), policies the policy file does not have. Pure.
  */
-import type { DeviceAssignment, Rejection } from '../workflows/types';
+import type { DeviceAssignment, Rejection } from '../domain/inventory';
 import { deviceRowSchema, firstProblem } from './device-id';
 import type { RawDeviceRow } from './devices-file';
 

@@ -9,7 +9,7 @@ import { abortableSleep } from '../azure/pacing';
 import { headerValue } from '../azure/throttling';
 import type { TokenProvider } from '../azure/token-provider';
 import { TWIN_API_VERSION } from '../azure/twin-policy-writer';
-import { FailureType } from '../workflows/failure-types';
+import { FailureType } from '../domain/failure-codes';
 import type { RawDeviceRow } from './devices-file';
 
 export interface HubDeviceQueryOptions {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DeviceAssignment, Rejection } from '../workflows/types';
+import type { DeviceAssignment, Rejection } from '../domain/inventory';
 import { InventoryBuilder } from './builder';
 import { readDevicesFile, type RawDeviceRow } from './devices-file';
 import { InventoryError } from './errors';

@@ -1,16 +1,17 @@
 /**
  * POLICIES_FILE: a JSON object, policy name → policy document. A document must be a JSON object of at
- * most 32 KB nesting at most MAX_POLICY_DEPTH levels; a bad entry is rejected (and devices naming it are rejected in turn), the rest go on.
+ * most 32 KB nesting at most MAX_POLICY_DEPTH levels; a bad entry is rejected (and devices naming it are
+ * rejected in turn), the rest go on.
  */
 import { readFile } from 'node:fs/promises';
+import type { PolicyDocument, Rejection } from '../domain/inventory';
 import { policyDepthProblem } from '../domain/json-depth';
-import type { Rejection } from '../workflows/types';
 import { InventoryError } from './errors';
 import { decodeInventoryFile } from './utf8';
 
 export const MAX_POLICY_BYTES = 32 * 1024;
 
-export type PolicyDocument = Record<string, unknown>;
+export type { PolicyDocument };
 
 export interface LoadedPolicies {
   /** Valid documents by name. */

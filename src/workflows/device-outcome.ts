@@ -9,23 +9,15 @@ import {
   TemporalFailure,
   TimeoutFailure,
 } from '@temporalio/common';
-import type { ApplyPolicyResult } from '../activities/types';
-import { NON_RETRYABLE_FAILURE_TYPES, type AttemptCounters } from './failure-types';
+import type { ApplyPolicyResult, AttemptCounters } from '../domain/activity-contract';
+import {
+  asFailureCode,
+  NON_RETRYABLE_FAILURE_TYPES,
+  OutcomeCode,
+  type FailureCode,
+} from '../domain/failure-codes';
 import { finalFailureMessage } from './final-failure';
 import type { DeviceOutcome } from './types';
-
-/** Codes the workflows give failed devices besides the activities' FailureType values. */
-export const OutcomeCode = {
-  /** The activity ran out of time (start-to-close on the last attempt, or schedule-to-close). */
-  Timeout: 'Timeout',
-  /** The write was cancelled (the sync was cancelled). */
-  Cancelled: 'Cancelled',
-  /** Not attempted: the sync stopped starting batches after too many AuthorizationFailed devices. */
-  Aborted: 'Aborted',
-  /** The batch workflow failed or could not start; its devices without an outcome get this code. */
-  BatchFailed: 'BatchFailed',
-} as const;
-export type OutcomeCode = (typeof OutcomeCode)[keyof typeof OutcomeCode];
 
 /** Failure messages are cut to this length: the summary stays small, and no stack enters it. */
 export const MAX_FAILURE_MESSAGE_LENGTH = 300;
@@ -58,10 +50,10 @@ export function outcomeFromFailure(
   prior?: AttemptCounters,
 ): DeviceOutcome {
   const cause = error instanceof ActivityFailure ? error.cause : error;
-  let code: string;
+  let code: FailureCode;
   let counters: Partial<AttemptCounters> | undefined;
   if (cause instanceof ApplicationFailure) {
-    code = cause.type ?? 'Error';
+    code = asFailureCode(cause.type);
     counters = attemptCountersOf(cause.details?.[0]);
   } else if (cause instanceof TimeoutFailure) {
     code = OutcomeCode.Timeout;
@@ -69,7 +61,7 @@ export function outcomeFromFailure(
   } else if (cause instanceof CancelledFailure) {
     code = OutcomeCode.Cancelled;
   } else {
-    code = cause instanceof TemporalFailure ? cause.name : 'Error';
+    code = asFailureCode(cause instanceof TemporalFailure ? cause.name : undefined);
   }
   const inferredAttempts =
     error instanceof ActivityFailure && error.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED

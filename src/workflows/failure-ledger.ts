@@ -14,11 +14,11 @@
  * a short reference to the entry (1-based) that lists the same cause with its message; past LISTING_BUDGET
  * bytes, one last entry says how many more failed, by code. Pure and deterministic: safe in workflow code.
  */
-import type { DeviceFailure } from './types';
+import { RunFailureCode, type DeviceFailure, type FailureCode } from '../domain/failure-codes';
 
 /** A message, the device id taken out where it occurred. */
 export interface FailureCause {
-  code: string;
+  code: FailureCode;
   /** The message with each occurrence of the device id replaced by DEVICE_ID_PLACEHOLDER, when perDevice. */
   template: string;
   perDevice: boolean;
@@ -42,7 +42,7 @@ export const LISTING_BUDGET = 1_536 * 1024;
 export const SUMMARY_BUDGET = 1_792 * 1024;
 /** deviceId of the entry that counts the failures not listed. */
 export const NOT_LISTED_DEVICE_ID = '*';
-export const NOT_LISTED_CODE = 'NotListed';
+export const NOT_LISTED_CODE: FailureCode = RunFailureCode.NotListed;
 
 export class FailureLedger {
   private causes: FailureCause[];
@@ -81,7 +81,7 @@ export class FailureLedger {
     return this.devices.map(([deviceId]) => deviceId);
   }
 
-  countWithCode(code: string): number {
+  countWithCode(code: FailureCode): number {
     return this.devices.filter(([, cause]) => this.causes[cause]!.code === code).length;
   }
 

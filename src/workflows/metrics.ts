@@ -63,7 +63,7 @@ export function failureOf(outcome: DeviceOutcome): DeviceFailure | undefined {
   if (outcome.status !== 'failed') return undefined;
   return {
     deviceId: outcome.deviceId,
-    code: outcome.code ?? 'Unknown',
+    code: outcome.code ?? 'Error',
     message: outcome.message ?? '',
     attempts: outcome.attempts,
   };

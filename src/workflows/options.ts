@@ -1,9 +1,11 @@
 /**
  * Defaults and validation of the workflows' inputs. Pure; sandbox-safe.
  */
-import { POLICY_TARGETS, type DeviceRetryOptions, type PolicySyncInput } from './types';
+import { POLICY_TARGETS } from '../domain/policy-target';
+import { RETRY_DEFAULTS, type DeviceRetryOptions } from '../domain/retry-defaults';
+import type { PolicySyncInput } from './types';
 
-/** Most devices in one batch (interface.md: a policyBatchWorkflow holds at most 50 devices). */
+/** Most devices in one batch (docs/interface.md: a policyBatchWorkflow holds at most 50 devices). */
 export const MAX_BATCH_SIZE = 50;
 /** Most devices in flight at once (batchSize × maxConcurrentBatches): keeps pending activities bounded. */
 export const MAX_DEVICES_IN_FLIGHT = 500;
@@ -20,17 +22,7 @@ export const SYNC_DEFAULTS = {
   alerts: { authErrorRateThreshold: 0.1, minAttempts: 20, abortAfterAuthFailures: 50 },
 } as const;
 
-export const RETRY_DEFAULTS: Required<DeviceRetryOptions> = {
-  initialIntervalInMs: 1_000,
-  backoffCoefficient: 2,
-  // 8 s, not 30: after a propagation window closes, a device refused at its end waits at most one interval.
-  // With 30 attempts the retries still span ~2–4 minutes; scheduleToClose (10 min) bounds them in time.
-  maximumIntervalInMs: 8_000,
-  maximumAttempts: 30,
-  startToCloseTimeoutInMs: 30_000,
-  scheduleToCloseTimeoutInMs: 10 * 60_000,
-  localFirstAttempt: true,
-};
+export { RETRY_DEFAULTS };
 
 /**
  * The defaults of syncs started before the `sync-defaults-v2` patch (window 4, preflight from 2 s, retries capped
@@ -47,6 +39,21 @@ export const RETRY_DEFAULTS_V1: Required<DeviceRetryOptions> = {
   maximumIntervalInMs: 30_000,
   maximumAttempts: 10,
 };
+
+/**
+ * Marks runs whose unset options take today's defaults (window 10, preflight from 1 s, retries capped at 8 s ×
+ * 30). Runs from before replay with V1_DEFAULTS: their page size and window are in their history.
+ */
+export const SYNC_DEFAULTS_V2_PATCH = 'sync-defaults-v2';
+/** Marks runs that count their batches' `retrying` tallies (an alert may come earlier than it used to). */
+export const LIVE_RETRYING_TALLY_PATCH = 'live-retrying-tally';
+/**
+ * Marks runs that record each alert's delivery and wait at most ALERT_WAIT_AT_END_MS for pending deliveries at
+ * their end (a dead webhook delayed the end of a sync by a minute).
+ */
+export const ALERT_DELIVERY_BUDGET_PATCH = 'alert-delivery-budget';
+/** How long the end of a sync waits for alerts still being delivered; they are then recorded as pending. */
+export const ALERT_WAIT_AT_END_MS = 5_000;
 
 /** Which generation of defaults fills what an input leaves out. */
 export interface OptionDefaults {

@@ -21,9 +21,14 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../activities/types';
+import type {
+  ApplyPolicyInput,
+  ApplyPolicyResult,
+  AttemptCounters,
+  PolicySyncActivities,
+} from '../domain/activity-contract';
 import { durableRetryAfterLocalAttempt, outcomeFromFailure, outcomeFromResult } from './device-outcome';
-import { NON_RETRYABLE_FAILURE_TYPES, type AttemptCounters } from './failure-types';
+import { NON_RETRYABLE_FAILURE_TYPES, RunFailureCode } from '../domain/failure-codes';
 import { batchProgressSignal } from './messages';
 import { MAX_BATCH_SIZE, resolveRetryOptions, SYNC_DEFAULTS, validateRetryOptions } from './options';
 import type {
@@ -45,7 +50,10 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
   const problems = validateRetryOptions(retry);
   if (input.devices.length > MAX_BATCH_SIZE) problems.push(`a batch holds at most ${MAX_BATCH_SIZE} devices`);
   if (problems.length > 0)
-    throw ApplicationFailure.nonRetryable(`Invalid batch input: ${problems.join('; ')}`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `Invalid batch input: ${problems.join('; ')}`,
+      RunFailureCode.InvalidInput,
+    );
 
   // Temporal adds no jitter to retries; the activity sets nextRetryDelay (with jitter, or Retry-After) itself,
   // which overrides these intervals. The intervals remain the fallback for errors it does not classify.

@@ -2,31 +2,26 @@
  * The data that crosses the workflow boundary: inputs, results, signals and query answers.
  * Sandbox-safe (no Node imports). Nothing here may ever hold a token or a secret.
  */
+import type { AlertRecord } from '../domain/alerts';
+import type { DeviceFailure, FailureCode } from '../domain/failure-codes';
+import type { DeviceAssignment, InventorySnapshot, Rejection } from '../domain/inventory';
+import type { PolicyTarget } from '../domain/policy-target';
+import type { DeviceRetryOptions } from '../domain/retry-defaults';
 import type { FailureLedgerState } from './failure-ledger';
 
-export const POLICY_TARGETS = ['arm', 'twin'] as const;
-export type PolicyTarget = (typeof POLICY_TARGETS)[number];
+// The shared vocabulary lives in src/domain; re-exported for the workflows' callers.
+export { POLICY_TARGETS, type PolicyTarget } from '../domain/policy-target';
+export { ALERT_KINDS, type AlertDelivery, type AlertKind, type AlertRecord } from '../domain/alerts';
+export type { DeviceAssignment, InventorySnapshot, Rejection } from '../domain/inventory';
+export type { DeviceFailure } from '../domain/failure-codes';
+export type { PermissionReport } from '../domain/permissions';
+export type { DeviceRetryOptions } from '../domain/retry-defaults';
 
 export const SYNC_PHASES = ['preflight', 'loading', 'syncing', 'paused', 'done', 'failed'] as const;
 export type SyncPhase = (typeof SYNC_PHASES)[number];
 
-/** One device and the name of the policy it should hold. Policy documents never enter history. */
-export interface DeviceAssignment {
-  deviceId: string;
-  policy: string;
-}
-
-/** A row of the inventory that was refused, with where it came from and why. */
-export interface Rejection {
-  /** File path, `hub`, or `--devices`. */
-  source: string;
-  /** 1-based row (data row for CSV/JSON arrays); 0 when the whole source is refused. */
-  row: number;
-  reason: string;
-}
-
 export interface PreflightOptions {
-  /** @default 2000 */
+  /** @default 1000 (2000 for syncs started before the sync-defaults-v2 patch, see options.ts) */
   firstRecheckInMs?: number;
   /** @default 60000 */
   maxRecheckInMs?: number;
@@ -41,31 +36,6 @@ export interface AlertOptions {
   minAttempts?: number;
   /** Devices finally failed with AuthorizationFailed after which no new batch starts. @default 50 */
   abortAfterAuthFailures?: number;
-}
-
-export interface DeviceRetryOptions {
-  /** @default 1000 */
-  initialIntervalInMs?: number;
-  /** @default 2 */
-  backoffCoefficient?: number;
-  /** @default 8000 */
-  maximumIntervalInMs?: number;
-  /** All attempts of one device, the local first attempt included. @default 30 */
-  maximumAttempts?: number;
-  /** Limit on one attempt (one HTTP write with its token). @default 30000 */
-  startToCloseTimeoutInMs?: number;
-  /**
-   * Limit on all attempts of one device, long enough to outlast an RBAC propagation window.
-   * @default 600000 (10 minutes)
-   */
-  scheduleToCloseTimeoutInMs?: number;
-  /**
-   * Try each device once as a local activity first (no task-queue round trip, one marker event), and hand only
-   * the devices whose first try failed with a retryable error to the durable applySecurityPolicy activity and its
-   * retry policy. About 3× the devices/s of a calm fleet; false: every attempt is a durable activity.
-   * @default true
-   */
-  localFirstAttempt?: boolean;
 }
 
 export interface PolicySyncInput {
@@ -93,35 +63,6 @@ export interface PolicySyncInput {
   carried?: CarriedState;
 }
 
-export interface DeviceFailure {
-  deviceId: string;
-  code: string;
-  message: string;
-  attempts: number;
-}
-
-export const ALERT_KINDS = ['AuthErrorRate', 'PermissionsNotPropagated', 'AbortThreshold'] as const;
-export type AlertKind = (typeof ALERT_KINDS)[number];
-
-export interface AlertRecord {
-  id: string;
-  kind: AlertKind;
-  message: string;
-  raisedAt: string;
-  acknowledged: boolean;
-  /** Whether the alert reached ALERT_WEBHOOK_URL; absent on alerts of runs from before it was recorded. */
-  delivery?: AlertDelivery;
-}
-
-/**
- * `delivered` (or only logged, without a webhook), `failed` with the cause, or `pending`: no answer yet, or none
- * within the few seconds the end of a sync waits for it.
- */
-export interface AlertDelivery {
-  state: 'delivered' | 'failed' | 'pending';
-  error?: string;
-}
-
 export interface SyncMetrics {
   phase: SyncPhase;
   devicesTotal: number;
@@ -145,7 +86,7 @@ export interface RunSummary {
   devicesTotal: number;
   succeeded: number;
   unchanged: number;
-  failed: { deviceId: string; code: string; message: string }[];
+  failed: { deviceId: string; code: FailureCode; message: string }[];
   rejected: Rejection[];
   authErrors: number;
   throttled: number;
@@ -172,7 +113,7 @@ export interface DeviceOutcome {
   /** 429/503 responses seen across attempts. */
   throttled: number;
   /** Present when status is 'failed'. */
-  code?: string;
+  code?: FailureCode;
   message?: string;
   /** ISO time of the successful write. */
   completedAt?: string;
@@ -261,24 +202,4 @@ export interface SyncCounters {
   retriedCount: number;
   writeAttempts: number;
   lastSuccessTime: string | null;
-}
-
-/** A handle on a loaded inventory: the workflow pages through it instead of carrying every device in history. */
-export interface InventorySnapshot {
-  /** Opaque id the activities use to find the same snapshot again (content hash). */
-  id: string;
-  /** Valid devices in the snapshot. */
-  deviceCount: number;
-}
-
-export interface PermissionReport {
-  granted: boolean;
-  /** Actions (and data actions) the target needs that are not effective at hub scope. */
-  missing: string[];
-  /** Role names assigned to the principal at or above hub scope (empty when unknown). */
-  rolesAssigned: string[];
-  /** True when the principal may not list role assignments (no Microsoft.Authorization/roleAssignments/read). */
-  rolesUnreadable?: boolean;
-  /** The custom role that would grant what is missing. */
-  grantingRole: string;
 }

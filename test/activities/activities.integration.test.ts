@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailureCategory } from '@temporalio/common';
-import type { PolicySyncActivities } from '../../src/activities/types';
+import type { PolicySyncActivities } from '../../src/domain/activity-contract';
 import type { Emulator } from '../../src/emulator';
-import { FailureType, type AttemptCounters } from '../../src/workflows/failure-types';
+import type { AttemptCounters } from '../../src/domain/activity-contract';
+import { FailureType } from '../../src/domain/failure-codes';
 import { applyWithRetries, runActivity, startActivitiesAgainstEmulator } from './activity-support';
 
 void describe('applySecurityPolicy in the seed profile (grant still propagating)', () => {

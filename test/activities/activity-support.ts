@@ -4,7 +4,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, createActivityDeps } from '../../src/activities';
-import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../../src/activities/types';
+import type {
+  ApplyPolicyInput,
+  ApplyPolicyResult,
+  PolicySyncActivities,
+} from '../../src/domain/activity-contract';
 import { createAzureAgent } from '../../src/azure/http';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
 import { createLogger, type LoggerOptions } from '../../src/logger';

@@ -5,9 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../../src/activities';
 import { createAlertSender } from '../../src/activities/alerts';
-import type { SendAlertInput } from '../../src/activities/types';
+import type { SendAlertInput } from '../../src/domain/activity-contract';
 import { createLogger } from '../../src/logger';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import { runActivity } from './activity-support';
 
 const input: SendAlertInput = {

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, createActivityDeps } from '../../src/activities';
-import type { PolicySyncActivities } from '../../src/activities/types';
+import type { PolicySyncActivities } from '../../src/domain/activity-contract';
 import { createAzureAccess } from '../../src/azure/access';
 import { createAzureAgent } from '../../src/azure/http';
 import { checkRolePropagation } from '../../src/azure/preflight';

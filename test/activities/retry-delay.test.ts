@@ -9,7 +9,7 @@ import {
 } from '../../src/activities/retry-delay';
 import { AzureRequestError } from '../../src/azure/errors';
 import { InventoryError } from '../../src/inventory/errors';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 
 void describe('retry delays', () => {
   void it('grows exponentially from 1 s, doubling, capped at 8 s (the device retry defaults)', () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { PolicySyncActivities } from '../../src/activities/types';
-import { FailureType } from '../../src/workflows/failure-types';
+import type { PolicySyncActivities } from '../../src/domain/activity-contract';
+import { FailureType } from '../../src/domain/failure-codes';
 import { runActivity, startActivitiesAgainstEmulator } from './activity-support';
 
 /** The workflow's retry options reach the activity's nextRetryDelay (which overrides the policy's intervals). */

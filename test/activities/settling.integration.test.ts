@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { SETTLING_MAXIMUM_DELAY_MS } from '../../src/activities/retry-delay';
-import type { PolicySyncActivities } from '../../src/activities/types';
+import type { PolicySyncActivities } from '../../src/domain/activity-contract';
 import type { DeviceAssignment } from '../../src/workflows/types';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import type { Emulator } from '../../src/emulator';
 import { applyWithRetries, runActivity, startActivitiesAgainstEmulator } from './activity-support';
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import type { PolicySyncActivities } from '../../src/activities/types';
+import type { PolicySyncActivities } from '../../src/domain/activity-contract';
 import type { Emulator } from '../../src/emulator';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import { runActivity, startActivitiesAgainstEmulator } from './activity-support';
 
 void describe("activities of another hub's sync", () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isAzureRequestError } from '../../src/azure/errors';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import { startTestWorld, type TestWorld } from './emulator-support';
 
 const policy = { version: 1 };

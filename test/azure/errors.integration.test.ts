@@ -4,7 +4,7 @@ import { createAzureAccess } from '../../src/azure/access';
 import { isAzureRequestError, type AzureRequestError } from '../../src/azure/errors';
 import { createAzureAgent } from '../../src/azure/http';
 import type { PolicyTarget } from '../../src/workflows/types';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import { configFor, startTestWorld, trustEmulator, type TestWorld } from './emulator-support';
 
 const doc = { version: 1 };

@@ -7,7 +7,7 @@ import {
   parseAzureErrorBody,
   parseClaimsChallenge,
 } from '../../src/azure/errors';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 
 const arm = (code: string, message = 'm') => ({ error: { code, message } });
 const ctx = {

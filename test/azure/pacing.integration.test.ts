@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { isAzureRequestError } from '../../src/azure/errors';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import { startTestWorld } from './emulator-support';
 
 /**

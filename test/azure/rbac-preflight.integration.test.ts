@@ -9,7 +9,7 @@ import {
   waitForPropagation,
 } from '../../src/azure/preflight';
 import { customRoleGuid, nameBasedGuid, setupRbac, toAzureError } from '../../src/azure/rbac';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import { startTestWorld, type TestWorld } from './emulator-support';
 
 /** Creates a role and assigns it to the emulator's principal at hub scope, by plain REST. */

@@ -10,7 +10,7 @@ import { isAzureRequestError } from '../../src/azure/errors';
 import { HttpClient, type HttpRequest, type HttpResponse } from '../../src/azure/http';
 import { checkRolePropagation } from '../../src/azure/preflight';
 import { queryHubDevices } from '../../src/inventory/hub-source';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import { startTestWorld, type TestWorld } from './emulator-support';
 
 type Answer = (req: HttpRequest, seen: number) => HttpResponse | undefined;

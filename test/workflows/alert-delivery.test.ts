@@ -13,7 +13,7 @@ import { createActivities, type ActivityDeps } from '../../src/activities';
 import { createAlertSender } from '../../src/activities/alerts';
 import { createLogger } from '../../src/logger';
 import type { policySyncWorkflow } from '../../src/workflows';
-import { ALERT_WAIT_AT_END_MS } from '../../src/workflows/policy-sync';
+import { ALERT_WAIT_AT_END_MS } from '../../src/workflows/options';
 import { iotHubSearchAttribute } from '../../src/workflows/search-attributes';
 import type { PolicySyncInput } from '../../src/workflows/types';
 import { connectTestTemporal, createTestWorker, type TestTemporal } from '../support/temporal';

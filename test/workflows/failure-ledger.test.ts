@@ -48,8 +48,13 @@ void describe('FailureLedger', () => {
       { deviceId: 'dev-3', code: 'Aborted', message: 'Not attempted: the sync was aborted', attempts: 0 },
       { deviceId: 'dev-4', code: 'Aborted', message: 'Not attempted: the sync was aborted', attempts: 0 },
       { deviceId: 'dev-5', code: 'Timeout', message: 'dev-5 and dev-55 timed out', attempts: 2 },
-      { deviceId: 'dev-6', code: 'Odd', message: 'holds the placeholder \u241f of dev-6', attempts: 1 },
-      { deviceId: 'dev-7', code: 'Empty', message: '', attempts: 1 },
+      {
+        deviceId: 'dev-6',
+        code: 'Misconfigured',
+        message: 'holds the placeholder \u241f of dev-6',
+        attempts: 1,
+      },
+      { deviceId: 'dev-7', code: 'Error', message: '', attempts: 1 },
     ];
     const ledger = FailureLedger.fromFailures(failures);
     assert.deepEqual(ledger.list(), failures);
@@ -90,7 +95,7 @@ void describe('FailureLedger', () => {
     failures.push(
       ...Array.from({ length: 5_000 }, (_, i) => ({
         deviceId: `late-${i}`,
-        code: 'Aborted',
+        code: 'Aborted' as const,
         message: 'Not attempted',
         attempts: 0,
       })),

@@ -4,9 +4,14 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ApplyPolicyInput, ApplyPolicyResult, PolicySyncActivities } from '../../src/activities/types';
+import type {
+  ApplyPolicyInput,
+  ApplyPolicyResult,
+  PolicySyncActivities,
+} from '../../src/domain/activity-contract';
 import { toApplicationFailure } from '../../src/activities/failures';
-import type { AttemptCounters, FailureType } from '../../src/workflows/failure-types';
+import type { AttemptCounters } from '../../src/domain/activity-contract';
+import type { FailureType } from '../../src/domain/failure-codes';
 import type { AlertRecord, DeviceAssignment, PermissionReport } from '../../src/workflows/types';
 
 export interface ApplyCall {

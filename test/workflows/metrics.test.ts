@@ -61,7 +61,7 @@ void describe('metrics', () => {
       attempts: 1,
       authErrors: 0,
       throttled: 0,
-      code: 'E',
+      code: 'Error',
     });
     c = uncountFailures(c, 1);
     assert.equal(c.devicesTotal, 1);

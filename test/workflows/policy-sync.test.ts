@@ -12,7 +12,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import type { policySyncWorkflow } from '../../src/workflows';
 import { sanitizeMessage } from '../../src/workflows/device-outcome';
 import { failedDeviceCount, listedDevices } from '../../src/workflows/failure-ledger';
-import { FailureType } from '../../src/workflows/failure-types';
+import { FailureType } from '../../src/domain/failure-codes';
 import {
   acknowledgeAlertSignal,
   alertsQuery,

@@ -30,6 +30,10 @@ void it('has recorded histories of a rerun with pause/resume, a preflight wait, 
     'policy-sync-can-run-1.json',
     'policy-sync-can-run-2.json',
     'policy-batch.json',
+    // Recorded with the alert-delivery-budget patch: bounded sendAlert, the bounded wait at the end.
+    'policy-sync-alert-fail.json',
+    'policy-sync-alert-hang.json',
+    'policy-sync-permissions-not-propagated-alert-budget.json',
   ])
     assert.ok(fixtures.includes(name), `${name} in ${HISTORY_FIXTURES_DIR}`);
 });

@@ -1,12 +1,27 @@
-import type { AttemptCounters } from '../workflows/failure-types';
-import type {
-  AlertRecord,
-  DeviceAssignment,
-  InventorySnapshot,
-  PermissionReport,
-  PolicyTarget,
-  Rejection,
-} from '../workflows/types';
+/**
+ * The activity contract: what the worker registers and the workflows proxy, with the payloads that cross it.
+ * Types only; sandbox-safe.
+ */
+import type { AlertRecord } from './alerts';
+import type { DeviceAssignment, InventorySnapshot, Rejection } from './inventory';
+import type { PermissionReport } from './permissions';
+import type { PolicyTarget } from './policy-target';
+
+/** Counters every activity failure carries in its details, so the workflow can count attempts' errors. */
+export interface AttemptCounters {
+  attempts: number;
+  authErrors: number;
+  throttled: number;
+}
+
+/**
+ * details[0] of applySecurityPolicy's failures. `nextRetryDelayInMs` repeats the failure's nextRetryDelay,
+ * which Temporal does not hand back to workflow code: after a local first attempt the workflow waits it out
+ * itself before the durable activity takes over.
+ */
+export interface AttemptFailureDetails extends AttemptCounters {
+  nextRetryDelayInMs?: number;
+}
 
 export interface ApplyPolicyInput {
   /** The hub the sync is for; a worker of another hub refuses the write (Misconfigured). @default not checked */

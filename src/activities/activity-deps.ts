@@ -1,0 +1,54 @@
+/**
+ * What the activities need from the world: the Azure writers, the inventory, the permission check, the alert
+ * sender. createActivityDeps (deps.ts) builds them from Config; tests build their own.
+ */
+import type { PolicyWriter } from '../azure/policy-writer';
+import type { DeviceAssignment, PolicyDocument } from '../domain/inventory';
+import type { PermissionReport } from '../domain/permissions';
+import type { PolicyTarget } from '../domain/policy-target';
+import type { InventorySnapshotData, LoadSnapshotResult } from '../inventory/inventory';
+import type { Logger } from '../logger';
+import type { AlertSender } from './alerts';
+import type { BackoffOptions } from './retry-delay';
+
+/** What the activities read the inventory through (InventoryStore implements it). */
+export interface InventoryAccess {
+  load(deviceIds?: string[], abortSignal?: AbortSignal): Promise<LoadSnapshotResult>;
+  get(snapshotId: string, abortSignal?: AbortSignal): Promise<InventorySnapshotData>;
+  readPage(
+    snapshotId: string,
+    offset: number,
+    limit: number,
+    abortSignal?: AbortSignal,
+  ): Promise<DeviceAssignment[]>;
+  findDevices(
+    snapshotId: string,
+    deviceIds: string[],
+    abortSignal?: AbortSignal,
+  ): Promise<{ devices: DeviceAssignment[]; unknown: string[] }>;
+  policyDocument(snapshotId: string, policy: string, abortSignal?: AbortSignal): Promise<PolicyDocument>;
+}
+
+/** The role-propagation check, bound to the worker's hub and credential. */
+export interface PermissionChecker {
+  check(target: PolicyTarget, abortSignal?: AbortSignal): Promise<PermissionReport>;
+}
+
+export interface ActivityDeps {
+  /**
+   * The hub this worker's configuration points at (IOT_HUB_NAME). Activities of a sync for another hub fail as
+   * Misconfigured instead of reading or writing this one. @default not checked
+   */
+  hub?: string;
+  writers: Readonly<Record<PolicyTarget, PolicyWriter>>;
+  inventory: InventoryAccess;
+  permissions: PermissionChecker;
+  alerts: AlertSender;
+  logger: Logger;
+  /** @default Math.random */
+  random?: () => number;
+  /** @default Date.now */
+  now?: () => number;
+  /** Backoff of retryable failures without Retry-After (matches the workflows' device retry policy). */
+  backoff?: BackoffOptions;
+}
