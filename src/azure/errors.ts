@@ -7,6 +7,7 @@ import type { PolicyTarget } from '../domain/policy-target';
 import { causeChain } from '../domain/cause-chain';
 import { redact } from '../logger';
 import { isRecord } from './policy-writer';
+import { matchResponseRule } from './response-rules';
 import { headerValue, retryAfterInMs, type HeaderBag } from './throttling';
 
 export const AZURE_ERROR_CODES = [
@@ -96,58 +97,6 @@ export interface ClassifyContext {
   /** @default Date.now() */
   nowInMs?: number;
 }
-
-/** ARM codes of a 404 that mean the resource type itself does not exist on this cloud or hub. */
-const TARGET_UNSUPPORTED_CODES = new Set(
-  [
-    'InvalidResourceType',
-    'NoRegisteredProviderFound',
-    'ResourceTypeNotSupported',
-    'InvalidResourceNamespace',
-    'MissingSubscriptionRegistration',
-    'UnsupportedResourceType',
-  ].map((c) => c.toLowerCase()),
-);
-
-/** 404 codes that mean the hub, group or subscription named in the configuration does not exist. */
-const MISCONFIGURED_404_CODES = new Set(
-  ['ResourceGroupNotFound', 'ParentResourceNotFound', 'SubscriptionNotFound', 'IotHubNotFound'].map((c) =>
-    c.toLowerCase(),
-  ),
-);
-
-/**
- * Refusals no retry can heal, whatever their status (401, 403, 409): what each means and what to do. Without
- * these, an Azure Policy deny or a resource lock would be retried as a 403 still propagating.
- */
-const PERMANENT_REFUSALS = new Map(
-  Object.entries({
-    RequestDisallowedByPolicy:
-      'an Azure Policy assignment denies this request; ask its owner for an exemption or a change of the policy',
-    ScopeLocked:
-      'a resource lock on the hub, its resource group or subscription refuses the write; remove the lock, or make it CanNotDelete',
-    InvalidAuthenticationTokenTenant:
-      "the token was issued by another tenant than the subscription's; set AZURE_TENANT_ID to the tenant of AZURE_SUBSCRIPTION_ID",
-    InvalidAuthenticationTokenAudience:
-      'the token is for another audience: tokens are requested for public Azure (management.azure.com, ' +
-      'iothubs.azure.net), so ARM_ENDPOINT and IOT_HUB_HOST must be public Azure endpoints (sovereign clouds are not supported yet)',
-    IotHubQuotaExceeded: "the hub's daily quota is used up; add units to the hub or wait for the daily reset",
-    IotHubSuspended: 'the hub is suspended; resume it (Azure portal: the hub, Overview) and run again',
-  }).map(([code, hint]) => [code.toLowerCase(), hint] as const),
-);
-
-/** 401 codes that mean "not allowed" rather than "bad token" (IoT Hub's RBAC refusal). */
-export const PERMISSION_401_CODES = new Set(['iothubunauthorized']);
-
-/** 400 codes about the api-version. */
-const API_VERSION_CODES = new Set(
-  [
-    'NoRegisteredProviderFound',
-    'InvalidApiVersionParameter',
-    'MissingApiVersionParameter',
-    'InvalidProtocolVersion',
-  ].map((c) => c.toLowerCase()),
-);
 
 /**
  * OAuth errors and AADSTS codes by which Entra ID refuses the credential itself (a wrong or expired secret,
@@ -294,10 +243,7 @@ function azureDetail(parsed: AzureErrorBody): string {
   return ` Azure said: ${said}${/[.!?]$/.test(said) ? '' : '.'}`;
 }
 
-function seconds(ms: number | undefined): string {
-  return ms === undefined ? 'a backoff' : `${Math.ceil(ms / 100) / 10} s`;
-}
-
+/** An HTTP answer's failure, by the first rule of RESPONSE_RULES that matches it. */
 function classifyResponse(
   statusCode: number,
   headers: HeaderBag,
@@ -305,107 +251,27 @@ function classifyResponse(
   context: ClassifyContext,
 ): AzureRequestError {
   const parsed = parseAzureErrorBody(body, headers);
-  const code = parsed.code?.toLowerCase() ?? '';
-  const what = subject(context);
-  const detail = azureDetail(parsed);
-  const base = { statusCode, deviceId: context.deviceId, azureCode: parsed.code };
-  const retryAfter = retryAfterInMs(headers, context.nowInMs ?? Date.now());
-  const targetVar = context.target === 'twin' ? 'POLICY_TARGET=twin' : 'POLICY_TARGET=arm';
-
-  const permanent = statusCode >= 400 && statusCode < 500 ? PERMANENT_REFUSALS.get(code) : undefined;
-  if (permanent !== undefined) {
-    return new AzureRequestError({
-      ...base,
-      code: FailureType.Misconfigured,
-      message: `${statusCode} ${parsed.code} ${what}: ${permanent}. Not retried.${detail}`,
-    });
-  }
-  // IoT Hub answers a principal without the data action with 401 IotHubUnauthorized: a permission problem.
-  if (statusCode === 403 || (statusCode === 401 && PERMISSION_401_CODES.has(code))) {
-    const needs =
-      context.target === 'twin'
-        ? 'data actions Microsoft.Devices/IotHubs/twins/read and write'
-        : 'Microsoft.Devices/IotHubs/securityPolicies/read and write';
-    return new AzureRequestError({
-      ...base,
-      code: FailureType.AuthorizationFailed,
-      message:
-        `${statusCode} ${parsed.code ?? 'Forbidden'} ${what}: the principal lacks ${needs} at hub scope, or a new role ` +
-        `assignment has not propagated yet. Will retry with a fresh token; if it persists, run ` +
-        `'policy-sync preflight' and 'policy-sync setup-rbac'.${detail}`,
-    });
-  }
-  if (statusCode === 401) {
-    const claims = parseClaimsChallenge(headers);
-    return new AzureRequestError({
-      ...base,
-      code: FailureType.Unauthorized,
-      ...(claims === undefined ? {} : { claims }),
-      message: `401 ${parsed.code ?? 'Unauthorized'} ${what}: the access token was refused (expired, revoked or for another audience). Will retry with a new token.${detail}`,
-    });
-  }
-  if (statusCode === 429) {
-    return new AzureRequestError({
-      ...base,
-      code: FailureType.Throttled,
-      ...(retryAfter === undefined ? {} : { retryAfterInMs: retryAfter }),
-      message: `429 throttled ${what}: Azure asked to slow down; will retry after ${seconds(retryAfter)}.${detail}`,
-    });
-  }
-  if (statusCode === 404) {
-    if (TARGET_UNSUPPORTED_CODES.has(code)) {
-      return new AzureRequestError({
-        ...base,
-        code: FailureType.TargetUnsupported,
-        message:
-          `404 ${parsed.code} ${what}: this Azure environment has no such resource type ` +
-          `(${targetVar} is not available here). Set POLICY_TARGET=twin to write the policy as the device ` +
-          `twin's desired property 'securityPolicy' instead.${detail}`,
-      });
-    }
-    if (MISCONFIGURED_404_CODES.has(code)) {
-      return new AzureRequestError({
-        ...base,
-        code: FailureType.Misconfigured,
-        message:
-          `404 ${parsed.code} ${what}: the hub named by AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and ` +
-          `IOT_HUB_NAME (or IOT_HUB_HOST) does not exist. Check the configuration.${detail}`,
-      });
-    }
-    return new AzureRequestError({
-      ...base,
-      code: FailureType.DeviceNotFound,
-      message: `404 ${parsed.code ?? 'NotFound'} ${what}: the device is not registered in the hub. Remove it from the inventory or register it.${detail}`,
-    });
-  }
-  if (statusCode === 400 && API_VERSION_CODES.has(code)) {
-    return new AzureRequestError({
-      ...base,
-      code: FailureType.Misconfigured,
-      message:
-        `400 ${parsed.code} ${what}: the api-version is not supported here. ` +
-        `Check POLICY_API_VERSION (arm target) or use POLICY_TARGET=twin.${detail}`,
-    });
-  }
-  if (statusCode === 400 || statusCode === 413 || statusCode === 422) {
-    return new AzureRequestError({
-      ...base,
-      code: FailureType.InvalidPolicy,
-      message: `${statusCode} ${parsed.code ?? 'BadRequest'} ${what}: Azure refused the policy document; fix the document in POLICIES_FILE. Not retried.${detail}`,
-    });
-  }
-  if (statusCode === 405) {
-    return new AzureRequestError({
-      ...base,
-      code: FailureType.TargetUnsupported,
-      message: `405 ${what}: the endpoint does not accept this method; try POLICY_TARGET=twin.${detail}`,
-    });
-  }
+  const rule = matchResponseRule({ statusCode, azureCode: parsed.code });
+  const retryAfter = rule.keepsRetryAfter
+    ? retryAfterInMs(headers, context.nowInMs ?? Date.now())
+    : undefined;
+  const claims = rule.keepsClaims ? parseClaimsChallenge(headers) : undefined;
   return new AzureRequestError({
-    ...base,
-    code: FailureType.Transient,
+    statusCode,
+    deviceId: context.deviceId,
+    azureCode: parsed.code,
+    code: rule.failure,
     ...(retryAfter === undefined ? {} : { retryAfterInMs: retryAfter }),
-    message: `${statusCode} ${parsed.code ?? 'error'} ${what}: a temporary failure on Azure's side; will retry after ${seconds(retryAfter)}.${detail}`,
+    ...(claims === undefined ? {} : { claims }),
+    message: rule.message({
+      statusCode,
+      azureCode: parsed.code,
+      what: subject(context),
+      detail: azureDetail(parsed),
+      target: context.target,
+      retryAfterInMs: retryAfter,
+      hint: rule.hint,
+    }),
   });
 }
 
@@ -495,10 +361,9 @@ function classifyException(error: unknown, context: ClassifyContext): AzureReque
 
 /**
  * Maps what went wrong to an AzureRequestError. Pure: no I/O, no clock unless `nowInMs` is omitted.
- * Refusals that cannot heal (an Azure Policy deny, a resource lock, a token of another tenant or audience,
- * a suspended or exhausted hub) → Misconfigured; other 403 → AuthorizationFailed, 401 → Unauthorized, 429 → Throttled, 503/5xx/network/timeouts → Transient,
- * 400 → InvalidPolicy, 404 → DeviceNotFound or (resource type/provider) TargetUnsupported,
- * Entra ID refusing the credential (e.g. AADSTS7000215) → Misconfigured.
+ * An HTTP answer goes by RESPONSE_RULES (./response-rules.ts); an exception: Entra ID refusing the credential
+ * (e.g. AADSTS7000215) or an untrusted TLS certificate → Misconfigured, Entra ID's outages, the network and
+ * timeouts → Transient.
  */
 export function classifyAzureError(failure: AzureFailure, context: ClassifyContext): AzureRequestError {
   if (failure.statusCode !== undefined) {
