@@ -17,7 +17,7 @@ import {
 /** The throttled profile's ARM write bucket (src/emulator/fault-settings.ts): 200 burst, 10/s refill. */
 export const ARM_WRITE_BUCKET = { burst: 200, refillPerSec: 10 } as const;
 
-/** Checks the targets of issue 7 against whichever cells the run measured. */
+/** Checks the performance targets (README, Performance) against whichever cells the run measured. */
 export function checkTargets(cells: CellResult[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const find = (profile: string, fleet: number) =>

@@ -1,7 +1,7 @@
 import { causeChain } from '../domain/cause-chain';
 import { iotHubSearchAttribute, policySyncPhaseSearchAttribute } from '../workflows/search-attributes';
 
-/** Exit codes of the `policy-sync` command line (../shared/interface.md). */
+/** Exit codes of the `policy-sync` command line (docs/interface.md; `plan` adds CHANGES_PENDING_EXIT_CODE). */
 export const ExitCode = {
   /** Success. */
   Ok: 0,
@@ -11,6 +11,8 @@ export const ExitCode = {
   Usage: 2,
   /** Permissions missing at hub scope. */
   PermissionsMissing: 3,
+  /** Ctrl-C while watching a sync: the sync goes on. */
+  Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

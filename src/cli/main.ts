@@ -1,6 +1,6 @@
 /**
  * `policy-sync`: the command line. Picks the command, runs it, and turns errors into the exit codes
- * of the interface: 0 success, 1 failed, 2 bad usage or configuration, 3 permissions missing.
+ * of docs/interface.md: 0 success, 1 failed, 2 bad usage or configuration, 3 permissions missing.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +42,11 @@ const COMMANDS: Record<string, () => Command> = {
 };
 const scheduleCommands = (): Record<string, Command> =>
   load<Record<string, Command>>('./schedule', 'scheduleCommands');
+
+/** Every command `policy-sync` offers, the schedule's subcommands included (loads them all). */
+export function registeredCommands(): Command[] {
+  return [...Object.values(COMMANDS).map((command) => command()), ...Object.values(scheduleCommands())];
+}
 
 /** Thrown when the person watching stops with Ctrl-C (see sync-runs.ts); matched by name to stay lazy. */
 const WATCH_INTERRUPTED = 'WatchInterruptedError';
@@ -184,7 +189,7 @@ function reportError(error: unknown, ctx: CommandContext, commandName: string | 
   }
   if (error instanceof Error && error.name === WATCH_INTERRUPTED) {
     write(`policy-sync: ${error.message}; the sync goes on (policy-sync status --watch to follow it again)`);
-    return 130;
+    return ExitCode.Interrupted;
   }
   if (isCommandFailedError(error)) {
     write(`policy-sync: ${error.message}`);

@@ -1,9 +1,9 @@
 /**
- * Bad input (issue 7, reliability): a corpus of malformed inventories, policy files, configurations and
+ * Bad input (reliability): a corpus of malformed inventories, policy files, configurations and
  * flags (test/fixtures/bad-input/) run through the real CLI, `policy-sync run --wait --json`, against the
  * emulator and the product's worker, which reads DEVICES_FILE and POLICIES_FILE as in production.
  *
- * Expected, per interface.md and the README:
+ * Expected, per docs/interface.md and the README:
  * - a bad row never stops a sync: it is listed in the summary's `rejected` with its file, 1-based row and a
  *   reason naming the field; the valid rows are synced (the emulator holds their documents); exit 0 when no
  *   device failed;
@@ -709,7 +709,7 @@ void it('run --wait --json names the file and the reason when a whole file is un
  * Product bug (found by this suite): `policy-sync run --max-concurrent-batches 20` passes the CLI's checks
  * (each flag is in its range), starts a sync, and the workflow fails it at once with InvalidInput
  * ("batchSize × maxConcurrentBatches must be at most 500"): exit 1 and a failed run in history, where
- * interface.md promises exit 2 for bad usage, with nothing started. src/cli/run.ts should run
+ * docs/interface.md promises exit 2 for bad usage, with nothing started. src/cli/run.ts should run
  * validateSyncInput (src/workflows/options.ts) on the input it built and throw a UsageError.
  */
 void it('flags the workflow would refuse are a usage error (exit 2), not a failed sync', () => {

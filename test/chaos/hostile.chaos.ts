@@ -1,5 +1,5 @@
 /**
- * The hostile profile (issue 7, reliability): a fresh role assignment still propagating (2 s invisible, then
+ * The hostile profile (reliability): a fresh role assignment still propagating (2 s invisible, then
  * 30% refused for 8 s), ARM throttling (writes: 200 burst, 10/s), 5% 500s, 5% 503s with Retry-After, 2%
  * dropped connections, 2% CAE claims challenges, and latency. Every device ends in sync, or is reported
  * failed with a reason (code and message); the summary's counts agree with what the emulator saw.

@@ -1,8 +1,8 @@
 /**
- * 10,000 devices end to end (issue 5, Done when; issue 7's scale figure): the emulator in the calm profile,
+ * 10,000 devices end to end (the README's scale figure): the emulator in the calm profile,
  * the product's activities over HTTPS, the product's worker in-process. The sync completes, every device
  * holds exactly its document, no device is written twice, and every run of the parent's continue-as-new
- * chain stays under 10,000 history events. Prints devices/s (issue 7's target: ≥ 200 on a 2-core machine).
+ * chain stays under 10,000 history events. Prints devices/s (the target: ≥ 200 on a 2-core machine).
  *
  * SCALE_DEVICES, SCALE_MAX_CONCURRENT_BATCHES, SCALE_CONTINUE_AS_NEW_AFTER_EVENTS and
  * WORKER_MAX_CONCURRENT_ACTIVITIES change the run.

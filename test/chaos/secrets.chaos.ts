@@ -1,5 +1,5 @@
 /**
- * Secrets (issue 7, reliability; interface.md "Nothing secret in any of the above"): every workflow history
+ * Secrets (reliability; docs/interface.md "Nothing secret in any of the above"): every workflow history
  * on the run's dev server and every log the suite captured are searched for the client secret and every
  * access token the emulators issued. None may be found.
  *

@@ -1,5 +1,5 @@
 /**
- * Kill -9 (issue 7, reliability; issue 5's "worker killed in the middle of a run"): a 1,000-device sync with
+ * Kill -9 (reliability: a worker killed in the middle of a run): a 1,000-device sync with
  * the worker as users run it — `policy-sync worker` in a child process, with the emulator's environment —
  * killed with SIGKILL at three seeded-random points of the run and restarted each time; then the Temporal
  * dev server itself is stopped and started again (same SQLite file, same port) in the middle of the run.

@@ -1,5 +1,5 @@
 /**
- * A permission that is never granted (issue 5, Done when; issue 7's "permission missing for good"): the
+ * A permission that is never granted (reliability: a permission missing for good): the
  * emulator's principal has no role assignment at all. Preflight waits, times out, and the run fails with
  * PermissionsNotPropagated naming the missing actions; nothing is written (emulator state and request log);
  * one alert is raised, recorded and POSTed to ALERT_WEBHOOK_URL.

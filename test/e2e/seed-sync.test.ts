@@ -2,7 +2,7 @@
  * End to end on the real dev server: the product's worker (createPolicySyncWorker, in-process) against the
  * Azure emulator over HTTPS.
  *
- * - The seed's world (issue 5, Done when): 300 devices, the role assignment "just created" (invisible for
+ * - The seed's world: 300 devices, the role assignment "just created" (invisible for
  *   3 s, then 60% of calls refused for 15 s). The sync waits in preflight, writes through the 403 storm and
  *   ends with every device holding exactly its document; `metrics` shows the counts growing; every 403 the
  *   emulator answered is counted in authErrors; the AuthErrorRate alert is raised once.

@@ -26,7 +26,7 @@ const seedActions = [
   'Microsoft.Devices/IotHubs/securityPolicies/delete',
 ];
 
-// Issue 3, first "Done when": real ClientSecretCredential → AuthorizationManagementClient → undici.
+// The real Azure clients against the emulator: real ClientSecretCredential → AuthorizationManagementClient → undici.
 void it('emulator: a real credential gets tokens, the real ARM client lists permissions, undici writes a policy and a twin', async () => {
   const emulator = await startEmulator({ devices: 5 });
   const agent = trustingAgent(emulator);
