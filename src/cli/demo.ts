@@ -155,7 +155,7 @@ export const demoCommand = defineCommand(
       step(`Triggered the schedule (overlap SKIP): sync ${colors.bold(workflowId)}`);
 
       const outcome = await Promise.race([
-        watchWithProgress(client, workflowId, ctx, { lineEveryMs: 3_000 }),
+        watchWithProgress(client, workflowId, ctx, { lineEveryInMs: 3_000 }),
         stopRequested.then((signal) => {
           throw new WatchInterruptedError(`${signal} received`);
         }),

@@ -144,7 +144,7 @@ function truncate(text: string, max: number): string {
 
 export interface ProgressViewOptions {
   /** Without a terminal, one line at most this often (and on every phase change). @default 5000 */
-  lineEveryMs?: number;
+  lineEveryInMs?: number;
 }
 
 /** Live progress on stderr: a bar on a terminal, otherwise a line every few seconds. */
@@ -152,14 +152,14 @@ export class ProgressView {
   private bar?: SingleBar;
   private lastLineAt = 0;
   private lastPhase?: string;
-  private readonly lineEveryMs: number;
+  private readonly lineEveryInMs: number;
   private readonly colors: Colors;
 
   constructor(
     private readonly ctx: CommandContext,
     options: ProgressViewOptions = {},
   ) {
-    this.lineEveryMs = options.lineEveryMs ?? 5_000;
+    this.lineEveryInMs = options.lineEveryInMs ?? 5_000;
     this.colors = colorsFor(ctx.stderr, ctx.env);
   }
 
@@ -193,7 +193,7 @@ export class ProgressView {
       return;
     }
     const now = Date.now();
-    if (metrics.phase === this.lastPhase && now - this.lastLineAt < this.lineEveryMs) return;
+    if (metrics.phase === this.lastPhase && now - this.lastLineAt < this.lineEveryInMs) return;
     this.lastPhase = metrics.phase;
     this.lastLineAt = now;
     note(

@@ -9,7 +9,7 @@ export async function watchWithProgress(
   client: Client,
   workflowId: string,
   ctx: CommandContext,
-  options: { lineEveryMs?: number } = {},
+  options: { lineEveryInMs?: number } = {},
 ): Promise<SyncOutcome> {
   const view = new ProgressView(ctx, options);
   try {

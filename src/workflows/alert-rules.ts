@@ -56,11 +56,11 @@ export function describeRolesAssigned(report: PermissionReport, whenNone: string
     : whenNone;
 }
 
-export function permissionsNotPropagatedMessage(report: PermissionReport, waitedMs: number): string {
+export function permissionsNotPropagatedMessage(report: PermissionReport, waitedInMs: number): string {
   const missing = report.missing.length > 0 ? report.missing.join(', ') : '(not reported)';
   const roles = describeRolesAssigned(report, 'none found');
   return (
-    `Permissions not effective at hub scope after ${Math.round(waitedMs / 1000)} s; missing: ${missing}. ` +
+    `Permissions not effective at hub scope after ${Math.round(waitedInMs / 1000)} s; missing: ${missing}. ` +
     `Roles assigned: ${roles}. Grant them with the role ${report.grantingRole} (policy-sync setup-rbac).`
   );
 }

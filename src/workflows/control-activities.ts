@@ -83,14 +83,14 @@ export async function waitForPermissions(
   input: Pick<PolicySyncInput, 'hub' | 'target'>,
   options: ResolvedSyncOptions['preflight'],
   onWaiting: (note: string) => void,
-): Promise<{ report: PermissionReport; waitedMs: number } | undefined> {
+): Promise<{ report: PermissionReport; waitedInMs: number } | undefined> {
   const started = Date.now();
   for (let checks = 1; ; checks++) {
     const report = await checkRolePropagation({ target: input.target, hub: input.hub });
     if (report.granted) return undefined;
-    const waitedMs = Date.now() - started;
-    const wait = nextPreflightWait(waitedMs, checks, options);
-    if (wait === undefined) return { report, waitedMs };
+    const waitedInMs = Date.now() - started;
+    const wait = nextPreflightWait(waitedInMs, checks, options);
+    if (wait === undefined) return { report, waitedInMs };
     onWaiting(
       `Waiting for permissions to propagate; missing: ${report.missing.join(', ') || '(not reported)'}`,
     );

@@ -176,12 +176,12 @@ class PolicySync {
       this.detailsNote = note;
       this.refreshDetails();
     });
-    if (refused) return this.failPermissionsNotPropagated(refused.report, refused.waitedMs);
+    if (refused) return this.failPermissionsNotPropagated(refused.report, refused.waitedInMs);
     this.detailsNote = undefined;
   }
 
-  private async failPermissionsNotPropagated(report: PermissionReport, waitedMs: number): Promise<never> {
-    const message = permissionsNotPropagatedMessage(report, waitedMs);
+  private async failPermissionsNotPropagated(report: PermissionReport, waitedInMs: number): Promise<never> {
+    const message = permissionsNotPropagatedMessage(report, waitedInMs);
     this.raiseAlert('PermissionsNotPropagated', message);
     await this.alerts.settle();
     const { missing, rolesAssigned, grantingRole } = report;

@@ -20,11 +20,11 @@ export function recheckDelay(recheck: number, schedule: PreflightSchedule): numb
  * shortened so that a final check happens exactly at the timeout.
  */
 export function nextPreflightWait(
-  elapsedMs: number,
+  elapsedInMs: number,
   checksDone: number,
   schedule: PreflightSchedule,
 ): number | undefined {
-  const remaining = schedule.timeoutInMs - elapsedMs;
+  const remaining = schedule.timeoutInMs - elapsedInMs;
   if (remaining <= 0) return undefined;
   return Math.min(recheckDelay(checksDone, schedule), remaining);
 }

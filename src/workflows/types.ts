@@ -181,7 +181,10 @@ export interface CarriedState {
   rejected: Rejection[];
   alerts: AlertRecord[];
   paused: boolean;
-  /** The AuthErrorRate alert was raised (once per sync, across continue-as-new). */
+  /**
+   * The AuthErrorRate alert was raised (once per sync, across continue-as-new): SyncState's
+   * authErrorRateAlertRaised. The carried name stays, since running syncs continue-as-new with it.
+   */
   authFailureAlertRaised: boolean;
 }
 
