@@ -412,6 +412,9 @@ class PolicySync {
   private metrics(): SyncMetrics {
     const phase = visiblePhase(this.phase, this.state.paused);
     const metrics = toSyncMetrics(this.liveCounters(), phase, this.state.startedAt, this.alerts.records);
-    return this.compliance ? { ...metrics, compliance: { ...this.compliance } } : metrics;
+    const target = { target: this.input.target };
+    return this.compliance
+      ? { ...metrics, ...target, compliance: { ...this.compliance } }
+      : { ...metrics, ...target };
   }
 }

@@ -98,6 +98,8 @@ export interface SyncMetrics {
   alerts: AlertRecord[];
   /** Twin target, once the acknowledgement phase assessed the fleet: the latest assessment. */
   compliance?: ComplianceCounts;
+  /** The sync's target (absent in answers of older workers). */
+  target?: PolicyTarget;
 }
 
 export interface RunSummary {
