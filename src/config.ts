@@ -4,6 +4,7 @@
  * command that only talks to Temporal must not demand Azure credentials.
  */
 import { z } from 'zod';
+import { InvalidDurationError, parseDuration } from './cli/duration';
 
 /** Thrown when the environment or flags are invalid; `problems` lists every one, each naming its variable. */
 export class ConfigError extends Error {
@@ -66,6 +67,31 @@ const guidLike = z
   .trim()
   .regex(/^[0-9a-fA-F-]{36}$/, { error: 'must be a GUID like 00000000-0000-0000-0000-000000000000' });
 
+/** The longest POLICY_ACK_DEADLINE (the workflow's MAX_ACK_DEADLINE_MS). */
+const MAX_ACK_DEADLINE_MS = 24 * 3_600_000;
+
+/** A duration like `60s` or `10m`; `0` (look once, right away) too. Blank means unset. */
+const ackDeadline = z
+  .string()
+  .optional()
+  .transform((value, ctx): number | undefined => {
+    const trimmed = value?.trim() ?? '';
+    if (trimmed === '') return undefined;
+    if (trimmed === '0') return 0;
+    try {
+      const ms = parseDuration(trimmed);
+      if (ms <= MAX_ACK_DEADLINE_MS) return ms;
+      ctx.addIssue({ code: 'custom', message: `(or --ack-deadline) must be at most 24h (got '${trimmed}')` });
+    } catch (error) {
+      if (!(error instanceof InvalidDurationError)) throw error;
+      ctx.addIssue({
+        code: 'custom',
+        message: `(or --ack-deadline) must be a duration like 60s, 10m or 1h, or 0 (got ${JSON.stringify(value)})`,
+      });
+    }
+    return z.NEVER;
+  });
+
 export const configSchema = z.object({
   TEMPORAL_ADDRESS: z
     .string()
@@ -99,6 +125,7 @@ export const configSchema = z.object({
   ARM_ENDPOINT: httpsUrl('https://management.azure.com'),
   IOT_HUB_HOST: optionalString,
   POLICY_TARGET: oneOf(['arm', 'twin'], 'arm'),
+  POLICY_ACK_DEADLINE: ackDeadline,
   POLICY_API_VERSION: z
     .string()
     .trim()
@@ -132,6 +159,7 @@ const TEMPORAL_VARIABLES = [
   'TEMPORAL_TLS_KEY',
   'IOT_HUB_NAME',
   'POLICY_TARGET',
+  'POLICY_ACK_DEADLINE',
 ] as const;
 
 /** Plus what talking to Azure needs (preflight, setup-rbac). */
@@ -182,7 +210,11 @@ export interface Config {
     tlsKeyPath?: string;
   };
   hub: { name: string };
-  policy: { target: 'arm' | 'twin' };
+  policy: {
+    target: 'arm' | 'twin';
+    /** Twin target: how long devices have to acknowledge the policy. @default the workflow's (10 minutes) */
+    ackDeadlineInMs?: number;
+  };
 }
 
 /** Config plus the Azure side: what preflight and setup-rbac read. */
@@ -207,7 +239,7 @@ export interface AzureConfig extends Config {
     /** ARM scope of the hub. */
     scope: string;
   };
-  policy: { target: 'arm' | 'twin'; apiVersion: string };
+  policy: { target: 'arm' | 'twin'; apiVersion: string; ackDeadlineInMs?: number };
 }
 
 /** Everything: what the worker reads (the inventory, alerts, its own settings besides Azure). */
@@ -265,7 +297,10 @@ function temporalConfig(c: Pick<RawConfig, TemporalVariable>): Config {
       tlsKeyPath: c.TEMPORAL_TLS_KEY,
     },
     hub: { name: c.IOT_HUB_NAME },
-    policy: { target: c.POLICY_TARGET },
+    policy: {
+      target: c.POLICY_TARGET,
+      ...(c.POLICY_ACK_DEADLINE === undefined ? {} : { ackDeadlineInMs: c.POLICY_ACK_DEADLINE }),
+    },
   };
 }
 
@@ -289,7 +324,11 @@ function azureConfig(c: Pick<RawConfig, AzureVariable>): AzureConfig {
       principalObjectId: c.SERVICE_PRINCIPAL_OBJECT_ID,
     },
     hub: { name: c.IOT_HUB_NAME, host: c.IOT_HUB_HOST ?? `${c.IOT_HUB_NAME}.azure-devices.net`, scope },
-    policy: { target: c.POLICY_TARGET, apiVersion: c.POLICY_API_VERSION },
+    policy: {
+      target: c.POLICY_TARGET,
+      apiVersion: c.POLICY_API_VERSION,
+      ...(c.POLICY_ACK_DEADLINE === undefined ? {} : { ackDeadlineInMs: c.POLICY_ACK_DEADLINE }),
+    },
   };
 }
 

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, configSchema, loadConfig } from '../src/config';
+import { syncInput } from '../src/cli/sync-runs';
+import { ConfigError, configSchema, loadConfig, loadTemporalConfig } from '../src/config';
 import { metricsBindAddress } from '../src/worker';
 
 void describe('TEMPORAL_ADDRESS', () => {
@@ -101,5 +102,34 @@ void describe('WORKER_METRICS_HOST and WORKER_METRICS_PORT', () => {
         value,
       );
     }
+  });
+});
+
+void describe('POLICY_ACK_DEADLINE (and --ack-deadline)', () => {
+  const env = { IOT_HUB_NAME: 'hub-1', POLICY_TARGET: 'twin' };
+
+  void it('reads a duration, or 0; unset leaves the workflow its default; only twin inputs carry it', () => {
+    assert.equal(loadTemporalConfig({ ...env, POLICY_ACK_DEADLINE: '60s' }).policy.ackDeadlineInMs, 60_000);
+    assert.equal(loadTemporalConfig({ ...env, POLICY_ACK_DEADLINE: ' 0 ' }).policy.ackDeadlineInMs, 0);
+    assert.equal(loadTemporalConfig(env).policy.ackDeadlineInMs, undefined);
+    assert.equal(
+      syncInput(loadTemporalConfig({ ...env, POLICY_ACK_DEADLINE: '2m' })).ackDeadlineInMs,
+      120_000,
+    );
+    assert.equal(syncInput(loadTemporalConfig(env)).ackDeadlineInMs, undefined);
+    const arm = loadTemporalConfig({ ...env, POLICY_TARGET: 'arm', POLICY_ACK_DEADLINE: '2m' });
+    assert.equal(syncInput(arm).ackDeadlineInMs, undefined, 'arm writes have no device answer to wait for');
+  });
+
+  void it('refuses what is not a duration, or more than a day, naming the variable and the flag', () => {
+    for (const [value, why] of [
+      ['soon', /POLICY_ACK_DEADLINE \(or --ack-deadline\) must be a duration like 60s/],
+      ['25h', /POLICY_ACK_DEADLINE \(or --ack-deadline\) must be at most 24h/],
+    ] as const)
+      assert.throws(
+        () => loadTemporalConfig({ ...env, POLICY_ACK_DEADLINE: value }),
+        (e: unknown) => e instanceof ConfigError && why.test(e.problems.join('\n')),
+        value,
+      );
   });
 });

@@ -2,6 +2,7 @@
  * What the activities need from the world: the Azure writers, the inventory, the permission check, the alert
  * sender. createActivityDeps (deps.ts) builds them from Config; tests build their own.
  */
+import type { ObservedDevice } from '../azure/observation';
 import type { PolicyWriter } from '../azure/policy-writer';
 import type { DeviceAssignment, PolicyDocument } from '../domain/inventory';
 import type { PermissionReport } from '../domain/permissions';
@@ -34,6 +35,13 @@ export interface PermissionChecker {
   check(target: PolicyTarget, abortSignal?: AbortSignal): Promise<PermissionReport>;
 }
 
+/** How assessCompliance reads the twins: the device query, or one GET per device where the hub cannot run it. */
+export interface TwinObservationAccess {
+  /** Every twin of the hub; `onPage` hears each device query. Throws ObservationUnsupportedError. */
+  observeAll(onPage: () => void, abortSignal?: AbortSignal): AsyncIterable<ObservedDevice>;
+  observeOne(deviceId: string, abortSignal?: AbortSignal): Promise<ObservedDevice | 'notInHub'>;
+}
+
 export interface ActivityDeps {
   /**
    * The hub this worker's configuration points at (IOT_HUB_NAME). Activities of a sync for another hub fail as
@@ -44,6 +52,8 @@ export interface ActivityDeps {
   inventory: InventoryAccess;
   permissions: PermissionChecker;
   alerts: AlertSender;
+  /** Bulk reads of the twins, for assessCompliance. @default none: assessCompliance fails Misconfigured */
+  twins?: TwinObservationAccess;
   logger: Logger;
   /** @default Math.random */
   random?: () => number;

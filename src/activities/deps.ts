@@ -4,12 +4,18 @@
 import type { Dispatcher } from 'undici';
 import { createAzureAccess, type AzureAccess, type AzureAccessOptions } from '../azure/access';
 import { checkRolePropagation } from '../azure/preflight';
+import {
+  createQueryPacer,
+  observeTwinPolicies,
+  observeTwinPolicy,
+  type TwinObserverOptions,
+} from '../azure/twin-observer';
 import type { WorkerConfig } from '../config';
 import { queryHubDevices } from '../inventory/hub-source';
 import { InventoryStore, type InventorySourceOptions } from '../inventory/inventory';
 import { createLogger, registerSecret, type Logger } from '../logger';
 import { createAlertSender } from './alerts';
-import type { ActivityDeps } from './activity-deps';
+import type { ActivityDeps, TwinObservationAccess } from './activity-deps';
 
 export type WorkerAzureAccess = AzureAccess;
 
@@ -37,6 +43,25 @@ export function inventorySourceOptions(config: WorkerConfig, azure: AzureAccess)
         hubHost: config.hub.host,
         ...(abortSignal ? { abortSignal } : {}),
       }),
+  };
+}
+
+/**
+ * The twins as assessCompliance reads them: the device query through one query pacer per worker (IoT Hub
+ * counts queries per hub, not per call), or one GET per device.
+ */
+export function twinObservationAccess(config: WorkerConfig, azure: AzureAccess): TwinObservationAccess {
+  const base: TwinObserverOptions = {
+    http: azure.http,
+    tokens: azure.iotHubTokens,
+    hubHost: config.hub.host,
+    queryPacer: createQueryPacer(),
+  };
+  return {
+    observeAll: (onPage, abortSignal) =>
+      observeTwinPolicies({ ...base, onPage, ...(abortSignal ? { abortSignal } : {}) }),
+    observeOne: (deviceId, abortSignal) =>
+      observeTwinPolicy({ ...base, ...(abortSignal ? { abortSignal } : {}) }, deviceId),
   };
 }
 
@@ -69,6 +94,7 @@ export function createActivityDeps(
       ...(config.alertWebhookUrl ? { webhookUrl: config.alertWebhookUrl } : {}),
       ...(options.webhookDispatcher ? { dispatcher: options.webhookDispatcher } : {}),
     }),
+    twins: twinObservationAccess(config, azure),
     logger,
     ...(options.random ? { random: options.random } : {}),
     azure,

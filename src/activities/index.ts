@@ -8,7 +8,14 @@ import { isAzureRequestError } from '../azure/errors';
 import type { AttemptCounters, PolicySyncActivities } from '../domain/activity-contract';
 import { FailureType } from '../domain/failure-codes';
 import { mapFailure, toApplicationFailure, willBeRetried } from './failures';
-import { recordAlert, recordResponses, recordWrite, type ProductMetricScope } from './product-metrics';
+import { assessFleetCompliance } from './assess-compliance';
+import {
+  recordAlert,
+  recordCompliance,
+  recordResponses,
+  recordWrite,
+  type ProductMetricScope,
+} from './product-metrics';
 import { GrantEvidence, SETTLING_EVIDENCE_WINDOW_MS, settlingDelayInMs } from './retry-delay';
 import type { ActivityDeps } from './activity-deps';
 
@@ -182,6 +189,37 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
         });
         throw toApplicationFailure(mapping, next, { benign: retried });
       }
+    },
+
+    async assessCompliance(input) {
+      const refused = wrongHubFailure(input.hub);
+      if (refused) throw refused;
+      const { twins } = deps;
+      if (input.target !== 'twin' || !twins)
+        throw ApplicationFailure.nonRetryable(
+          input.target !== 'twin'
+            ? `assessCompliance reads devices' answers on the twin target; the ${input.target} target has none`
+            : 'assessCompliance needs the twin reads (ActivityDeps.twins), which this worker was not given',
+          FailureType.Misconfigured,
+        );
+      return boundary('assessCompliance', async (ctx) => {
+        const result = await assessFleetCompliance(input, {
+          inventory: deps.inventory,
+          twins,
+          abortSignal: ctx.cancellationSignal,
+          heartbeat: () => ctx.heartbeat(),
+          now,
+          onFallback: (message) => deps.logger.warn(message, { activity: 'assessCompliance' }),
+        });
+        recordCompliance(ctx.metricMeter, input.hub, input.target, result.counts);
+        deps.logger.info('Compliance assessed', {
+          ...result.counts,
+          pendingCount: result.pendingCount,
+          deadlinePassed: input.deadlinePassed,
+          queries: result.queries,
+        });
+        return result;
+      });
     },
 
     async sendAlert(input) {

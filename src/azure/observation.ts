@@ -34,6 +34,11 @@ export interface ObservedDevice {
   etag?: string;
   /** Twin: the desired properties' $version. */
   desiredVersion?: number;
+  /**
+   * Twin: the desired $version at which securityPolicy last took its current value
+   * (`$metadata.securityPolicy.$lastUpdatedVersion`); absent where the hub does not say.
+   */
+  policyVersion?: number;
   /** Twin: reported.securityPolicy, as the device reports it. */
   reported?: unknown;
   /** Twin: Connected or Disconnected. */

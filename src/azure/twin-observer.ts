@@ -4,6 +4,7 @@
  * hub cannot run the query, one twin GET per device.
  */
 import { z } from 'zod';
+import { HUB_DEVICE_QUERIES_PER_MINUTE } from '../domain/compliance-assessment';
 import { unreadable } from './observation';
 import { deviceResourceUrl } from './device-url';
 import type { AzureRequestError, ClassifyContext } from './errors';
@@ -21,14 +22,19 @@ import { headerValue } from './throttling';
 import type { TokenProvider } from './token-provider';
 import { TWIN_API_VERSION, TWIN_POLICY_PROPERTY, withoutMetadata } from './twin-policy-writer';
 
-/** Aliased, since un-aliased columns are named after their last segment and the two policies would collide. */
+/**
+ * Aliased, since un-aliased columns are named after their last segment and the two policies would collide.
+ * `policyVersion` is the desired `$version` at which securityPolicy last took its current value (IoT Hub's
+ * per-property `$lastUpdatedVersion`): what a device's `av` must reach for its answer to be about that value.
+ */
 export const OBSERVATION_QUERY =
   `SELECT deviceId, properties.desired.${TWIN_POLICY_PROPERTY} AS desiredPolicy, ` +
   `properties.reported.${TWIN_POLICY_PROPERTY} AS reportedPolicy, properties.desired.$version AS desiredVersion, ` +
+  `properties.desired.$metadata.${TWIN_POLICY_PROPERTY}.$lastUpdatedVersion AS policyVersion, ` +
   'connectionState, etag FROM devices';
 
 /** IoT Hub S1 and S2 allow 20 device queries per minute per unit. */
-export const DEFAULT_QUERIES_PER_MINUTE = 20;
+export const DEFAULT_QUERIES_PER_MINUTE = HUB_DEVICE_QUERIES_PER_MINUTE;
 
 export interface TwinObserverOptions extends ObservationOptions {
   http: HttpClient;
@@ -45,6 +51,8 @@ export interface TwinObserverOptions extends ObservationOptions {
   queryPacer?: WritePacer;
   /** Paces the per-device twin GETs of the fallback; none when omitted. */
   readPacer?: WritePacer;
+  /** Hears each page read (one device query each), e.g. to space the next read within the query budget. */
+  onPage?: () => void;
 }
 
 /** A pacer for device queries: a minute's budget at once, then one query every 60/n seconds. */
@@ -63,6 +71,7 @@ const rowSchema = z.looseObject({
   desiredPolicy: z.unknown().optional(),
   reportedPolicy: z.unknown().optional(),
   desiredVersion: z.number().optional(),
+  policyVersion: z.number().optional(),
   connectionState: z.string().optional(),
   etag: z.string().optional(),
 });
@@ -74,7 +83,7 @@ function policyOf(value: unknown): PolicyDocument | null {
 
 /**
  * Every device of the hub (the query lists every twin, with a policy or not), as `{ deviceId, document,
- * etag, desiredVersion, reported, connectionState }`. Throws AzureRequestError, or
+ * etag, desiredVersion, policyVersion, reported, connectionState }`. Throws AzureRequestError, or
  * ObservationUnsupportedError when the hub cannot run the query.
  */
 export function observeTwinPolicies(options: TwinObserverOptions): AsyncGenerator<ObservedDevice> {
@@ -99,11 +108,13 @@ export function observeTwinPolicies(options: TwinObserverOptions): AsyncGenerato
       read: (response) => {
         const rows = z.array(rowSchema).safeParse(response.body);
         if (!rows.success) throw unreadable(context, 'a query page that is not an array of device rows');
+        options.onPage?.();
         const items = rows.data.map((row): ObservedDevice => ({
           deviceId: row.deviceId,
           document: policyOf(row.desiredPolicy),
           ...(row.etag === undefined ? {} : { etag: row.etag }),
           ...(row.desiredVersion === undefined ? {} : { desiredVersion: row.desiredVersion }),
+          ...(row.policyVersion === undefined ? {} : { policyVersion: row.policyVersion }),
           ...(row.reportedPolicy === undefined ? {} : { reported: withoutMetadata(row.reportedPolicy) }),
           ...(row.connectionState === undefined ? {} : { connectionState: row.connectionState }),
         }));
@@ -155,6 +166,7 @@ export async function observeTwinPolicy(
         document: policyOf(desired[TWIN_POLICY_PROPERTY]),
         ...(isRecord(twin) && typeof twin.etag === 'string' ? { etag: twin.etag } : {}),
         ...(typeof desired.$version === 'number' ? { desiredVersion: desired.$version } : {}),
+        ...policyVersionOf(desired.$metadata),
         ...(reported[TWIN_POLICY_PROPERTY] === undefined
           ? {}
           : { reported: withoutMetadata(reported[TWIN_POLICY_PROPERTY]) }),
@@ -170,4 +182,11 @@ export async function observeTwinPolicy(
     if (!failure) throw new Error('a read ended with neither an answer nor an error');
     await waitToRetry(failure, retries, options);
   }
+}
+
+/** `{ policyVersion }` from the desired section's `$metadata`, or nothing when it does not say. */
+function policyVersionOf(metadata: unknown): { policyVersion?: number } {
+  const entry = isRecord(metadata) ? metadata[TWIN_POLICY_PROPERTY] : undefined;
+  const version = isRecord(entry) ? entry.$lastUpdatedVersion : undefined;
+  return typeof version === 'number' ? { policyVersion: version } : {};
 }

@@ -38,6 +38,9 @@ async function preferredPort(port: number): Promise<number> {
   return free ? port : freePort();
 }
 
+/** How long the demo's twin syncs give devices to acknowledge the policy. */
+const DEMO_ACK_DEADLINE = '20s';
+
 export const demoCommand = defineCommand(
   {
     name: 'demo',
@@ -116,6 +119,8 @@ export const demoCommand = defineCommand(
         // On loopback only: the demo's metrics are for this machine.
         WORKER_METRICS_HOST: '127.0.0.1',
         WORKER_METRICS_PORT: String(await preferredPort(9464)),
+        // The twin target's devices answer within seconds here: the demo does not wait 10 minutes for stragglers.
+        POLICY_ACK_DEADLINE: DEMO_ACK_DEADLINE,
       });
       const logger = createLogger({ level: 'ERROR', write: (line) => ctx.stderr.write(`${line}\n`) });
       installWorkerRuntime(config, logger);
@@ -138,6 +143,7 @@ export const demoCommand = defineCommand(
           TEMPORAL_NAMESPACE: config.temporal.namespace,
           TEMPORAL_TASK_QUEUE: config.temporal.taskQueue,
           POLICY_TARGET: config.policy.target,
+          POLICY_ACK_DEADLINE: DEMO_ACK_DEADLINE,
           INVENTORY_SOURCE: config.inventory.source,
         });
         step(

@@ -5,7 +5,9 @@
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import picocolors from 'picocolors';
-import type { RunSummary, SyncMetrics } from '../workflows/types';
+import type { ComplianceCounts } from '../domain/compliance';
+import { complianceLine } from '../workflows/ack-plan';
+import type { PolicyTarget, RunSummary, SyncMetrics } from '../workflows/types';
 import { failedDeviceCount } from '../workflows/failure-ledger';
 import { formatDuration } from './duration';
 
@@ -54,10 +56,14 @@ function table(head: string[] | undefined, rows: (string | number)[][], colors: 
 export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): string {
   const inSync = summary.succeeded + summary.unchanged;
   const failed = failedDeviceCount(summary);
+  const refused = summary.compliance ? summary.compliance.rejected + summary.compliance.deviceError : 0;
+  const listed = summary.failed.length;
   const headline =
-    failed === 0
-      ? colors.green(`✔ ${inSync} of ${summary.devicesTotal} devices in sync`)
-      : colors.red(`✖ ${failed} of ${summary.devicesTotal} devices failed; ${inSync} in sync`);
+    failed > 0
+      ? colors.red(`✖ ${failed} of ${summary.devicesTotal} devices failed; ${inSync} in sync`)
+      : refused > 0
+        ? colors.red(`✖ ${refused} of ${summary.devicesTotal} devices refused or failed the policy`)
+        : colors.green(`✔ ${inSync} of ${summary.devicesTotal} devices in sync`);
   const lines = [
     `${headline} — hub ${summary.hub}, target ${summary.target}, ${formatDuration(summary.durationMs)}`,
     table(
@@ -68,6 +74,7 @@ export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): 
         ['written', summary.succeeded],
         ['already in sync', summary.unchanged],
         ['failed', failed],
+        ['device-confirmed', deviceConfirmed(summary.target, summary.compliance)],
         ['rejected rows', summary.rejected.length],
         ['403 responses', summary.authErrors],
         ['throttled (429/503)', summary.throttled],
@@ -76,8 +83,8 @@ export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): 
       colors,
     ),
   ];
-  if (failed > 0) {
-    lines.push(colors.bold(`Failed devices${failed > limit ? ` (first ${limit} of ${failed})` : ''}:`));
+  if (listed > 0) {
+    lines.push(colors.bold(`Failed devices${listed > limit ? ` (first ${limit} of ${listed})` : ''}:`));
     lines.push(
       table(
         ['device', 'code', 'message'],
@@ -120,6 +127,14 @@ export function renderMetrics(
         ['written', metrics.successCount],
         ['already in sync', metrics.unchangedCount],
         ['failed', metrics.failureCount],
+        ...(metrics.compliance || metrics.target === 'arm'
+          ? [
+              ['device-confirmed', deviceConfirmed(metrics.target ?? 'twin', metrics.compliance)] as [
+                string,
+                string,
+              ],
+            ]
+          : []),
         ['403 responses', `${metrics.authErrors} (rate ${(metrics.authErrorRate * 100).toFixed(1)}%)`],
         ['throttled (429/503)', metrics.throttledCount],
         ['retried', metrics.retriedCount],
@@ -136,6 +151,15 @@ export function renderMetrics(
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What the devices answered (twin target), in one line; the arm target has no device answer, so its writes
+ * are only what Azure accepted.
+ */
+export function deviceConfirmed(target: PolicyTarget, compliance: ComplianceCounts | undefined): string {
+  if (compliance) return complianceLine(compliance);
+  return target === 'arm' ? 'no device answer on the arm target: written = accepted by Azure' : '-';
 }
 
 function truncate(text: string, max: number): string {
@@ -200,7 +224,8 @@ export class ProgressView {
       this.ctx,
       `[${new Date(now).toISOString()}] ${metrics.phase}: ${metrics.devicesDone}/${metrics.devicesTotal} done, ` +
         `${metrics.successCount} written, ${metrics.unchangedCount} unchanged, ${metrics.failureCount} failed, ` +
-        `${metrics.authErrors} 403s, ${metrics.throttledCount} throttled`,
+        `${metrics.authErrors} 403s, ${metrics.throttledCount} throttled` +
+        (metrics.compliance ? `; device-confirmed: ${complianceLine(metrics.compliance)}` : ''),
     );
   }
 

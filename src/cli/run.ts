@@ -9,14 +9,14 @@ import {
 } from './context';
 import { CommandFailedError, ExitCode } from './errors';
 import { colorsFor, note, printJson } from './output';
-import { findRunningSync, loadSyncConfig, startManualSync, syncInput } from './sync-runs';
+import { ACK_DEADLINE_FLAG, findRunningSync, loadSyncConfig, startManualSync, syncInput } from './sync-runs';
 import { reportOutcome, watchWithProgress } from './watch';
 
 export const runCommand = defineCommand(
   {
     name: 'run',
     summary: 'Starts one sync of the hub now (a manual run, next to the schedule).',
-    usage: 'run [--devices a,b] [--wait] [--json]',
+    usage: 'run [--devices a,b] [--wait] [--json] [--ack-deadline 10m]',
     flags: {
       devices: { type: 'string', valueName: 'IDS', description: 'only these device ids (comma-separated)' },
       wait: { type: 'boolean', description: 'show live progress until the sync ends, then the summary' },
@@ -28,6 +28,7 @@ export const runCommand = defineCommand(
         valueName: 'arm|twin',
         description: 'policy target (overrides POLICY_TARGET)',
       },
+      ...ACK_DEADLINE_FLAG,
       ...CONNECTION_FLAGS,
     },
     notes: [

@@ -33,6 +33,7 @@ import { CommandFailedError, ExitCode, UsageError } from './errors';
 import { colorsFor, note, printJson, type CommandContext } from './output';
 import { triggerOutcome } from './trigger-outcome';
 import {
+  ACK_DEADLINE_FLAG,
   findRunningSyncs,
   loadSyncConfig,
   scheduleIdFor,
@@ -138,7 +139,7 @@ export const scheduleCreateCommand = defineCommand(
     summary:
       'Creates the schedule iot-policy-sync-{hub}, or updates it when it exists: a sync every 4 hours by ' +
       'default, overlap SKIP, catch-up window 1h, search attribute IotHub.',
-    usage: 'schedule create [--every 4h] [--catchup-window 1h] [--json]',
+    usage: 'schedule create [--every 4h] [--catchup-window 1h] [--ack-deadline 10m] [--json]',
     flags: {
       every: {
         type: 'string',
@@ -157,6 +158,7 @@ export const scheduleCreateCommand = defineCommand(
         valueName: 'arm|twin',
         description: 'policy target (overrides POLICY_TARGET)',
       },
+      ...ACK_DEADLINE_FLAG,
       ...scheduleFlags,
     },
     notes: ['Exit codes: 0 created or updated; 1 failed; 2 bad usage or configuration.'],

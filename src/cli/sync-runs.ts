@@ -53,6 +53,9 @@ export function syncInput(config: Config, options: SyncInputOptions = {}): Polic
   if (options.deviceIds) input.deviceIds = options.deviceIds;
   if (options.batchSize !== undefined) input.batchSize = options.batchSize;
   if (options.maxConcurrentBatches !== undefined) input.maxConcurrentBatches = options.maxConcurrentBatches;
+  // Only the twin target waits for the devices' answers.
+  if (config.policy.target === 'twin' && config.policy.ackDeadlineInMs !== undefined)
+    input.ackDeadlineInMs = config.policy.ackDeadlineInMs;
   // Flags valid one by one can still make an input the workflow refuses (e.g. too many devices in flight):
   // refuse it here, before anything starts or any schedule is written.
   const problems = validateSyncInput(input);
@@ -68,12 +71,23 @@ export function syncInput(config: Config, options: SyncInputOptions = {}): Polic
 export function loadSyncConfig<C extends Config = Config>(
   ctx: CommandContext,
   values: Parameters<typeof connectionOverrides>[0] &
-    Parameters<typeof parseBatchFlags>[0] & { target?: string | undefined },
+    Parameters<typeof parseBatchFlags>[0] & {
+      target?: string | undefined;
+      'ack-deadline'?: string | undefined;
+    },
   load: CliConfigLoader<C> = loadCliConfig as CliConfigLoader<C>,
 ): { config: C; batch: Pick<SyncInputOptions, 'batchSize' | 'maxConcurrentBatches'> } {
   const problems: string[] = [];
   const batch = collectUsageProblem(() => parseBatchFlags(values), problems) ?? {};
-  const config = load(ctx, { ...connectionOverrides(values), POLICY_TARGET: values.target }, problems);
+  const config = load(
+    ctx,
+    {
+      ...connectionOverrides(values),
+      POLICY_TARGET: values.target,
+      POLICY_ACK_DEADLINE: values['ack-deadline'],
+    },
+    problems,
+  );
   return { config, batch };
 }
 
@@ -82,6 +96,17 @@ export type CliConfigLoader<C> = (
   overrides: ConfigOverrides,
   flagProblems: readonly string[],
 ) => C;
+
+/** `--ack-deadline`, shared by `run` and `schedule create` (overrides POLICY_ACK_DEADLINE). */
+export const ACK_DEADLINE_FLAG = {
+  'ack-deadline': {
+    type: 'string',
+    valueName: 'DURATION',
+    description:
+      'twin target: how long devices have to acknowledge the policy after the last batch, e.g. 60s, 10m, or 0 ' +
+      '(overrides POLICY_ACK_DEADLINE; default 10m). Devices still silent then are stale; offline ones pending',
+  },
+} as const;
 
 /** `--batch-size` and `--max-concurrent-batches`, shared by `run` and `schedule create`. */
 export function parseBatchFlags(values: {
@@ -262,6 +287,8 @@ export function metricsFromSummary(summary: RunSummary): SyncMetrics {
     lastSuccessTime: null,
     startedAt: null,
     alerts: summary.alerts,
+    target: summary.target,
+    ...(summary.compliance ? { compliance: summary.compliance } : {}),
   };
 }
 

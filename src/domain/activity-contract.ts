@@ -3,6 +3,8 @@
  * Types only; sandbox-safe.
  */
 import type { AlertRecord } from './alerts';
+import type { ComplianceCounts } from './compliance';
+import type { DeviceAnswerFailure } from './compliance-assessment';
 import type { DeviceAssignment, InventorySnapshot, Rejection } from './inventory';
 import type { PermissionReport } from './permissions';
 import type { PolicyTarget } from './policy-target';
@@ -98,6 +100,36 @@ export interface SendAlertInput {
   alert: AlertRecord;
 }
 
+export interface AssessComplianceInput {
+  /** The hub the sync is for; a worker of another hub refuses (Misconfigured). */
+  hub: string;
+  /** Only `twin`: ARM's policy resources have no device answer. */
+  target: PolicyTarget;
+  /** The devices assessed: every device of this inventory snapshot. */
+  snapshotId: string;
+  /** The time devices had to answer is over: connected devices still without an answer are stale. */
+  deadlinePassed: boolean;
+  /** Most refusals and failures listed in `rejected`; the rest are counted in `notListed`. @default 1000 */
+  listLimit?: number;
+}
+
+export interface AssessComplianceResult {
+  /** Every device of the snapshot that is in the hub, by compliance status. */
+  counts: ComplianceCounts;
+  /** The devices that refused or failed the policy, in the order the hub listed them, at most `listLimit`. */
+  rejected: DeviceAnswerFailure[];
+  /** Refusals and failures not in `rejected`. */
+  notListed: number;
+  /** Connected devices holding our document whose answer has not come (the acknowledgement phase waits on it). */
+  pendingCount: number;
+  /** Devices of the snapshot the hub does not list (not classified; their writes failed DeviceNotFound). */
+  notInHub: number;
+  /** Device queries (pages) the read took: the next assessment waits long enough to stay in the query budget. */
+  queries: number;
+  /** ISO time the read finished. */
+  observedAt: string;
+}
+
 /**
  * What the worker registers. Workflows proxy this type; `createActivities(deps)` implements it.
  * Every method is a Temporal activity; failures are ApplicationFailures typed by FailureType.
@@ -109,4 +141,5 @@ export interface PolicySyncActivities {
   findDevices(input: FindDevicesInput): Promise<FindDevicesResult>;
   applySecurityPolicy(input: ApplyPolicyInput): Promise<ApplyPolicyResult>;
   sendAlert(input: SendAlertInput): Promise<void>;
+  assessCompliance(input: AssessComplianceInput): Promise<AssessComplianceResult>;
 }

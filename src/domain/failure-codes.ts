@@ -85,6 +85,18 @@ export const FAILURE_CODES = {
     retried: false,
     raisedBy: 'workflow',
   },
+  DeviceRejected: {
+    meaning:
+      'the twin target: Azure accepted the write, but the device refused the policy (its reported ac 4xx; the message is its ad); not written again while the document is the same',
+    retried: false,
+    raisedBy: 'workflow',
+  },
+  DeviceError: {
+    meaning:
+      'the twin target: Azure accepted the write, but the device failed applying the policy (its reported ac 5xx, or an answer outside the convention; the message is its ad)',
+    retried: false,
+    raisedBy: 'workflow',
+  },
   InvalidInput: {
     meaning: 'the run: the workflow input is invalid (a batch: its input is invalid)',
     retried: false,
@@ -134,6 +146,8 @@ export const OutcomeCode = {
   Cancelled: 'Cancelled',
   Aborted: 'Aborted',
   BatchFailed: 'BatchFailed',
+  DeviceRejected: 'DeviceRejected',
+  DeviceError: 'DeviceError',
 } as const satisfies { [K in FailureCode]?: K };
 export type OutcomeCode = (typeof OutcomeCode)[keyof typeof OutcomeCode];
 

@@ -8,10 +8,20 @@ export interface TwinState {
   desired: JsonObject;
   desiredVersion: number;
   desiredUpdatedAt: string;
+  /**
+   * Per top-level desired property, when and at which desired `$version` its value last changed: IoT Hub's
+   * `properties.desired.$metadata.<name>.$lastUpdated` / `$lastUpdatedVersion`.
+   */
+  desiredMetadata: Record<string, DesiredPropertyMetadata>;
   reported: JsonObject;
   /** The reported section's own $version and last change: the simulated device moves them (device-agents.ts). */
   reportedVersion: number;
   reportedUpdatedAt: string;
+}
+
+export interface DesiredPropertyMetadata {
+  lastUpdated: string;
+  lastUpdatedVersion: number;
 }
 
 /** Who created and last changed an ARM resource, and when, as ARM reports it. */
@@ -127,6 +137,7 @@ export class DeviceRegistry {
         desired: {},
         desiredVersion: 1,
         desiredUpdatedAt: nowIso,
+        desiredMetadata: {},
         reported: { firmwareVersion: '1.4.2' },
         reportedVersion: 1,
         reportedUpdatedAt: nowIso,
@@ -157,9 +168,11 @@ export class DeviceRegistry {
     }
     const { twin } = device;
     const { securityPolicy: _previous, ...rest } = twin.desired;
-    twin.desired = document === null ? rest : { ...rest, securityPolicy: structuredClone(document) };
-    twin.desiredVersion++;
-    twin.desiredUpdatedAt = nowIso;
+    setDesired(
+      twin,
+      document === null ? rest : { ...rest, securityPolicy: structuredClone(document) },
+      nowIso,
+    );
     twin.version++;
   }
 
@@ -167,6 +180,47 @@ export class DeviceRegistry {
   inventory(): { deviceId: string; policy: string }[] {
     return this.list().map((device) => ({ deviceId: device.deviceId, policy: device.policyName }));
   }
+}
+
+/**
+ * A new desired section: its $version moves, and so does the metadata of each top-level property whose value
+ * changed (or appeared); a property removed loses its metadata.
+ */
+export function setDesired(twin: TwinState, desired: JsonObject, nowIso: string): void {
+  const previous = twin.desired;
+  twin.desired = desired;
+  twin.desiredVersion++;
+  twin.desiredUpdatedAt = nowIso;
+  const metadata: Record<string, DesiredPropertyMetadata> = {};
+  for (const key of Object.keys(desired)) {
+    const unchanged =
+      Object.hasOwn(previous, key) && JSON.stringify(previous[key]) === JSON.stringify(desired[key]);
+    const kept =
+      unchanged && Object.hasOwn(twin.desiredMetadata, key) ? twin.desiredMetadata[key] : undefined;
+    Object.defineProperty(metadata, key, {
+      value: kept ?? { lastUpdated: nowIso, lastUpdatedVersion: twin.desiredVersion },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  twin.desiredMetadata = metadata;
+}
+
+/** The desired section's `$metadata` as IoT Hub renders it. */
+function desiredMetadataOf(twin: TwinState): JsonObject {
+  const rendered: JsonObject = {
+    $lastUpdated: twin.desiredUpdatedAt,
+    $lastUpdatedVersion: twin.desiredVersion,
+  };
+  for (const [key, { lastUpdated, lastUpdatedVersion }] of Object.entries(twin.desiredMetadata))
+    Object.defineProperty(rendered, key, {
+      value: { $lastUpdated: lastUpdated, $lastUpdatedVersion: lastUpdatedVersion },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return rendered;
 }
 
 /** IoT Hub's twin etag: the twin version as a big-endian 64-bit integer in base64. */
@@ -196,7 +250,7 @@ export function renderTwin(device: DeviceRecord): JsonObject {
     properties: {
       desired: {
         ...structuredClone(twin.desired),
-        $metadata: { $lastUpdated: twin.desiredUpdatedAt },
+        $metadata: desiredMetadataOf(twin),
         $version: twin.desiredVersion,
       },
       reported: {

@@ -7,6 +7,7 @@ import {
   parseDeviceQuery,
   projectTwin,
   renderTwin,
+  setDesired,
   twinEtag,
   twinMatches,
   type DeviceRecord,
@@ -178,11 +179,8 @@ function updateTwin(
   const { twin } = device;
   const previousDesired = twin.desired;
   twin.tags = nextTags;
-  if (JSON.stringify(nextDesired) !== JSON.stringify(twin.desired)) {
-    twin.desired = nextDesired;
-    twin.desiredVersion++;
-    twin.desiredUpdatedAt = new Date(world.now()).toISOString();
-  }
+  if (JSON.stringify(nextDesired) !== JSON.stringify(twin.desired))
+    setDesired(twin, nextDesired, new Date(world.now()).toISOString());
   twin.version++;
   device.twinWrites++;
   world.agents.desiredUpdated(device, previousDesired);

@@ -9,6 +9,7 @@ export const ALERT_IDS = {
   AuthErrorRate: 'auth-error-rate',
   AbortThreshold: 'abort-threshold',
   PermissionsNotPropagated: 'permissions-not-propagated',
+  DeviceRejections: 'device-rejections',
 } as const satisfies Record<AlertKind, string>;
 
 /** The 403 rate is judged only after `minAttempts` write attempts, and alerts when strictly above the threshold. */
@@ -45,6 +46,22 @@ export function abortThresholdMessage(authFailedDevices: number, abortAfterAuthF
   return (
     `${authFailedDevices} devices failed with AuthorizationFailed (more than ${abortAfterAuthFailures}): ` +
     `no new batches were started; devices not attempted are reported as failed with code Aborted.`
+  );
+}
+
+/**
+ * Twin target: more devices refused the policy than `threshold` of the devices holding it (written by this sync
+ * or found already holding it). Strictly above; nothing to judge before any device holds it.
+ */
+export function deviceRejectionsExceeded(rejected: number, holding: number, threshold: number): boolean {
+  return holding > 0 && rejected / holding > threshold;
+}
+
+export function deviceRejectionsMessage(rejected: number, holding: number, threshold: number): string {
+  return (
+    `${rejected} of ${holding} devices (${percent(rejected / holding)}) refused the security policy ` +
+    `(reported ac 4xx), above ${percent(threshold)}: the run summary lists them with their reasons ` +
+    `(code DeviceRejected); they are not written the same document again.`
   );
 }
 

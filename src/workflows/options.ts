@@ -19,8 +19,17 @@ export const SYNC_DEFAULTS = {
   reportEvery: 10,
   continueAsNewAfterEvents: 4_000,
   preflight: { firstRecheckInMs: 1_000, maxRecheckInMs: 60_000, timeoutInMs: 30 * 60_000 },
-  alerts: { authErrorRateThreshold: 0.1, minAttempts: 20, abortAfterAuthFailures: 50 },
+  alerts: {
+    authErrorRateThreshold: 0.1,
+    minAttempts: 20,
+    abortAfterAuthFailures: 50,
+    deviceRejectionRateThreshold: 0.01,
+  },
+  ackDeadlineInMs: 10 * 60_000,
 } as const;
+
+/** The longest acknowledgement deadline a sync accepts. */
+export const MAX_ACK_DEADLINE_MS = 24 * 3_600_000;
 
 export { RETRY_DEFAULTS };
 
@@ -72,7 +81,13 @@ export interface ResolvedSyncOptions {
   /** Devices read from the inventory per readInventoryPage call: one window's worth. */
   pageSize: number;
   preflight: { firstRecheckInMs: number; maxRecheckInMs: number; timeoutInMs: number };
-  alerts: { authErrorRateThreshold: number; minAttempts: number; abortAfterAuthFailures: number };
+  alerts: {
+    authErrorRateThreshold: number;
+    minAttempts: number;
+    abortAfterAuthFailures: number;
+    deviceRejectionRateThreshold: number;
+  };
+  ackDeadlineInMs: number;
   retry: Required<DeviceRetryOptions>;
 }
 
@@ -107,6 +122,7 @@ export function resolveSyncOptions(
     pageSize: batchSize * maxConcurrentBatches,
     preflight: { ...d.preflight, ...definedOnly(input.preflight) },
     alerts: { ...d.alerts, ...definedOnly(input.alerts) },
+    ackDeadlineInMs: input.ackDeadlineInMs ?? d.ackDeadlineInMs,
     retry: resolveRetryOptions(input.retry, defaults.retry),
   };
 }
@@ -144,6 +160,10 @@ export function validateSyncInput(input: PolicySyncInput): string[] {
     problems.push('alerts.authErrorRateThreshold must be from 0 to 1');
   int('alerts.minAttempts', o.alerts.minAttempts, 0);
   int('alerts.abortAfterAuthFailures', o.alerts.abortAfterAuthFailures, 0);
+  const rejections = o.alerts.deviceRejectionRateThreshold;
+  if (typeof rejections !== 'number' || !(rejections >= 0 && rejections <= 1))
+    problems.push('alerts.deviceRejectionRateThreshold must be from 0 to 1');
+  int('ackDeadlineInMs', o.ackDeadlineInMs, 0, MAX_ACK_DEADLINE_MS);
   problems.push(...validateRetryOptions(o.retry));
   return problems;
 }

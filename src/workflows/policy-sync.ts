@@ -16,16 +16,28 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import { FailureType, OutcomeCode, RunFailureCode } from '../domain/failure-codes';
 import type { AlertKind } from '../domain/alerts';
+import type { AssessComplianceResult } from '../domain/activity-contract';
+import type { ComplianceCounts } from '../domain/compliance';
+import { acknowledgementPhase } from './ack-phase';
+import {
+  answerFailureEntries,
+  complianceLine,
+  DEVICE_ACKNOWLEDGEMENTS_PATCH,
+  type AnswerFailureEntry,
+} from './ack-plan';
 import type { PermissionReport } from '../domain/permissions';
 import {
   abortThresholdExceeded,
   abortThresholdMessage,
   authErrorRateExceeded,
   authErrorRateMessage,
+  deviceRejectionsExceeded,
+  deviceRejectionsMessage,
   permissionsNotPropagatedMessage,
 } from './alert-rules';
 import { BatchWindow } from './batch-window';
@@ -98,6 +110,10 @@ class PolicySync {
   private readonly phasePublisher: PhasePublisher;
   private detailsNote: string | undefined;
   private readonly rerunRequests: RerunRequest[] = [];
+  /** Twin target: the devices' answers, from the acknowledgement phase's latest assessment. */
+  private compliance: ComplianceCounts | undefined;
+  /** Twin target: the devices that refused or failed the policy, from the final assessment. */
+  private answerFailures: AnswerFailureEntry[] = [];
 
   constructor(private readonly input: PolicySyncInput) {
     // Runs started before these changes replay with what they started with (see the patch constants).
@@ -129,8 +145,19 @@ class PolicySync {
       }
       this.setPhase('syncing');
       await this.syncDevices();
+      await this.acknowledge();
       this.setPhase('done');
-      const summary = runSummary(this.workflowId, this.input, this.state, this.alerts.records, Date.now());
+      const answers = this.compliance
+        ? { counts: this.compliance, failures: this.answerFailures }
+        : undefined;
+      const summary = runSummary(
+        this.workflowId,
+        this.input,
+        this.state,
+        this.alerts.records,
+        Date.now(),
+        answers,
+      );
       const { devicesTotal, succeeded, unchanged, durationMs } = summary;
       const failed = this.state.failures.size;
       log.info('Policy sync finished', { devicesTotal, succeeded, unchanged, failed, durationMs });
@@ -222,6 +249,45 @@ class PolicySync {
       } else if (step === 'done') return;
       else await this.continueAsNew();
     }
+  }
+
+  /**
+   * Twin target: wait for the devices' answers (ack-phase.ts). A rerun arriving meanwhile is synced first,
+   * then the phase starts again. Arm writes have no device answer: nothing to wait for.
+   */
+  private async acknowledge(): Promise<void> {
+    const snapshotId = this.state.snapshot?.id;
+    if (this.input.target !== 'twin' || !snapshotId || !patched(DEVICE_ACKNOWLEDGEMENTS_PATCH)) return;
+    for (;;) {
+      this.setPhase('acknowledging');
+      const final = await acknowledgementPhase({
+        hub: this.input.hub,
+        snapshotId,
+        deadlineInMs: this.options.ackDeadlineInMs,
+        interrupted: () => this.rerunRequests.length > 0,
+        onAssessment: (result, isFinal) => this.onAssessment(result, isFinal),
+      });
+      if (final !== 'interrupted') break;
+      this.setPhase('syncing');
+      await this.syncDevices();
+    }
+    // A DeviceRejections alert raised in the phase is delivered like the others.
+    await this.alerts.settle();
+  }
+
+  private onAssessment(result: AssessComplianceResult, final: boolean): void {
+    this.compliance = result.counts;
+    if (final) this.answerFailures = answerFailureEntries(result.rejected, result.counts);
+    const { successCount, unchangedCount } = this.state.counters;
+    const holding = successCount + unchangedCount;
+    const threshold = this.options.alerts.deviceRejectionRateThreshold;
+    if (deviceRejectionsExceeded(result.counts.rejected, holding, threshold))
+      this.raiseAlert(
+        'DeviceRejections',
+        deviceRejectionsMessage(result.counts.rejected, holding, threshold),
+      );
+    upsertMemo({ compliance: complianceLine(result.counts) });
+    this.refreshDetails();
   }
 
   private nextStep(): SyncStep {
@@ -345,6 +411,10 @@ class PolicySync {
 
   private metrics(): SyncMetrics {
     const phase = visiblePhase(this.phase, this.state.paused);
-    return toSyncMetrics(this.liveCounters(), phase, this.state.startedAt, this.alerts.records);
+    const metrics = toSyncMetrics(this.liveCounters(), phase, this.state.startedAt, this.alerts.records);
+    const target = { target: this.input.target };
+    return this.compliance
+      ? { ...metrics, ...target, compliance: { ...this.compliance } }
+      : { ...metrics, ...target };
   }
 }

@@ -1,4 +1,5 @@
 /** The short markdown table the Temporal UI shows as the sync's current details. Pure; sandbox-safe. */
+import { complianceLine } from './ack-plan';
 import type { SyncMetrics } from './types';
 
 export function progressTable(metrics: SyncMetrics, note?: string): string {
@@ -10,5 +11,6 @@ export function progressTable(metrics: SyncMetrics, note?: string): string {
     `| ${metrics.phase} | ${metrics.devicesDone} / ${metrics.devicesTotal} | ${metrics.successCount} | ` +
       `${metrics.unchangedCount} | ${metrics.failureCount} | ${metrics.authErrors} | ${metrics.throttledCount} | ${alerts} |`,
   ];
+  if (metrics.compliance) rows.push('', `Device-confirmed: ${complianceLine(metrics.compliance)}`);
   return note ? `${rows.join('\n')}\n\n${note}` : rows.join('\n');
 }

@@ -2,6 +2,8 @@
  * The run summary a sync returns, and the phase the world sees. Pure; sandbox-safe.
  */
 import type { AlertRecord } from '../domain/alerts';
+import type { ComplianceCounts } from '../domain/compliance';
+import type { AnswerFailureEntry } from './ack-plan';
 import type { SyncState } from './carried-state';
 import { LISTING_BUDGET, SUMMARY_BUDGET, utf8Length } from './failure-ledger';
 import type { PolicySyncInput, RunSummary, SyncPhase } from './types';
@@ -12,10 +14,12 @@ export function runSummary(
   state: SyncState,
   alerts: AlertRecord[],
   nowInMs: number,
+  /** Twin target: the devices' answers (compliance), and the devices that refused or failed the policy. */
+  answers?: { counts: ComplianceCounts; failures: AnswerFailureEntry[] },
 ): RunSummary {
   const { counters, failures, rejected } = state;
-  // The failure list gets what the payload budget leaves beside the rejections and alerts.
-  const rest = utf8Length(JSON.stringify([rejected, alerts]));
+  // The failure list gets what the payload budget leaves beside the rejections, alerts and devices' refusals.
+  const rest = utf8Length(JSON.stringify([rejected, alerts, answers?.failures ?? []]));
   const listingBudget = Math.max(0, Math.min(LISTING_BUDGET, SUMMARY_BUDGET - rest));
   return {
     workflowId,
@@ -24,12 +28,16 @@ export function runSummary(
     devicesTotal: counters.devicesTotal,
     succeeded: counters.successCount,
     unchanged: counters.unchangedCount,
-    failed: failures.list(listingBudget).map(({ deviceId, code, message }) => ({ deviceId, code, message })),
+    failed: [
+      ...failures.list(listingBudget).map(({ deviceId, code, message }) => ({ deviceId, code, message })),
+      ...(answers?.failures ?? []),
+    ],
     rejected,
     authErrors: counters.authErrors,
     throttled: counters.throttledCount,
     durationMs: nowInMs - state.startedAtMs,
     alerts,
+    ...(answers ? { compliance: { ...answers.counts } } : {}),
   };
 }
 

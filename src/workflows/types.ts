@@ -3,6 +3,7 @@
  * Sandbox-safe (no Node imports). Nothing here may ever hold a token or a secret.
  */
 import type { AlertRecord } from '../domain/alerts';
+import type { ComplianceCounts } from '../domain/compliance';
 import type { DeviceFailure, FailureCode } from '../domain/failure-codes';
 import type { DeviceAssignment, InventorySnapshot, Rejection } from '../domain/inventory';
 import type { PolicyTarget } from '../domain/policy-target';
@@ -17,7 +18,15 @@ export type { DeviceFailure } from '../domain/failure-codes';
 export type { PermissionReport } from '../domain/permissions';
 export type { DeviceRetryOptions } from '../domain/retry-defaults';
 
-export const SYNC_PHASES = ['preflight', 'loading', 'syncing', 'paused', 'done', 'failed'] as const;
+export const SYNC_PHASES = [
+  'preflight',
+  'loading',
+  'syncing',
+  'paused',
+  'acknowledging',
+  'done',
+  'failed',
+] as const;
 export type SyncPhase = (typeof SYNC_PHASES)[number];
 
 export interface PreflightOptions {
@@ -36,6 +45,11 @@ export interface AlertOptions {
   minAttempts?: number;
   /** Devices finally failed with AuthorizationFailed after which no new batch starts. @default 50 */
   abortAfterAuthFailures?: number;
+  /**
+   * Twin target: devices that refused the policy (ac 4xx) / devices holding it (written or found unchanged)
+   * above which one DeviceRejections alert is raised. @default 0.01
+   */
+  deviceRejectionRateThreshold?: number;
 }
 
 export interface PolicySyncInput {
@@ -59,6 +73,11 @@ export interface PolicySyncInput {
    * after draining the running batches. @default 4000
    */
   continueAsNewAfterEvents?: number;
+  /**
+   * Twin target: how long after the last batch devices have to acknowledge the policy before those still
+   * silent are stale (0: one assessment right away). @default 600000 (10 minutes)
+   */
+  ackDeadlineInMs?: number;
   /** State carried over continue-as-new. Not for callers. */
   carried?: CarriedState;
 }
@@ -77,6 +96,10 @@ export interface SyncMetrics {
   lastSuccessTime: string | null;
   startedAt: string | null;
   alerts: AlertRecord[];
+  /** Twin target, once the acknowledgement phase assessed the fleet: the latest assessment. */
+  compliance?: ComplianceCounts;
+  /** The sync's target (absent in answers of older workers). */
+  target?: PolicyTarget;
 }
 
 export interface RunSummary {
@@ -92,6 +115,11 @@ export interface RunSummary {
   throttled: number;
   durationMs: number;
   alerts: AlertRecord[];
+  /**
+   * Twin target only (absent for arm, whose writes have no device answer): the devices' answers to the
+   * policy at the end of the acknowledgement phase. `failed` lists the rejected and deviceError ones.
+   */
+  compliance?: ComplianceCounts;
 }
 
 export interface RerunRequest {

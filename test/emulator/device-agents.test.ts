@@ -188,6 +188,51 @@ void describe('emulator: simulated devices acknowledge desired securityPolicy wr
     );
   });
 
+  void it("desired $metadata: each property's $lastUpdatedVersion moves only when its value changes; the query projects it", async () => {
+    await withEmulator(
+      { devices: 2, faults: { devices: { acknowledge: false } } },
+      async (emulator, agent) => {
+        const token = await fetchToken(agent, emulator, iotHubScope);
+        const first = await writePolicy(emulator, agent, token, 'device-0001', { version: 1 });
+        const written = first.properties.desired.$version;
+        const other = await call(agent, twinUrl(emulator, 'device-0001'), {
+          method: 'PATCH',
+          token,
+          body: { properties: { desired: { telemetryIntervalSeconds: 30 } } },
+        });
+        assert.equal(other.status, 200);
+        const twin = await readTwin(emulator, agent, token, 'device-0001');
+        const metadata = twin.properties.desired['$metadata'] as Record<string, unknown>;
+        assert.equal(twin.properties.desired.$version, written + 1);
+        assert.equal(metadata['$lastUpdatedVersion'], written + 1);
+        assert.deepEqual(Object.keys(metadata['securityPolicy'] as object).sort(), [
+          '$lastUpdated',
+          '$lastUpdatedVersion',
+        ]);
+        assert.equal((metadata['securityPolicy'] as Record<string, unknown>)['$lastUpdatedVersion'], written);
+        assert.equal(
+          (metadata['telemetryIntervalSeconds'] as Record<string, unknown>)['$lastUpdatedVersion'],
+          written + 1,
+        );
+        // Tampering with the policy moves its metadata too.
+        emulator.tamperPolicy('device-0001', { version: 9 }, 'twin');
+        const query = await call(agent, `${emulator.url}/devices/query?api-version=2021-04-12`, {
+          method: 'POST',
+          token,
+          body: {
+            query:
+              'SELECT deviceId, properties.desired.$metadata.securityPolicy.$lastUpdatedVersion AS policyVersion FROM devices',
+          },
+        });
+        assert.equal(query.status, 200, query.text);
+        assert.deepEqual(query.json, [
+          { deviceId: 'device-0001', policyVersion: written + 2 },
+          { deviceId: 'device-0002' },
+        ]);
+      },
+    );
+  });
+
   void it('offlineRatio: the same devices are Disconnected for a seed whatever the request order; they answer after reconnecting', async () => {
     const run = async (seed: number, order: 'forward' | 'backward') => {
       const outcome: Record<string, { connectionState: string; ack: Ack | null }> = {};

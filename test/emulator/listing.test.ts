@@ -23,7 +23,8 @@ import {
 
 const observationQuery =
   'SELECT deviceId, properties.desired.securityPolicy AS desiredPolicy, properties.reported.securityPolicy ' +
-  'AS reportedPolicy, properties.desired.$version AS desiredVersion, connectionState, etag FROM devices';
+  'AS reportedPolicy, properties.desired.$version AS desiredVersion, ' +
+  'properties.desired.$metadata.securityPolicy.$lastUpdatedVersion AS policyVersion, connectionState, etag FROM devices';
 
 interface ArmPage {
   value: { id: string; name: string; type: string; properties: unknown }[];
@@ -200,6 +201,7 @@ void describe('emulator: IoT Hub device query with projections', () => {
         deviceId: 'device-0002',
         desiredPolicy: policy,
         desiredVersion: twin.properties.desired.$version,
+        policyVersion: twin.properties.desired.$version,
         connectionState: 'Connected',
         etag: twin.etag,
       });

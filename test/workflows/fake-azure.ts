@@ -7,8 +7,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type {
   ApplyPolicyInput,
   ApplyPolicyResult,
+  AssessComplianceInput,
+  AssessComplianceResult,
   PolicySyncActivities,
 } from '../../src/domain/activity-contract';
+import { emptyComplianceCounts } from '../../src/domain/compliance';
 import { toApplicationFailure } from '../../src/activities/failures';
 import type { AttemptCounters } from '../../src/domain/activity-contract';
 import type { FailureType } from '../../src/domain/failure-codes';
@@ -91,6 +94,17 @@ export class FakeAzure {
     grantingRole: 'IoT Policy Writer',
   });
   behavior: ApplyBehavior = ({ deviceId, attempt }, fake) => fake.succeed(deviceId, attempt);
+  readonly assessCalls: AssessComplianceInput[] = [];
+  /** The answer to assessment number n (1-based). @default every device that holds the policy applied it */
+  compliance: (input: AssessComplianceInput, call: number) => AssessComplianceResult = () => ({
+    counts: { ...emptyComplianceCounts(), applied: this.writes.size },
+    rejected: [],
+    notListed: 0,
+    pendingCount: 0,
+    notInHub: 0,
+    queries: 1,
+    observedAt: new Date().toISOString(),
+  });
 
   constructor(ids: string[]) {
     this.inventory = ids.map((deviceId) => ({ deviceId, policy: 'default' }));
@@ -158,6 +172,10 @@ export class FakeAzure {
       },
       sendAlert: async ({ alert }) => {
         this.alertsSent.push(alert);
+      },
+      assessCompliance: async (input) => {
+        this.assessCalls.push(input);
+        return this.compliance(input, this.assessCalls.length);
       },
     };
   }

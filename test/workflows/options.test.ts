@@ -16,7 +16,13 @@ void describe('sync options', () => {
       maxRecheckInMs: 60_000,
       timeoutInMs: 1_800_000,
     });
-    assert.deepEqual(o.alerts, { authErrorRateThreshold: 0.1, minAttempts: 20, abortAfterAuthFailures: 50 });
+    assert.deepEqual(o.alerts, {
+      authErrorRateThreshold: 0.1,
+      minAttempts: 20,
+      abortAfterAuthFailures: 50,
+      deviceRejectionRateThreshold: 0.01,
+    });
+    assert.equal(o.ackDeadlineInMs, 600_000);
     assert.deepEqual(o.retry, {
       initialIntervalInMs: 1_000,
       backoffCoefficient: 2,
@@ -35,7 +41,8 @@ void describe('sync options', () => {
       target: 'ftp' as 'arm',
       batchSize: 51,
       maxConcurrentBatches: 20,
-      alerts: { authErrorRateThreshold: 2 },
+      alerts: { authErrorRateThreshold: 2, deviceRejectionRateThreshold: -0.5 },
+      ackDeadlineInMs: 1.5,
       retry: { maximumAttempts: 0, backoffCoefficient: 0.5, localFirstAttempt: 'yes' as unknown as boolean },
     });
     for (const name of [
@@ -44,6 +51,8 @@ void describe('sync options', () => {
       'batchSize',
       'batchSize ×',
       'authErrorRateThreshold',
+      'deviceRejectionRateThreshold',
+      'ackDeadlineInMs',
       'maximumAttempts',
       'backoffCoefficient',
       'localFirstAttempt',
