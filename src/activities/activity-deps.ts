@@ -2,6 +2,7 @@
  * What the activities need from the world: the Azure writers, the inventory, the permission check, the alert
  * sender. createActivityDeps (deps.ts) builds them from Config; tests build their own.
  */
+import type { ObservationStore } from '../azure/observation-store';
 import type { PolicyWriter } from '../azure/policy-writer';
 import type { DeviceAssignment, PolicyDocument } from '../domain/inventory';
 import type { PermissionReport } from '../domain/permissions';
@@ -42,6 +43,11 @@ export interface ActivityDeps {
   hub?: string;
   writers: Readonly<Record<PolicyTarget, PolicyWriter>>;
   inventory: InventoryAccess;
+  /**
+   * The fleet as observed in bulk (ARM's list, IoT Hub's device query), once per sync. @default none: every
+   * page is answered 'unsupported' and its devices are read one by one by their writes
+   */
+  observations?: ObservationStore;
   permissions: PermissionChecker;
   alerts: AlertSender;
   logger: Logger;

@@ -3,8 +3,11 @@
  */
 import type { Dispatcher } from 'undici';
 import { createAzureAccess, type AzureAccess, type AzureAccessOptions } from '../azure/access';
+import { observeArmPolicies } from '../azure/arm-observer';
+import { ObservationStore } from '../azure/observation-store';
 import { checkRolePropagation } from '../azure/preflight';
-import type { WorkerConfig } from '../config';
+import { createQueryPacer, observeTwinPolicies } from '../azure/twin-observer';
+import type { AzureConfig, WorkerConfig } from '../config';
 import { queryHubDevices } from '../inventory/hub-source';
 import { InventoryStore, type InventorySourceOptions } from '../inventory/inventory';
 import { createLogger, registerSecret, type Logger } from '../logger';
@@ -41,6 +44,34 @@ export function inventorySourceOptions(config: WorkerConfig, azure: AzureAccess)
 }
 
 /**
+ * One store of fleet observations per worker, reading with the worker's Azure access: ARM's list through the
+ * ARM read pacer, IoT Hub's device query through one query pacer at IOT_HUB_QUERIES_PER_MINUTE.
+ */
+export function createObservationStore(config: AzureConfig, azure: AzureAccess): ObservationStore {
+  const queryPacer = createQueryPacer(config.hub.queriesPerMinute);
+  return new ObservationStore({
+    observe: (key, abortSignal) =>
+      key.target === 'arm'
+        ? observeArmPolicies({
+            http: azure.http,
+            tokens: azure.armTokens,
+            armEndpoint: config.azure.armEndpoint,
+            hubScope: config.hub.scope,
+            apiVersion: config.policy.apiVersion,
+            ...(azure.armReadPacer ? { readPacer: azure.armReadPacer } : {}),
+            ...(abortSignal ? { abortSignal } : {}),
+          })
+        : observeTwinPolicies({
+            http: azure.http,
+            tokens: azure.iotHubTokens,
+            hubHost: config.hub.host,
+            queryPacer,
+            ...(abortSignal ? { abortSignal } : {}),
+          }),
+  });
+}
+
+/**
  * Everything createActivities needs, built once per worker process. `azure` is exposed for reuse
  * (e.g. the CLI's preflight) and `close()` releases the connections.
  */
@@ -61,6 +92,7 @@ export function createActivityDeps(
     writers: azure.writers,
     inventory: inventoryStore,
     inventoryStore,
+    observations: createObservationStore(config, azure),
     permissions: {
       check: (target, abortSignal) => checkRolePropagation(azure.rolePropagation, target, abortSignal),
     },

@@ -67,6 +67,10 @@ export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): 
         ['devices', summary.devicesTotal],
         ['written', summary.succeeded],
         ['already in sync', summary.unchanged],
+        ...(summary.drifted === undefined ? [] : [['drifted', summary.drifted]]),
+        ...(summary.observation === undefined
+          ? []
+          : [['observation', observationLabel(summary.observation)]]),
         ['failed', failed],
         ['rejected rows', summary.rejected.length],
         ['403 responses', summary.authErrors],
@@ -119,6 +123,8 @@ export function renderMetrics(
         ['devices done', `${metrics.devicesDone} / ${metrics.devicesTotal}`],
         ['written', metrics.successCount],
         ['already in sync', metrics.unchangedCount],
+        // Workers of older versions answer without it.
+        ['drifted', metrics.driftedCount ?? '-'],
         ['failed', metrics.failureCount],
         ['403 responses', `${metrics.authErrors} (rate ${(metrics.authErrorRate * 100).toFixed(1)}%)`],
         ['throttled (429/503)', metrics.throttledCount],
@@ -136,6 +142,12 @@ export function renderMetrics(
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+function observationLabel(observation: 'bulk' | 'perDevice'): string {
+  return observation === 'bulk'
+    ? 'bulk (the fleet observed once, only drift written)'
+    : 'per device (each device read by its write)';
 }
 
 function truncate(text: string, max: number): string {
@@ -199,7 +211,8 @@ export class ProgressView {
     note(
       this.ctx,
       `[${new Date(now).toISOString()}] ${metrics.phase}: ${metrics.devicesDone}/${metrics.devicesTotal} done, ` +
-        `${metrics.successCount} written, ${metrics.unchangedCount} unchanged, ${metrics.failureCount} failed, ` +
+        `${metrics.successCount} written, ${metrics.unchangedCount} unchanged, ${metrics.driftedCount ?? 0} drifted, ` +
+        `${metrics.failureCount} failed, ` +
         `${metrics.authErrors} 403s, ${metrics.throttledCount} throttled`,
     );
   }

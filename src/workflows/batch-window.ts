@@ -25,6 +25,8 @@ interface RunningBatch {
   deviceIds: Set<string>;
   /** Devices whose outcome is already counted (by a progress signal or the result). */
   counted: Set<string>;
+  /** Devices a bulk observation judged (see DeviceBacklog.takeJudgedBatch). */
+  judged: ReadonlySet<string>;
   /** The batch's devices being retried, as of its last progress report. */
   retrying?: RetryingTally;
 }
@@ -38,8 +40,8 @@ export interface BatchWindowOptions {
   reportEvery: number;
   /** Whether batches' `retrying` tallies are kept (see LIVE_RETRYING_TALLY_PATCH). */
   countsRetrying: boolean;
-  /** Called once per device outcome. */
-  record(outcome: DeviceOutcome): void;
+  /** Called once per device outcome; `judged`: a bulk observation judged the device before its batch. */
+  record(outcome: DeviceOutcome, judged: boolean): void;
 }
 
 export class BatchWindow {
@@ -57,11 +59,17 @@ export class BatchWindow {
   }
 
   /** Starts batch `batchNumber` of inventory snapshot `snapshotId`; it runs until its child closes. */
-  start(batchNumber: number, snapshotId: string, devices: DeviceAssignment[]): void {
+  start(
+    batchNumber: number,
+    snapshotId: string,
+    devices: DeviceAssignment[],
+    judged: ReadonlyMap<string, unknown> = new Map(),
+  ): void {
     const batch: RunningBatch = {
       devices,
       deviceIds: new Set(devices.map((device) => device.deviceId)),
       counted: new Set(),
+      judged: new Set(judged.keys()),
     };
     this.running.set(batchNumber, batch);
     void this.run(batchNumber, snapshotId, batch);
@@ -131,6 +139,6 @@ export class BatchWindow {
   private count(batch: RunningBatch, outcome: DeviceOutcome): void {
     if (!batch.deviceIds.has(outcome.deviceId) || batch.counted.has(outcome.deviceId)) return;
     batch.counted.add(outcome.deviceId);
-    this.options.record(outcome);
+    this.options.record(outcome, batch.judged.has(outcome.deviceId));
   }
 }

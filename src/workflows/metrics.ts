@@ -23,6 +23,7 @@ export function emptyCounters(): SyncCounters {
     successCount: 0,
     failureCount: 0,
     unchangedCount: 0,
+    drifted: 0,
     authErrors: 0,
     throttledCount: 0,
     retriedCount: 0,
@@ -67,6 +68,27 @@ export function failureOf(outcome: DeviceOutcome): DeviceFailure | undefined {
     message: outcome.message ?? '',
     attempts: outcome.attempts,
   };
+}
+
+/**
+ * Devices of an inventory page that held exactly their policy when the fleet was observed: done and unchanged
+ * without a write (their planned write is not needed). `at`: when the sync counted them (workflow time).
+ */
+export function countObservedUnchanged(counters: SyncCounters, count: number, at: string): SyncCounters {
+  if (count === 0) return counters;
+  const lastSuccessTime =
+    counters.lastSuccessTime === null || at > counters.lastSuccessTime ? at : counters.lastSuccessTime;
+  return {
+    ...counters,
+    devicesDone: counters.devicesDone + count,
+    unchangedCount: counters.unchangedCount + count,
+    lastSuccessTime,
+  };
+}
+
+/** `count` more devices found not holding their policy when observed. */
+export function countDrift(counters: SyncCounters, count: number): SyncCounters {
+  return count === 0 ? counters : { ...counters, drifted: (counters.drifted ?? 0) + count };
 }
 
 /** Takes `count` failed writes off the books, because their devices are queued again. */
@@ -129,6 +151,7 @@ export function toSyncMetrics(
     successCount: counters.successCount,
     failureCount: counters.failureCount,
     unchangedCount: counters.unchangedCount,
+    driftedCount: counters.drifted ?? 0,
     authErrors: counters.authErrors,
     throttledCount: counters.throttledCount,
     retriedCount: counters.retriedCount,

@@ -51,7 +51,8 @@ import {
   rerunSignal,
   resumeSignal,
 } from './messages';
-import { countOutcome, failureOf, toSyncMetrics, withRetrying } from './metrics';
+import { countDrift, countOutcome, failureOf, toSyncMetrics, withRetrying } from './metrics';
+import { readReconciledPage, RECONCILE_OBSERVATION_PATCH } from './observed-pages';
 import {
   CURRENT_DEFAULTS,
   LIVE_RETRYING_TALLY_PATCH,
@@ -107,7 +108,10 @@ class PolicySync {
     );
     const countsRetrying = patched(LIVE_RETRYING_TALLY_PATCH);
     this.phasePublisher = new PhasePublisher(input.hub);
-    this.state = restoreState(input.carried, workflowInfo().startTime);
+    // Syncs of named devices (--devices) write those devices: they read each one, not the observation.
+    const reconciles =
+      patched(RECONCILE_OBSERVATION_PATCH) && (input.carried !== undefined || input.deviceIds === undefined);
+    this.state = restoreState(input.carried, workflowInfo().startTime, reconciles);
     this.phase = input.carried ? 'syncing' : 'preflight';
     this.alerts = new SyncAlerts(this.state.alerts, (alert, bounded) =>
       (bounded ? sendAlertBounded : sendAlert)({ hub: input.hub, workflowId: this.workflowId, alert }),
@@ -116,7 +120,7 @@ class PolicySync {
     this.batches = new BatchWindow({
       ...{ workflowId: this.workflowId, hub: input.hub, target: input.target, retry, reportEvery },
       countsRetrying,
-      record: (outcome) => this.record(outcome),
+      record: (outcome, judged) => this.record(outcome, judged),
     });
   }
 
@@ -131,9 +135,11 @@ class PolicySync {
       await this.syncDevices();
       this.setPhase('done');
       const summary = runSummary(this.workflowId, this.input, this.state, this.alerts.records, Date.now());
-      const { devicesTotal, succeeded, unchanged, durationMs } = summary;
+      const { devicesTotal, succeeded, unchanged, drifted, observation, durationMs } = summary;
       const failed = this.state.failures.size;
-      log.info('Policy sync finished', { devicesTotal, succeeded, unchanged, failed, durationMs });
+      log.info('Policy sync finished', {
+        ...{ devicesTotal, succeeded, unchanged, drifted, failed, observation, durationMs },
+      });
       return summary;
     } catch (error) {
       if (error instanceof ContinueAsNew) throw error;
@@ -212,8 +218,10 @@ class PolicySync {
       else if (step === 'abort') this.abort();
       else if (step === 'read') await this.readNextPage();
       else if (step === 'batch') {
-        const devices = this.state.backlog.takeBatch(this.options.batchSize);
-        this.batches.start(this.state.nextBatchNumber++, this.state.snapshot?.id ?? '', devices);
+        const { devices, verdicts } = this.state.backlog.takeJudgedBatch(this.options.batchSize);
+        const drifted = [...verdicts.values()].filter((verdict) => verdict === 'drifted').length;
+        this.state.counters = countDrift(this.state.counters, drifted);
+        this.batches.start(this.state.nextBatchNumber++, this.state.snapshot?.id ?? '', devices, verdicts);
         if (this.options.batchStartDelayInMs > 0) await sleep(this.options.batchStartDelayInMs);
       } else if (step === 'failAborted') await this.failPendingAsAborted();
       else if (step === 'drainAlerts') {
@@ -247,6 +255,12 @@ class PolicySync {
   private async readNextPage(): Promise<void> {
     const page = this.state.backlog.nextPage(this.options.pageSize);
     if (!page || !this.state.snapshot) return;
+    if (this.state.reconciles) {
+      const { hub, target } = this.input;
+      await readReconciledPage(this.state, { hub, target, workflowId: this.workflowId }, page);
+      this.refreshDetails();
+      return;
+    }
     this.state.backlog.addPage(page, await readPage(this.state.snapshot.id, page));
   }
 
@@ -290,8 +304,11 @@ class PolicySync {
     }
   }
 
-  private record(outcome: DeviceOutcome): void {
+  /** `judged`: the bulk observation judged the device (its drift, if any, was counted when it was batched). */
+  private record(outcome: DeviceOutcome, judged = false): void {
     this.state.counters = countOutcome(this.state.counters, outcome);
+    // A device no observation judged: its own read found it differing when the write happened.
+    if (!judged && outcome.status === 'succeeded') this.state.counters = countDrift(this.state.counters, 1);
     const failure = failureOf(outcome);
     if (failure) this.state.failures.add(failure);
     this.checkAuthErrorRate();
