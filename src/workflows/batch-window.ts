@@ -15,6 +15,7 @@ import { innermostCause } from '../domain/cause-chain';
 import { OutcomeCode } from '../domain/failure-codes';
 import type { DeviceAssignment } from '../domain/inventory';
 import type { DeviceRetryOptions } from '../domain/retry-defaults';
+import type { ObservedVerdict } from './device-backlog';
 import { failedWithoutAttempt, sanitizeMessage } from './device-outcome';
 import { retryingTallyOf } from './metrics';
 import { policyBatchWorkflow } from './policy-batch';
@@ -25,8 +26,8 @@ interface RunningBatch {
   deviceIds: Set<string>;
   /** Devices whose outcome is already counted (by a progress signal or the result). */
   counted: Set<string>;
-  /** Devices a bulk observation judged (see DeviceBacklog.takeJudgedBatch). */
-  judged: ReadonlySet<string>;
+  /** What a bulk observation said of the devices it judged (see DeviceBacklog.takeJudgedBatch). */
+  verdicts: ReadonlyMap<string, ObservedVerdict>;
   /** The batch's devices being retried, as of its last progress report. */
   retrying?: RetryingTally;
 }
@@ -40,8 +41,8 @@ export interface BatchWindowOptions {
   reportEvery: number;
   /** Whether batches' `retrying` tallies are kept (see LIVE_RETRYING_TALLY_PATCH). */
   countsRetrying: boolean;
-  /** Called once per device outcome; `judged`: a bulk observation judged the device before its batch. */
-  record(outcome: DeviceOutcome, judged: boolean): void;
+  /** Called once per device outcome, with the bulk observation's verdict of the device if it judged it. */
+  record(outcome: DeviceOutcome, verdict: ObservedVerdict | undefined): void;
 }
 
 export class BatchWindow {
@@ -63,13 +64,13 @@ export class BatchWindow {
     batchNumber: number,
     snapshotId: string,
     devices: DeviceAssignment[],
-    judged: ReadonlyMap<string, unknown> = new Map(),
+    verdicts: ReadonlyMap<string, ObservedVerdict> = new Map(),
   ): void {
     const batch: RunningBatch = {
       devices,
       deviceIds: new Set(devices.map((device) => device.deviceId)),
       counted: new Set(),
-      judged: new Set(judged.keys()),
+      verdicts,
     };
     this.running.set(batchNumber, batch);
     void this.run(batchNumber, snapshotId, batch);
@@ -139,6 +140,6 @@ export class BatchWindow {
   private count(batch: RunningBatch, outcome: DeviceOutcome): void {
     if (!batch.deviceIds.has(outcome.deviceId) || batch.counted.has(outcome.deviceId)) return;
     batch.counted.add(outcome.deviceId);
-    this.options.record(outcome, batch.judged.has(outcome.deviceId));
+    this.options.record(outcome, batch.verdicts.get(outcome.deviceId));
   }
 }

@@ -15,6 +15,7 @@ import type {
   SyncMetrics,
   SyncPhase,
 } from './types';
+import type { ObservedVerdict } from './device-backlog';
 
 export function emptyCounters(): SyncCounters {
   return {
@@ -89,6 +90,18 @@ export function countObservedUnchanged(counters: SyncCounters, count: number, at
 /** `count` more devices found not holding their policy when observed. */
 export function countDrift(counters: SyncCounters, count: number): SyncCounters {
   return count === 0 ? counters : { ...counters, drifted: (counters.drifted ?? 0) + count };
+}
+
+/**
+ * Whether a device's final outcome counts as drift: written (its own read, or the observation, found it
+ * differing), or found in sync by its write after the observation had judged it drifted (fixed meanwhile). A
+ * failed device is not counted: a rerun that writes it counts it then, so no device counts twice.
+ */
+export function isDrift(
+  outcome: Pick<DeviceOutcome, 'status'>,
+  verdict: ObservedVerdict | undefined,
+): boolean {
+  return outcome.status === 'succeeded' || (outcome.status === 'unchanged' && verdict === 'drifted');
 }
 
 /** Takes `count` failed writes off the books, because their devices are queued again. */

@@ -51,8 +51,9 @@ import {
   rerunSignal,
   resumeSignal,
 } from './messages';
-import { countDrift, countOutcome, failureOf, toSyncMetrics, withRetrying } from './metrics';
+import { countDrift, countOutcome, failureOf, isDrift, toSyncMetrics, withRetrying } from './metrics';
 import { readReconciledPage, RECONCILE_OBSERVATION_PATCH } from './observed-pages';
+import type { ObservedVerdict } from './device-backlog';
 import {
   CURRENT_DEFAULTS,
   LIVE_RETRYING_TALLY_PATCH,
@@ -120,7 +121,7 @@ class PolicySync {
     this.batches = new BatchWindow({
       ...{ workflowId: this.workflowId, hub: input.hub, target: input.target, retry, reportEvery },
       countsRetrying,
-      record: (outcome, judged) => this.record(outcome, judged),
+      record: (outcome, verdict) => this.record(outcome, verdict),
     });
   }
 
@@ -219,8 +220,6 @@ class PolicySync {
       else if (step === 'read') await this.readNextPage();
       else if (step === 'batch') {
         const { devices, verdicts } = this.state.backlog.takeJudgedBatch(this.options.batchSize);
-        const drifted = [...verdicts.values()].filter((verdict) => verdict === 'drifted').length;
-        this.state.counters = countDrift(this.state.counters, drifted);
         this.batches.start(this.state.nextBatchNumber++, this.state.snapshot?.id ?? '', devices, verdicts);
         if (this.options.batchStartDelayInMs > 0) await sleep(this.options.batchStartDelayInMs);
       } else if (step === 'failAborted') await this.failPendingAsAborted();
@@ -304,11 +303,10 @@ class PolicySync {
     }
   }
 
-  /** `judged`: the bulk observation judged the device (its drift, if any, was counted when it was batched). */
-  private record(outcome: DeviceOutcome, judged = false): void {
+  /** `verdict`: what the bulk observation said of the device before its batch, if it judged it. */
+  private record(outcome: DeviceOutcome, verdict?: ObservedVerdict): void {
     this.state.counters = countOutcome(this.state.counters, outcome);
-    // A device no observation judged: its own read found it differing when the write happened.
-    if (!judged && outcome.status === 'succeeded') this.state.counters = countDrift(this.state.counters, 1);
+    if (isDrift(outcome, verdict)) this.state.counters = countDrift(this.state.counters, 1);
     const failure = failureOf(outcome);
     if (failure) this.state.failures.add(failure);
     this.checkAuthErrorRate();

@@ -7,6 +7,7 @@ import {
   countOutcome,
   emptyCounters,
   failureOf,
+  isDrift,
   planWrites,
   retryingTallyOf,
   toSyncMetrics,
@@ -73,6 +74,15 @@ void describe('metrics', () => {
       'an empty page changes nothing',
     );
     assert.equal(toSyncMetrics(c, 'syncing', null, []).driftedCount, 2);
+  });
+
+  void it('counts drift once per device: written, or fixed meanwhile after the observation judged it drifted', () => {
+    assert.equal(isDrift({ status: 'succeeded' }, undefined), true, 'its own read found it differing');
+    assert.equal(isDrift({ status: 'succeeded' }, 'drifted'), true);
+    assert.equal(isDrift({ status: 'unchanged' }, 'drifted'), true, 'differed when observed');
+    assert.equal(isDrift({ status: 'unchanged' }, undefined), false);
+    assert.equal(isDrift({ status: 'failed' }, 'drifted'), false, 'a rerun that writes it counts it then');
+    assert.equal(isDrift({ status: 'failed' }, 'notInHub'), false);
   });
 
   void it('takes re-queued failures off the books', () => {
