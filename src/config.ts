@@ -126,6 +126,7 @@ export const configSchema = z.object({
   IOT_HUB_HOST: optionalString,
   POLICY_TARGET: oneOf(['arm', 'twin'], 'arm'),
   POLICY_ACK_DEADLINE: ackDeadline,
+  IOT_HUB_QUERIES_PER_MINUTE: intInRange(1, 100_000, 20),
   POLICY_API_VERSION: z
     .string()
     .trim()
@@ -173,6 +174,7 @@ const AZURE_VARIABLES = [
   'AZURE_RESOURCE_GROUP',
   'ARM_ENDPOINT',
   'IOT_HUB_HOST',
+  'IOT_HUB_QUERIES_PER_MINUTE',
   'POLICY_API_VERSION',
   'SERVICE_PRINCIPAL_OBJECT_ID',
 ] as const;
@@ -238,6 +240,8 @@ export interface AzureConfig extends Config {
     host: string;
     /** ARM scope of the hub. */
     scope: string;
+    /** Device queries per minute the observation may send (IoT Hub's query throttle: 20 per unit on S1/S2). */
+    queriesPerMinute: number;
   };
   policy: { target: 'arm' | 'twin'; apiVersion: string; ackDeadlineInMs?: number };
 }
@@ -323,7 +327,12 @@ function azureConfig(c: Pick<RawConfig, AzureVariable>): AzureConfig {
       armEndpoint: c.ARM_ENDPOINT,
       principalObjectId: c.SERVICE_PRINCIPAL_OBJECT_ID,
     },
-    hub: { name: c.IOT_HUB_NAME, host: c.IOT_HUB_HOST ?? `${c.IOT_HUB_NAME}.azure-devices.net`, scope },
+    hub: {
+      name: c.IOT_HUB_NAME,
+      host: c.IOT_HUB_HOST ?? `${c.IOT_HUB_NAME}.azure-devices.net`,
+      scope,
+      queriesPerMinute: c.IOT_HUB_QUERIES_PER_MINUTE,
+    },
     policy: {
       target: c.POLICY_TARGET,
       apiVersion: c.POLICY_API_VERSION,

@@ -3,6 +3,7 @@
  * sender. createActivityDeps (deps.ts) builds them from Config; tests build their own.
  */
 import type { ObservedDevice } from '../azure/observation';
+import type { ObservationStore } from '../azure/observation-store';
 import type { PolicyWriter } from '../azure/policy-writer';
 import type { DeviceAssignment, PolicyDocument } from '../domain/inventory';
 import type { PermissionReport } from '../domain/permissions';
@@ -50,6 +51,11 @@ export interface ActivityDeps {
   hub?: string;
   writers: Readonly<Record<PolicyTarget, PolicyWriter>>;
   inventory: InventoryAccess;
+  /**
+   * The fleet as observed in bulk (ARM's list, IoT Hub's device query), once per sync. @default none: every
+   * page is answered 'unsupported' and its devices are read one by one by their writes
+   */
+  observations?: ObservationStore;
   permissions: PermissionChecker;
   alerts: AlertSender;
   /** Bulk reads of the twins, for assessCompliance. @default none: assessCompliance fails Misconfigured */

@@ -3,6 +3,8 @@
  */
 import type { Dispatcher } from 'undici';
 import { createAzureAccess, type AzureAccess, type AzureAccessOptions } from '../azure/access';
+import { observeArmPolicies } from '../azure/arm-observer';
+import { ObservationStore } from '../azure/observation-store';
 import { checkRolePropagation } from '../azure/preflight';
 import {
   createQueryPacer,
@@ -10,7 +12,8 @@ import {
   observeTwinPolicy,
   type TwinObserverOptions,
 } from '../azure/twin-observer';
-import type { WorkerConfig } from '../config';
+import type { AzureConfig, WorkerConfig } from '../config';
+import type { WritePacer } from '../azure/pacing';
 import { queryHubDevices } from '../inventory/hub-source';
 import { InventoryStore, type InventorySourceOptions } from '../inventory/inventory';
 import { createLogger, registerSecret, type Logger } from '../logger';
@@ -50,12 +53,16 @@ export function inventorySourceOptions(config: WorkerConfig, azure: AzureAccess)
  * The twins as assessCompliance reads them: the device query through one query pacer per worker (IoT Hub
  * counts queries per hub, not per call), or one GET per device.
  */
-export function twinObservationAccess(config: WorkerConfig, azure: AzureAccess): TwinObservationAccess {
+export function twinObservationAccess(
+  config: WorkerConfig,
+  azure: AzureAccess,
+  queryPacer: WritePacer = createQueryPacer(config.hub.queriesPerMinute),
+): TwinObservationAccess {
   const base: TwinObserverOptions = {
     http: azure.http,
     tokens: azure.iotHubTokens,
     hubHost: config.hub.host,
-    queryPacer: createQueryPacer(),
+    queryPacer,
   };
   return {
     observeAll: (onPage, abortSignal) =>
@@ -63,6 +70,37 @@ export function twinObservationAccess(config: WorkerConfig, azure: AzureAccess):
     observeOne: (deviceId, abortSignal) =>
       observeTwinPolicy({ ...base, ...(abortSignal ? { abortSignal } : {}) }, deviceId),
   };
+}
+
+/**
+ * One store of fleet observations per worker, reading with the worker's Azure access: ARM's list through the
+ * ARM read pacer, IoT Hub's device query through one query pacer at IOT_HUB_QUERIES_PER_MINUTE.
+ */
+export function createObservationStore(
+  config: AzureConfig,
+  azure: AzureAccess,
+  queryPacer: WritePacer = createQueryPacer(config.hub.queriesPerMinute),
+): ObservationStore {
+  return new ObservationStore({
+    observe: (key, abortSignal) =>
+      key.target === 'arm'
+        ? observeArmPolicies({
+            http: azure.http,
+            tokens: azure.armTokens,
+            armEndpoint: config.azure.armEndpoint,
+            hubScope: config.hub.scope,
+            apiVersion: config.policy.apiVersion,
+            ...(azure.armReadPacer ? { readPacer: azure.armReadPacer } : {}),
+            ...(abortSignal ? { abortSignal } : {}),
+          })
+        : observeTwinPolicies({
+            http: azure.http,
+            tokens: azure.iotHubTokens,
+            hubHost: config.hub.host,
+            queryPacer,
+            ...(abortSignal ? { abortSignal } : {}),
+          }),
+  });
 }
 
 /**
@@ -77,6 +115,8 @@ export function createActivityDeps(
   registerSecret(config.azure.clientSecret);
   if (config.alertWebhookUrl) registerSecret(config.alertWebhookUrl);
   const azure = createAzureAccess(config, options);
+  // IoT Hub counts queries per hub: the observation and the acknowledgement checks share one pacer.
+  const queryPacer = createQueryPacer(config.hub.queriesPerMinute);
   const inventoryStore = new InventoryStore({
     ...inventorySourceOptions(config, azure),
     ...(options.selectionDir ? { selectionDir: options.selectionDir } : {}),
@@ -86,6 +126,7 @@ export function createActivityDeps(
     writers: azure.writers,
     inventory: inventoryStore,
     inventoryStore,
+    observations: createObservationStore(config, azure, queryPacer),
     permissions: {
       check: (target, abortSignal) => checkRolePropagation(azure.rolePropagation, target, abortSignal),
     },
@@ -94,7 +135,7 @@ export function createActivityDeps(
       ...(config.alertWebhookUrl ? { webhookUrl: config.alertWebhookUrl } : {}),
       ...(options.webhookDispatcher ? { dispatcher: options.webhookDispatcher } : {}),
     }),
-    twins: twinObservationAccess(config, azure),
+    twins: twinObservationAccess(config, azure, queryPacer),
     logger,
     ...(options.random ? { random: options.random } : {}),
     azure,

@@ -18,6 +18,7 @@ import {
 } from './product-metrics';
 import { GrantEvidence, SETTLING_EVIDENCE_WINDOW_MS, settlingDelayInMs } from './retry-delay';
 import type { ActivityDeps } from './activity-deps';
+import { driftedPage, judgeDevices } from './drifted-page';
 
 export type * from '../domain/activity-contract';
 export type { ActivityDeps, InventoryAccess, PermissionChecker } from './activity-deps';
@@ -30,6 +31,9 @@ export {
 
 /** Rejections returned in a LoadInventoryResult; `rejectedCount` has the total. */
 export const MAX_RETURNED_REJECTIONS = 1000;
+
+/** How often readDriftedInventoryPage heartbeats while the fleet is observed (a large fleet takes minutes). */
+export const OBSERVATION_HEARTBEAT_INTERVAL_MS = 5_000;
 
 /** Counters carried from earlier attempts in heartbeat details. */
 export function carriedCounters(details: unknown): Pick<AttemptCounters, 'authErrors' | 'throttled'> {
@@ -112,6 +116,42 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       return boundary('readInventoryPage', (ctx) =>
         deps.inventory.readPage(snapshotId, offset, limit, ctx.cancellationSignal),
       );
+    },
+
+    async readDriftedInventoryPage({ hub, target, snapshotId, syncId, offset, limit }) {
+      const refused = wrongHubFailure(hub);
+      if (refused) throw refused;
+      return boundary('readDriftedInventoryPage', async (ctx) => {
+        const devices = await deps.inventory.readPage(snapshotId, offset, limit, ctx.cancellationSignal);
+        const store = deps.observations;
+        if (!store) return driftedPage(devices, offset, 'unsupported');
+        const heartbeat = setInterval(() => ctx.heartbeat(), OBSERVATION_HEARTBEAT_INTERVAL_MS);
+        try {
+          // The observation outlives this attempt (a retry, or the next page, joins it): the attempt stops
+          // waiting when cancelled, the read goes on.
+          const verdicts = await Promise.race([
+            judgeDevices(devices, {
+              store,
+              key: { hub, target, snapshotId, syncId },
+              documentOf: (policy) =>
+                deps.inventory.policyDocument(snapshotId, policy, ctx.cancellationSignal),
+              listsEveryDevice: target === 'twin',
+            }),
+            ctx.cancelled,
+          ]);
+          const page = driftedPage(devices, offset, verdicts);
+          deps.logger.debug('Inventory page observed', {
+            offset,
+            devices: devices.length,
+            toWrite: page.devices.length,
+            unchanged: page.unchanged,
+            observation: page.observation,
+          });
+          return page;
+        } finally {
+          clearInterval(heartbeat);
+        }
+      });
     },
 
     async findDevices({ snapshotId, deviceIds }) {

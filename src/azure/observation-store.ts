@@ -9,8 +9,13 @@ import { policyFingerprint } from './policy-fingerprint';
 export interface ObservationKey {
   hub: string;
   target: 'arm' | 'twin';
-  /** The inventory snapshot the sync works on: one observation per sync. */
+  /** The inventory snapshot the sync works on. */
   snapshotId: string;
+  /**
+   * The sync asking. Snapshot ids are content hashes, so two syncs of an unchanged inventory share one: without
+   * this, a later sync would be answered from an earlier sync's observation. @default none (keyed by snapshot)
+   */
+  syncId?: string;
 }
 
 export interface ObservationStoreOptions {
@@ -28,7 +33,7 @@ export interface FleetObservation {
 }
 
 function keyOf(key: ObservationKey): string {
-  return JSON.stringify([key.hub, key.target, key.snapshotId]);
+  return JSON.stringify([key.hub, key.target, key.snapshotId, key.syncId ?? null]);
 }
 
 export class ObservationStore {

@@ -73,6 +73,10 @@ export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): 
         ['devices', summary.devicesTotal],
         ['written', summary.succeeded],
         ['already in sync', summary.unchanged],
+        ...(summary.drifted === undefined ? [] : [['drifted', summary.drifted]]),
+        ...(summary.observation === undefined
+          ? []
+          : [['observation', observationLabel(summary.observation)]]),
         ['failed', failed],
         ['device-confirmed', deviceConfirmed(summary.target, summary.compliance)],
         ['rejected rows', summary.rejected.length],
@@ -126,6 +130,8 @@ export function renderMetrics(
         ['devices done', `${metrics.devicesDone} / ${metrics.devicesTotal}`],
         ['written', metrics.successCount],
         ['already in sync', metrics.unchangedCount],
+        // Workers of older versions answer without it.
+        ['drifted', metrics.driftedCount ?? '-'],
         ['failed', metrics.failureCount],
         ...(metrics.compliance || metrics.target === 'arm'
           ? [
@@ -160,6 +166,12 @@ export function renderMetrics(
 export function deviceConfirmed(target: PolicyTarget, compliance: ComplianceCounts | undefined): string {
   if (compliance) return complianceLine(compliance);
   return target === 'arm' ? 'no device answer on the arm target: written = accepted by Azure' : '-';
+}
+
+function observationLabel(observation: 'bulk' | 'perDevice'): string {
+  return observation === 'bulk'
+    ? 'bulk (the fleet observed once, only drift written)'
+    : 'per device (each device read by its write)';
 }
 
 function truncate(text: string, max: number): string {
@@ -223,7 +235,8 @@ export class ProgressView {
     note(
       this.ctx,
       `[${new Date(now).toISOString()}] ${metrics.phase}: ${metrics.devicesDone}/${metrics.devicesTotal} done, ` +
-        `${metrics.successCount} written, ${metrics.unchangedCount} unchanged, ${metrics.failureCount} failed, ` +
+        `${metrics.successCount} written, ${metrics.unchangedCount} unchanged, ${metrics.driftedCount ?? 0} drifted, ` +
+        `${metrics.failureCount} failed, ` +
         `${metrics.authErrors} 403s, ${metrics.throttledCount} throttled` +
         (metrics.compliance ? `; device-confirmed: ${complianceLine(metrics.compliance)}` : ''),
     );

@@ -169,7 +169,7 @@ async function observeAndPlan(
     http: azure.http,
     tokens: azure.iotHubTokens,
     hubHost: config.hub.host,
-    queryPacer: createQueryPacer(),
+    queryPacer: createQueryPacer(config.hub.queriesPerMinute),
     abortSignal: ctx.signal,
   };
   const observations: ObservedDevice[] = [];

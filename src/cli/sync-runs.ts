@@ -280,6 +280,7 @@ export function metricsFromSummary(summary: RunSummary): SyncMetrics {
     successCount: summary.succeeded,
     failureCount,
     unchangedCount: summary.unchanged,
+    driftedCount: summary.drifted ?? 0,
     authErrors: summary.authErrors,
     throttledCount: summary.throttled,
     retriedCount: 0,

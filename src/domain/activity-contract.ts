@@ -81,6 +81,38 @@ export interface ReadInventoryPageInput {
   limit: number;
 }
 
+/** A page of the snapshot, observed: what a sync still has to write of it. */
+export interface ReadDriftedPageInput extends ReadInventoryPageInput {
+  hub: string;
+  target: PolicyTarget;
+  /**
+   * The sync asking (its workflow id and start): every page of one sync is judged by one observation of the
+   * fleet, and a later sync observes afresh.
+   */
+  syncId: string;
+}
+
+/** How the page was judged: by the fleet's bulk read, or not at all (the hub refuses it: read each device). */
+export type ObservationMode = 'bulk' | 'unsupported';
+
+export interface ReadDriftedPageResult {
+  /**
+   * The page's devices not in sync as observed (create, update, unknown), in inventory order; every device of
+   * the page when observation is 'unsupported'.
+   */
+  devices: DeviceAssignment[];
+  /** The inventory offset of each of `devices`. */
+  offsets: number[];
+  /** Devices of the page that held exactly their policy when observed: not written. */
+  unchanged: number;
+  /**
+   * Ids among `devices` the observation did not find in the hub (twin: the device query lists every device).
+   * They are still written, and fail as the write finds them; they are not drift.
+   */
+  notInHub: string[];
+  observation: ObservationMode;
+}
+
 export interface FindDevicesInput {
   snapshotId: string;
   deviceIds: string[];
@@ -138,6 +170,7 @@ export interface PolicySyncActivities {
   checkRolePropagation(input: { target: PolicyTarget; hub?: string }): Promise<PermissionReport>;
   loadInventory(input: LoadInventoryInput): Promise<LoadInventoryResult>;
   readInventoryPage(input: ReadInventoryPageInput): Promise<DeviceAssignment[]>;
+  readDriftedInventoryPage(input: ReadDriftedPageInput): Promise<ReadDriftedPageResult>;
   findDevices(input: FindDevicesInput): Promise<FindDevicesResult>;
   applySecurityPolicy(input: ApplyPolicyInput): Promise<ApplyPolicyResult>;
   sendAlert(input: SendAlertInput): Promise<void>;

@@ -15,6 +15,7 @@ import { innermostCause } from '../domain/cause-chain';
 import { OutcomeCode } from '../domain/failure-codes';
 import type { DeviceAssignment } from '../domain/inventory';
 import type { DeviceRetryOptions } from '../domain/retry-defaults';
+import type { ObservedVerdict } from './device-backlog';
 import { failedWithoutAttempt, sanitizeMessage } from './device-outcome';
 import { retryingTallyOf } from './metrics';
 import { policyBatchWorkflow } from './policy-batch';
@@ -25,6 +26,8 @@ interface RunningBatch {
   deviceIds: Set<string>;
   /** Devices whose outcome is already counted (by a progress signal or the result). */
   counted: Set<string>;
+  /** What a bulk observation said of the devices it judged (see DeviceBacklog.takeJudgedBatch). */
+  verdicts: ReadonlyMap<string, ObservedVerdict>;
   /** The batch's devices being retried, as of its last progress report. */
   retrying?: RetryingTally;
 }
@@ -38,8 +41,8 @@ export interface BatchWindowOptions {
   reportEvery: number;
   /** Whether batches' `retrying` tallies are kept (see LIVE_RETRYING_TALLY_PATCH). */
   countsRetrying: boolean;
-  /** Called once per device outcome. */
-  record(outcome: DeviceOutcome): void;
+  /** Called once per device outcome, with the bulk observation's verdict of the device if it judged it. */
+  record(outcome: DeviceOutcome, verdict: ObservedVerdict | undefined): void;
 }
 
 export class BatchWindow {
@@ -57,11 +60,17 @@ export class BatchWindow {
   }
 
   /** Starts batch `batchNumber` of inventory snapshot `snapshotId`; it runs until its child closes. */
-  start(batchNumber: number, snapshotId: string, devices: DeviceAssignment[]): void {
+  start(
+    batchNumber: number,
+    snapshotId: string,
+    devices: DeviceAssignment[],
+    verdicts: ReadonlyMap<string, ObservedVerdict> = new Map(),
+  ): void {
     const batch: RunningBatch = {
       devices,
       deviceIds: new Set(devices.map((device) => device.deviceId)),
       counted: new Set(),
+      verdicts,
     };
     this.running.set(batchNumber, batch);
     void this.run(batchNumber, snapshotId, batch);
@@ -131,6 +140,6 @@ export class BatchWindow {
   private count(batch: RunningBatch, outcome: DeviceOutcome): void {
     if (!batch.deviceIds.has(outcome.deviceId) || batch.counted.has(outcome.deviceId)) return;
     batch.counted.add(outcome.deviceId);
-    this.options.record(outcome);
+    this.options.record(outcome, batch.verdicts.get(outcome.deviceId));
   }
 }

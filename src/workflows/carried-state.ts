@@ -8,7 +8,7 @@ import { DeviceBacklog } from './device-backlog';
 import { FailureLedger } from './failure-ledger';
 import { emptyCounters, planWrites } from './metrics';
 import type { LoadInventoryResult } from '../domain/activity-contract';
-import type { CarriedState, SyncCounters } from './types';
+import type { CarriedState, SyncCounters, SyncObservation } from './types';
 
 export interface SyncState {
   startedAt: string;
@@ -25,10 +25,18 @@ export interface SyncState {
   paused: boolean;
   /** The AuthErrorRate alert was raised (once per sync, across continue-as-new). */
   authErrorRateAlertRaised: boolean;
+  /** Inventory pages are read against the fleet's observation (see observed-pages.ts). */
+  reconciles: boolean;
+  /** How the sync reads devices so far. */
+  observation: SyncObservation;
 }
 
 /** The state a run starts from: what was carried, or a fresh sync started at `startTime`. */
-export function restoreState(carried: CarriedState | undefined, startTime: Date): SyncState {
+export function restoreState(
+  carried: CarriedState | undefined,
+  startTime: Date,
+  reconciles = false,
+): SyncState {
   if (!carried)
     return {
       startedAt: startTime.toISOString(),
@@ -42,6 +50,8 @@ export function restoreState(carried: CarriedState | undefined, startTime: Date)
       alerts: [],
       paused: false,
       authErrorRateAlertRaised: false,
+      reconciles,
+      observation: reconciles ? 'bulk' : 'perDevice',
     };
   const ranges = carried.inventoryRanges ?? [
     { from: carried.nextOffset, to: carried.inventorySnapshot.deviceCount },
@@ -52,7 +62,8 @@ export function restoreState(carried: CarriedState | undefined, startTime: Date)
     snapshot: carried.inventorySnapshot,
     backlog: new DeviceBacklog(ranges, carried.queued),
     nextBatchNumber: carried.nextBatchNumber,
-    counters: carried.counters,
+    // Runs before drift was counted carry no `drifted`.
+    counters: { ...emptyCounters(), ...carried.counters },
     // Runs from before the ledger carried a plain list of failures.
     failures: carried.failureLedger
       ? new FailureLedger(carried.failureLedger)
@@ -61,6 +72,8 @@ export function restoreState(carried: CarriedState | undefined, startTime: Date)
     alerts: carried.alerts,
     paused: carried.paused,
     authErrorRateAlertRaised: carried.authFailureAlertRaised,
+    reconciles: reconciles && (carried.reconciles ?? false),
+    observation: carried.observation ?? 'perDevice',
   };
 }
 
@@ -82,6 +95,8 @@ export function carryState(state: SyncState): CarriedState {
     alerts: state.alerts,
     paused: state.paused,
     authFailureAlertRaised: state.authErrorRateAlertRaised,
+    reconciles: state.reconciles,
+    observation: state.observation,
   };
 }
 

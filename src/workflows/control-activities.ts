@@ -4,7 +4,8 @@
  * rechecks). Workflow code.
  */
 import { ApplicationFailure, log, proxyActivities, sleep } from '@temporalio/workflow';
-import type { PolicySyncActivities } from '../domain/activity-contract';
+import type { PolicySyncActivities, ReadDriftedPageResult } from '../domain/activity-contract';
+import type { PolicyTarget } from '../domain/policy-target';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failure-codes';
 import type { DeviceAssignment } from '../domain/inventory';
 import type { PermissionReport } from '../domain/permissions';
@@ -23,6 +24,13 @@ export const controlRetry = {
 // Short start-to-close timeouts: these are quick reads, and a worker lost mid-call costs the sync this long.
 export const { readInventoryPage, findDevices } = proxyActivities<PolicySyncActivities>({
   startToCloseTimeout: '20 seconds',
+  retry: controlRetry,
+});
+// The first page of a sync observes the whole fleet (a large one at IoT Hub's query rate takes minutes); it
+// heartbeats meanwhile, so a lost worker costs the heartbeat timeout, not the start-to-close one.
+export const { readDriftedInventoryPage } = proxyActivities<PolicySyncActivities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: controlRetry,
 });
 export const { checkRolePropagation } = proxyActivities<PolicySyncActivities>({
@@ -57,6 +65,22 @@ export async function readPage(snapshotId: string, page: InventoryPage): Promise
       FailureType.InventoryChanged,
     );
   return devices;
+}
+
+/** A page of the snapshot judged against the fleet's observation; like readPage, it must hold the whole page. */
+export async function readObservedPage(
+  input: { hub: string; target: PolicyTarget; snapshotId: string; syncId: string },
+  page: InventoryPage,
+): Promise<ReadDriftedPageResult> {
+  const { offset, limit } = page;
+  const result = await readDriftedInventoryPage({ ...input, offset, limit });
+  const read = result.devices.length + result.unchanged;
+  if (read !== limit || result.offsets.length !== result.devices.length)
+    throw ApplicationFailure.nonRetryable(
+      `The inventory returned ${read} devices at offset ${offset} instead of ${limit}`,
+      FailureType.InventoryChanged,
+    );
+  return result;
 }
 
 /** findDevices a page at a time, so that no activity result holds more than a page of devices. */

@@ -14,9 +14,20 @@ export interface InventoryPage {
   rest: InventoryRange[];
 }
 
+/** What a bulk observation said of a device it found not in sync (see addObservedPage). */
+export type ObservedVerdict = 'drifted' | 'notInHub';
+
 interface BufferedDevice {
   offset: number;
   device: DeviceAssignment;
+  /** Set when a bulk observation judged the device; absent when its write will read it on its own. */
+  verdict?: ObservedVerdict;
+}
+
+/** A batch, with what the bulk observation said of its devices (none for devices it did not judge). */
+export interface JudgedBatch {
+  devices: DeviceAssignment[];
+  verdicts: ReadonlyMap<string, ObservedVerdict>;
 }
 
 /** What continue-as-new carries of the backlog (see CarriedState). */
@@ -63,8 +74,32 @@ export class DeviceBacklog {
     devices.forEach((device, i) => this.buffer.push({ offset: page.offset + i, device }));
   }
 
+  /**
+   * The devices of a page that a bulk observation found not in sync, each at its inventory offset (the page's
+   * other devices were in sync: they are taken, not buffered). `observed` false: nobody judged them.
+   */
+  addObservedPage(
+    page: InventoryPage,
+    result: { devices: readonly DeviceAssignment[]; offsets: readonly number[]; notInHub: readonly string[] },
+    observed: boolean,
+  ): void {
+    this.ranges = page.rest;
+    const notInHub = new Set(result.notInHub);
+    result.devices.forEach((device, i) => {
+      const item: BufferedDevice = { offset: result.offsets[i] ?? page.offset + i, device };
+      if (observed) item.verdict = notInHub.has(device.deviceId) ? 'notInHub' : 'drifted';
+      this.buffer.push(item);
+    });
+  }
+
   /** Up to batchSize devices, reruns first; never the same device twice in one batch. */
   takeBatch(batchSize: number): DeviceAssignment[] {
+    return this.takeJudgedBatch(batchSize).devices;
+  }
+
+  /** takeBatch, with the bulk observation's verdicts of the devices it judged. */
+  takeJudgedBatch(batchSize: number): JudgedBatch {
+    const verdicts = new Map<string, ObservedVerdict>();
     const batch: DeviceAssignment[] = [];
     const ids = new Set<string>();
     const fits = (device: DeviceAssignment) => batch.length < batchSize && !ids.has(device.deviceId);
@@ -82,11 +117,13 @@ export class DeviceBacklog {
     this.queued = queued;
     const buffer: BufferedDevice[] = [];
     for (const item of this.buffer) {
-      if (fits(item.device)) keep(item.device);
-      else buffer.push(item);
+      if (fits(item.device)) {
+        keep(item.device);
+        if (item.verdict) verdicts.set(item.device.deviceId, item.verdict);
+      } else buffer.push(item);
     }
     this.buffer = buffer;
-    return batch;
+    return { devices: batch, verdicts };
   }
 
   /** Queues a device for the next batches; false when it is queued already. */

@@ -15,6 +15,7 @@ import type {
   SyncMetrics,
   SyncPhase,
 } from './types';
+import type { ObservedVerdict } from './device-backlog';
 
 export function emptyCounters(): SyncCounters {
   return {
@@ -23,6 +24,7 @@ export function emptyCounters(): SyncCounters {
     successCount: 0,
     failureCount: 0,
     unchangedCount: 0,
+    drifted: 0,
     authErrors: 0,
     throttledCount: 0,
     retriedCount: 0,
@@ -67,6 +69,39 @@ export function failureOf(outcome: DeviceOutcome): DeviceFailure | undefined {
     message: outcome.message ?? '',
     attempts: outcome.attempts,
   };
+}
+
+/**
+ * Devices of an inventory page that held exactly their policy when the fleet was observed: done and unchanged
+ * without a write (their planned write is not needed). `at`: when the sync counted them (workflow time).
+ */
+export function countObservedUnchanged(counters: SyncCounters, count: number, at: string): SyncCounters {
+  if (count === 0) return counters;
+  const lastSuccessTime =
+    counters.lastSuccessTime === null || at > counters.lastSuccessTime ? at : counters.lastSuccessTime;
+  return {
+    ...counters,
+    devicesDone: counters.devicesDone + count,
+    unchangedCount: counters.unchangedCount + count,
+    lastSuccessTime,
+  };
+}
+
+/** `count` more devices found not holding their policy when observed. */
+export function countDrift(counters: SyncCounters, count: number): SyncCounters {
+  return count === 0 ? counters : { ...counters, drifted: (counters.drifted ?? 0) + count };
+}
+
+/**
+ * Whether a device's final outcome counts as drift: written (its own read, or the observation, found it
+ * differing), or found in sync by its write after the observation had judged it drifted (fixed meanwhile). A
+ * failed device is not counted: a rerun that writes it counts it then, so no device counts twice.
+ */
+export function isDrift(
+  outcome: Pick<DeviceOutcome, 'status'>,
+  verdict: ObservedVerdict | undefined,
+): boolean {
+  return outcome.status === 'succeeded' || (outcome.status === 'unchanged' && verdict === 'drifted');
 }
 
 /** Takes `count` failed writes off the books, because their devices are queued again. */
@@ -129,6 +164,7 @@ export function toSyncMetrics(
     successCount: counters.successCount,
     failureCount: counters.failureCount,
     unchangedCount: counters.unchangedCount,
+    driftedCount: counters.drifted ?? 0,
     authErrors: counters.authErrors,
     throttledCount: counters.throttledCount,
     retriedCount: counters.retriedCount,

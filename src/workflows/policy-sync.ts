@@ -63,7 +63,9 @@ import {
   rerunSignal,
   resumeSignal,
 } from './messages';
-import { countOutcome, failureOf, toSyncMetrics, withRetrying } from './metrics';
+import { countDrift, countOutcome, failureOf, isDrift, toSyncMetrics, withRetrying } from './metrics';
+import { readReconciledPage, RECONCILE_OBSERVATION_PATCH } from './observed-pages';
+import type { ObservedVerdict } from './device-backlog';
 import {
   CURRENT_DEFAULTS,
   LIVE_RETRYING_TALLY_PATCH,
@@ -123,7 +125,10 @@ class PolicySync {
     );
     const countsRetrying = patched(LIVE_RETRYING_TALLY_PATCH);
     this.phasePublisher = new PhasePublisher(input.hub);
-    this.state = restoreState(input.carried, workflowInfo().startTime);
+    // Syncs of named devices (--devices) write those devices: they read each one, not the observation.
+    const reconciles =
+      patched(RECONCILE_OBSERVATION_PATCH) && (input.carried !== undefined || input.deviceIds === undefined);
+    this.state = restoreState(input.carried, workflowInfo().startTime, reconciles);
     this.phase = input.carried ? 'syncing' : 'preflight';
     this.alerts = new SyncAlerts(this.state.alerts, (alert, bounded) =>
       (bounded ? sendAlertBounded : sendAlert)({ hub: input.hub, workflowId: this.workflowId, alert }),
@@ -132,7 +137,7 @@ class PolicySync {
     this.batches = new BatchWindow({
       ...{ workflowId: this.workflowId, hub: input.hub, target: input.target, retry, reportEvery },
       countsRetrying,
-      record: (outcome) => this.record(outcome),
+      record: (outcome, verdict) => this.record(outcome, verdict),
     });
   }
 
@@ -158,9 +163,11 @@ class PolicySync {
         Date.now(),
         answers,
       );
-      const { devicesTotal, succeeded, unchanged, durationMs } = summary;
+      const { devicesTotal, succeeded, unchanged, drifted, observation, durationMs } = summary;
       const failed = this.state.failures.size;
-      log.info('Policy sync finished', { devicesTotal, succeeded, unchanged, failed, durationMs });
+      log.info('Policy sync finished', {
+        ...{ devicesTotal, succeeded, unchanged, drifted, failed, observation, durationMs },
+      });
       return summary;
     } catch (error) {
       if (error instanceof ContinueAsNew) throw error;
@@ -239,8 +246,8 @@ class PolicySync {
       else if (step === 'abort') this.abort();
       else if (step === 'read') await this.readNextPage();
       else if (step === 'batch') {
-        const devices = this.state.backlog.takeBatch(this.options.batchSize);
-        this.batches.start(this.state.nextBatchNumber++, this.state.snapshot?.id ?? '', devices);
+        const { devices, verdicts } = this.state.backlog.takeJudgedBatch(this.options.batchSize);
+        this.batches.start(this.state.nextBatchNumber++, this.state.snapshot?.id ?? '', devices, verdicts);
         if (this.options.batchStartDelayInMs > 0) await sleep(this.options.batchStartDelayInMs);
       } else if (step === 'failAborted') await this.failPendingAsAborted();
       else if (step === 'drainAlerts') {
@@ -313,6 +320,12 @@ class PolicySync {
   private async readNextPage(): Promise<void> {
     const page = this.state.backlog.nextPage(this.options.pageSize);
     if (!page || !this.state.snapshot) return;
+    if (this.state.reconciles) {
+      const { hub, target } = this.input;
+      await readReconciledPage(this.state, { hub, target, workflowId: this.workflowId }, page);
+      this.refreshDetails();
+      return;
+    }
     this.state.backlog.addPage(page, await readPage(this.state.snapshot.id, page));
   }
 
@@ -356,8 +369,10 @@ class PolicySync {
     }
   }
 
-  private record(outcome: DeviceOutcome): void {
+  /** `verdict`: what the bulk observation said of the device before its batch, if it judged it. */
+  private record(outcome: DeviceOutcome, verdict?: ObservedVerdict): void {
     this.state.counters = countOutcome(this.state.counters, outcome);
+    if (isDrift(outcome, verdict)) this.state.counters = countDrift(this.state.counters, 1);
     const failure = failureOf(outcome);
     if (failure) this.state.failures.add(failure);
     this.checkAuthErrorRate();

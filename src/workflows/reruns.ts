@@ -75,6 +75,8 @@ export function planRerun(
 
 /** `rerun {}`: every inventory device already taken is read again; the current failures come off the books. */
 export function rerunWholeInventory(state: SyncState): void {
+  // A rerun is a user asking for every device to be written: read each one again, not the observation.
+  state.reconciles = false;
   state.counters = uncountFailures(state.counters, state.failures.clear());
   const readded = state.backlog.readdTaken(state.snapshot?.deviceCount ?? 0);
   state.counters = planWrites(state.counters, readded);
@@ -88,7 +90,10 @@ export function rerunDevices(
   failedIds: ReadonlySet<string>,
 ): void {
   state.rejected.push(...unknownDeviceRejections(request, found.unknown));
-  const { requeue, extra } = planRerun(found.devices, failedIds, state.nextBatchNumber === 1);
+  // A reconciling sync may count inventory devices unchanged without a write: named devices are extra writes.
+  const nothingTakenYet =
+    state.nextBatchNumber === 1 && state.counters.devicesDone === 0 && !state.reconciles;
+  const { requeue, extra } = planRerun(found.devices, failedIds, nothingTakenYet);
   const requeueIds = new Set(requeue.map((device) => device.deviceId));
   state.counters = uncountFailures(state.counters, state.failures.remove(requeueIds));
   const added = [...requeue, ...extra].filter((device) => state.backlog.enqueue(device)).length;

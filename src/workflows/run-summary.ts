@@ -28,6 +28,8 @@ export function runSummary(
     devicesTotal: counters.devicesTotal,
     succeeded: counters.successCount,
     unchanged: counters.unchangedCount,
+    drifted: counters.drifted ?? 0,
+    observation: state.observation,
     failed: [
       ...failures.list(listingBudget).map(({ deviceId, code, message }) => ({ deviceId, code, message })),
       ...(answers?.failures ?? []),

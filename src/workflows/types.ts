@@ -89,6 +89,8 @@ export interface SyncMetrics {
   successCount: number;
   failureCount: number;
   unchangedCount: number;
+  /** Devices found not holding their policy when observed (create + update). */
+  driftedCount: number;
   authErrors: number;
   throttledCount: number;
   retriedCount: number;
@@ -109,6 +111,17 @@ export interface RunSummary {
   devicesTotal: number;
   succeeded: number;
   unchanged: number;
+  /**
+   * Devices found not holding their policy when observed (create + update): by the fleet's bulk read, or by
+   * the device's own read where none judged it. Absent in summaries of older versions.
+   */
+  drifted?: number;
+  /**
+   * How the sync read what devices hold: 'bulk' (one observation of the fleet, only drift written) or
+   * 'perDevice' (each device read by its write: the hub refused the bulk read, or the sync named its devices).
+   * Absent in summaries of older versions.
+   */
+  observation?: SyncObservation;
   failed: { deviceId: string; code: FailureCode; message: string }[];
   rejected: Rejection[];
   authErrors: number;
@@ -121,6 +134,8 @@ export interface RunSummary {
    */
   compliance?: ComplianceCounts;
 }
+
+export type SyncObservation = 'bulk' | 'perDevice';
 
 export interface RerunRequest {
   failedOnly?: boolean;
@@ -214,6 +229,10 @@ export interface CarriedState {
    * authErrorRateAlertRaised. The carried name stays, since running syncs continue-as-new with it.
    */
   authFailureAlertRaised: boolean;
+  /** Whether inventory pages are still read against the fleet's observation. Absent: no (older runs). */
+  reconciles?: boolean;
+  /** How the sync reads devices so far. Absent: 'perDevice' (older runs). */
+  observation?: SyncObservation;
 }
 
 /** Inventory offsets `from` (inclusive) to `to` (exclusive). */
@@ -228,6 +247,8 @@ export interface SyncCounters {
   successCount: number;
   failureCount: number;
   unchangedCount: number;
+  /** Devices found not holding their policy when observed (see RunSummary.drifted). */
+  drifted: number;
   authErrors: number;
   throttledCount: number;
   retriedCount: number;

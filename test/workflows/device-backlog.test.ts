@@ -45,6 +45,49 @@ void describe('DeviceBacklog', () => {
     assert.deepEqual(restored.carried(10), carried);
   });
 
+  void it('keeps an observed page at its exact offsets, with the verdicts, and carries only those', () => {
+    const backlog = DeviceBacklog.ofInventory(10);
+    // Of offsets 0..5 the observation found d1, d4 (drifted) and d5 (not in the hub) not in sync.
+    backlog.addObservedPage(
+      backlog.nextPage(6)!,
+      { devices: [device('d1'), device('d4'), device('d5')], offsets: [1, 4, 5], notInHub: ['d5'] },
+      true,
+    );
+    backlog.enqueue(device('q'));
+    assert.deepEqual(backlog.carried(10).inventoryRanges, [
+      { from: 1, to: 2 },
+      { from: 4, to: 6 },
+      { from: 6, to: 10 },
+    ]);
+    const batch = backlog.takeJudgedBatch(3);
+    assert.deepEqual(
+      batch.devices.map((d) => d.deviceId),
+      ['q', 'd1', 'd4'],
+    );
+    assert.deepEqual(
+      [...batch.verdicts],
+      [
+        ['d1', 'drifted'],
+        ['d4', 'drifted'],
+      ],
+    );
+    assert.deepEqual([...backlog.takeJudgedBatch(3).verdicts], [['d5', 'notInHub']]);
+    // A whole-inventory rerun adds back every offset taken, the in-sync ones included.
+    assert.equal(backlog.readdTaken(10), 6);
+  });
+
+  void it('an unjudged page (the hub refused the bulk read) carries no verdicts', () => {
+    const backlog = DeviceBacklog.ofInventory(3);
+    backlog.addObservedPage(
+      backlog.nextPage(3)!,
+      { devices: inventory(0, 3), offsets: [0, 1, 2], notInHub: [] },
+      false,
+    );
+    const batch = backlog.takeJudgedBatch(5);
+    assert.equal(batch.devices.length, 3);
+    assert.equal(batch.verdicts.size, 0);
+  });
+
   void it('a whole-inventory rerun adds back exactly what was taken', () => {
     const backlog = DeviceBacklog.ofInventory(10);
     backlog.addPage(backlog.nextPage(6)!, inventory(0, 6));

@@ -105,6 +105,12 @@ export class FakeAzure {
     queries: 1,
     observedAt: new Date().toISOString(),
   });
+  /**
+   * What readDriftedInventoryPage sees: 'bulk' judges a device in sync once it was written; 'unsupported'
+   * answers like a hub without the bulk read; 'failing' fails like a read that cannot finish.
+   */
+  observation: 'bulk' | 'unsupported' | 'failing' = 'bulk';
+  readonly observedPageCalls: { offset: number; limit: number; syncId: string }[] = [];
 
   constructor(ids: string[]) {
     this.inventory = ids.map((deviceId) => ({ deviceId, policy: 'default' }));
@@ -152,6 +158,25 @@ export class FakeAzure {
       },
       readInventoryPage: async ({ snapshotId, offset, limit }) =>
         this.snapshot(snapshotId).slice(offset, offset + limit),
+      readDriftedInventoryPage: async ({ snapshotId, offset, limit, syncId }) => {
+        this.observedPageCalls.push({ offset, limit, syncId });
+        if (this.observation === 'failing')
+          throw ApplicationFailure.create({ message: 'the device query keeps failing', type: 'Transient' });
+        const devices = this.snapshot(snapshotId).slice(offset, offset + limit);
+        const offsets = devices.map((_, i) => offset + i);
+        if (this.observation === 'unsupported')
+          return { devices, offsets, unchanged: 0, notInHub: [], observation: 'unsupported' };
+        const drifted = devices.flatMap((device, i) =>
+          this.writes.has(device.deviceId) ? [] : [{ device, offset: offsets[i]! }],
+        );
+        return {
+          devices: drifted.map((d) => d.device),
+          offsets: drifted.map((d) => d.offset),
+          unchanged: devices.length - drifted.length,
+          notInHub: [],
+          observation: 'bulk',
+        };
+      },
       findDevices: async ({ snapshotId, deviceIds }) => {
         const byId = new Map(this.snapshot(snapshotId).map((device) => [device.deviceId, device]));
         return {

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   authErrorRate,
+  countDrift,
+  countObservedUnchanged,
   countOutcome,
   emptyCounters,
   failureOf,
+  isDrift,
   planWrites,
   retryingTallyOf,
   toSyncMetrics,
@@ -44,6 +47,7 @@ void describe('metrics', () => {
       successCount: 2,
       failureCount: 1,
       unchangedCount: 1,
+      drifted: 0,
       authErrors: 12,
       throttledCount: 1,
       retriedCount: 2,
@@ -51,6 +55,34 @@ void describe('metrics', () => {
       lastSuccessTime: '2026-01-01T00:00:05.000Z',
     });
     assert.equal(authErrorRate(c), 12 / 15);
+  });
+
+  void it('counts devices observed in sync as done and unchanged, and drift apart from outcomes', () => {
+    let c = planWrites(emptyCounters(), 5);
+    c = countObservedUnchanged(c, 3, '2026-01-01T00:00:02.000Z');
+    c = countDrift(c, 2);
+    c = countOutcome(c, ok('a', { completedAt: '2026-01-01T00:00:01.000Z' }));
+    assert.equal(c.devicesDone, 4);
+    assert.equal(c.unchangedCount, 3);
+    assert.equal(c.successCount, 1);
+    assert.equal(c.drifted, 2, 'an outcome does not count drift by itself');
+    assert.equal(c.writeAttempts, 1, 'devices observed in sync cost no write attempt');
+    assert.equal(c.lastSuccessTime, '2026-01-01T00:00:02.000Z', 'the observation counts as in sync then');
+    assert.equal(
+      countObservedUnchanged(c, 0, '2030-01-01T00:00:00.000Z'),
+      c,
+      'an empty page changes nothing',
+    );
+    assert.equal(toSyncMetrics(c, 'syncing', null, []).driftedCount, 2);
+  });
+
+  void it('counts drift once per device: written, or fixed meanwhile after the observation judged it drifted', () => {
+    assert.equal(isDrift({ status: 'succeeded' }, undefined), true, 'its own read found it differing');
+    assert.equal(isDrift({ status: 'succeeded' }, 'drifted'), true);
+    assert.equal(isDrift({ status: 'unchanged' }, 'drifted'), true, 'differed when observed');
+    assert.equal(isDrift({ status: 'unchanged' }, undefined), false);
+    assert.equal(isDrift({ status: 'failed' }, 'drifted'), false, 'a rerun that writes it counts it then');
+    assert.equal(isDrift({ status: 'failed' }, 'notInHub'), false);
   });
 
   void it('takes re-queued failures off the books', () => {
@@ -118,6 +150,7 @@ void describe('metrics', () => {
       'authErrors',
       'devicesDone',
       'devicesTotal',
+      'driftedCount',
       'failureCount',
       'lastSuccessTime',
       'phase',

@@ -213,7 +213,7 @@ void describe('policySyncWorkflow', () => {
           const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
           assert.match(
             metadata.currentDetails ?? '',
-            /\| done \| 31 \/ 31 \| 30 \| 1 \| 0 \| 1 \| 0 \| 0 \|/,
+            /\| done \| 31 \/ 31 \| 30 \| 1 \| 30 \| 0 \| 1 \| 0 \| 0 \|/,
           );
           const firstBatch = await env.client.workflow.getHandle(`${handle.workflowId}/batch-1`).describe();
           assert.equal(await firstBatch.staticSummary(), 'batch 1: 5 devices');
@@ -534,7 +534,7 @@ void describe('policySyncWorkflow', () => {
       assert.equal(summary.succeeded, 300);
       const events = (await handle.fetchHistory()).events ?? [];
       const pages = events.filter(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'readInventoryPage',
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'readDriftedInventoryPage',
       ).length;
       assert.equal(pages, 1, 'one page of 500 (50 × 10) holds the whole fleet');
       await recordHistoryFixture(handle, 'policy-sync-default-window-300');

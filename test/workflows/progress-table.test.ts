@@ -11,6 +11,7 @@ void it('shows phase, counts and alerts as a markdown table', () => {
       devicesDone: 120,
       successCount: 100,
       unchangedCount: 10,
+      drifted: 7,
       failureCount: 10,
     },
     'syncing',
@@ -20,9 +21,9 @@ void it('shows phase, counts and alerts as a markdown table', () => {
   assert.equal(
     progressTable(metrics, 'note'),
     [
-      '| phase | done / total | succeeded | unchanged | failed | 403s | 429s | alerts |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
-      '| syncing | 120 / 300 | 100 | 10 | 10 | 0 | 0 | 1 (1 open) |',
+      '| phase | done / total | succeeded | unchanged | drifted | failed | 403s | 429s | alerts |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| syncing | 120 / 300 | 100 | 10 | 7 | 10 | 0 | 0 | 1 (1 open) |',
       '',
       'note',
     ].join('\n'),
