@@ -3,6 +3,8 @@
  * ("…; will retry."), but once the retries are spent that clause is no longer true. Pure; sandbox-safe.
  */
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { FailureType } from '../domain/failure-codes';
+import type { PermissionReport } from '../domain/permissions';
 
 /** "; will retry[ after 4 s]." and its variants, wherever they end a sentence. */
 const WILL_RETRY_CLAUSE = /;\s*will retry(?: after [^.;]*)?(?:[.;]|$)/i;
@@ -44,4 +46,18 @@ export function finalActivityFailure(error: unknown, maximumAttempts: number): u
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The run's failure when the permissions never became effective: what is missing rides in its details. */
+export function permissionsNotPropagatedFailure(
+  report: PermissionReport,
+  message: string,
+): ApplicationFailure {
+  const { missing, rolesAssigned, grantingRole } = report;
+  return ApplicationFailure.create({
+    type: FailureType.PermissionsNotPropagated,
+    message,
+    nonRetryable: true,
+    details: [{ missing, rolesAssigned, grantingRole }],
+  });
 }

@@ -11,37 +11,26 @@ import {
   ContinueAsNew,
   isCancellation,
   log,
-  makeContinueAsNewFunc,
   patched,
   setCurrentDetails,
   setHandler,
   sleep,
-  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import { FailureType, OutcomeCode, RunFailureCode } from '../domain/failure-codes';
 import type { AlertKind } from '../domain/alerts';
-import type { AssessComplianceResult } from '../domain/activity-contract';
-import type { ComplianceCounts } from '../domain/compliance';
-import { acknowledgementPhase } from './ack-phase';
-import {
-  answerFailureEntries,
-  complianceLine,
-  DEVICE_ACKNOWLEDGEMENTS_PATCH,
-  type AnswerFailureEntry,
-} from './ack-plan';
+import { acknowledge, DeviceAnswers } from './ack-phase';
 import type { PermissionReport } from '../domain/permissions';
 import {
   abortThresholdExceeded,
   abortThresholdMessage,
   authErrorRateExceeded,
   authErrorRateMessage,
-  deviceRejectionsExceeded,
-  deviceRejectionsMessage,
   permissionsNotPropagatedMessage,
 } from './alert-rules';
 import { BatchWindow } from './batch-window';
-import { carryState, restoreState, startFromInventory, type SyncState } from './carried-state';
+import { restoreState, startFromInventory, type SyncState } from './carried-state';
+import { continueSyncAsNew } from './continue-as-new';
 import { failedWithoutAttempt } from './device-outcome';
 import {
   controlRetry,
@@ -52,7 +41,7 @@ import {
   sendAlertBounded,
   waitForPermissions,
 } from './control-activities';
-import { finalActivityFailure } from './final-failure';
+import { finalActivityFailure, permissionsNotPropagatedFailure } from './final-failure';
 import {
   acknowledgeAlertSignal,
   alertsQuery,
@@ -76,8 +65,8 @@ import {
   type ResolvedSyncOptions,
 } from './options';
 import { progressTable } from './progress-table';
-import { rerunDevices, rerunScope, rerunWholeInventory } from './reruns';
-import { runSummary, visiblePhase } from './run-summary';
+import { applyRerun } from './reruns';
+import { runSummary, summaryLogFields, visiblePhase } from './run-summary';
 import { nextStep, type SyncStep } from './sync-loop';
 import { PhasePublisher } from './sync-phase';
 import { SyncAlerts } from './sync-alerts';
@@ -112,10 +101,8 @@ class PolicySync {
   private readonly phasePublisher: PhasePublisher;
   private detailsNote: string | undefined;
   private readonly rerunRequests: RerunRequest[] = [];
-  /** Twin target: the devices' answers, from the acknowledgement phase's latest assessment. */
-  private compliance: ComplianceCounts | undefined;
-  /** Twin target: the devices that refused or failed the policy, from the final assessment. */
-  private answerFailures: AnswerFailureEntry[] = [];
+  /** Twin target: the devices' answers (the acknowledgement phase). */
+  private readonly answers: DeviceAnswers;
 
   constructor(private readonly input: PolicySyncInput) {
     // Runs started before these changes replay with what they started with (see the patch constants).
@@ -139,6 +126,12 @@ class PolicySync {
       countsRetrying,
       record: (outcome, verdict) => this.record(outcome, verdict),
     });
+    this.answers = new DeviceAnswers({
+      holding: () => this.state.counters.successCount + this.state.counters.unchangedCount,
+      threshold: this.options.alerts.deviceRejectionRateThreshold,
+      raiseAlert: (kind, message) => this.raiseAlert(kind, message),
+      changed: () => this.refreshDetails(),
+    });
   }
 
   async run(): Promise<RunSummary> {
@@ -150,11 +143,17 @@ class PolicySync {
       }
       this.setPhase('syncing');
       await this.syncDevices();
-      await this.acknowledge();
+      const waited = await acknowledge({
+        ...{ input: this.input, snapshotId: this.state.snapshot?.id, answers: this.answers },
+        deadlineInMs: this.options.ackDeadlineInMs,
+        rerunsPending: () => this.rerunRequests.length > 0,
+        setPhase: (phase) => this.setPhase(phase),
+        syncDevices: () => this.syncDevices(),
+      });
+      // A DeviceRejections alert raised while waiting is delivered like the others.
+      if (waited) await this.alerts.settle();
       this.setPhase('done');
-      const answers = this.compliance
-        ? { counts: this.compliance, failures: this.answerFailures }
-        : undefined;
+      const answers = this.answers.forSummary();
       const summary = runSummary(
         this.workflowId,
         this.input,
@@ -163,11 +162,7 @@ class PolicySync {
         Date.now(),
         answers,
       );
-      const { devicesTotal, succeeded, unchanged, drifted, observation, durationMs } = summary;
-      const failed = this.state.failures.size;
-      log.info('Policy sync finished', {
-        ...{ devicesTotal, succeeded, unchanged, drifted, failed, observation, durationMs },
-      });
+      log.info('Policy sync finished', summaryLogFields(summary, this.state.failures.size));
       return summary;
     } catch (error) {
       if (error instanceof ContinueAsNew) throw error;
@@ -218,13 +213,7 @@ class PolicySync {
     const message = permissionsNotPropagatedMessage(report, waitedInMs);
     this.raiseAlert('PermissionsNotPropagated', message);
     await this.alerts.settle();
-    const { missing, rolesAssigned, grantingRole } = report;
-    throw ApplicationFailure.create({
-      type: FailureType.PermissionsNotPropagated,
-      message,
-      nonRetryable: true,
-      details: [{ missing, rolesAssigned, grantingRole }],
-    });
+    throw permissionsNotPropagatedFailure(report, message);
   }
 
   private async load(): Promise<void> {
@@ -243,8 +232,10 @@ class PolicySync {
       const step = this.nextStep();
       if (step === 'wait') await condition(() => this.nextStep() !== 'wait');
       else if (step === 'rerun') await this.processRerun(this.rerunRequests.shift() ?? {});
-      else if (step === 'abort') this.abort();
-      else if (step === 'read') await this.readNextPage();
+      else if (step === 'abort') {
+        const limit = this.options.alerts.abortAfterAuthFailures;
+        this.raiseAlert('AbortThreshold', abortThresholdMessage(this.authFailedDevices(), limit));
+      } else if (step === 'read') await this.readNextPage();
       else if (step === 'batch') {
         const { devices, verdicts } = this.state.backlog.takeJudgedBatch(this.options.batchSize);
         this.batches.start(this.state.nextBatchNumber++, this.state.snapshot?.id ?? '', devices, verdicts);
@@ -254,47 +245,8 @@ class PolicySync {
         // A webhook that does not answer must not hold the end of the sync (in runs that bound the wait).
         if (await this.alerts.settle(() => this.rerunRequests.length > 0)) return;
       } else if (step === 'done') return;
-      else await this.continueAsNew();
+      else await continueSyncAsNew(this.input, this.state);
     }
-  }
-
-  /**
-   * Twin target: wait for the devices' answers (ack-phase.ts). A rerun arriving meanwhile is synced first,
-   * then the phase starts again. Arm writes have no device answer: nothing to wait for.
-   */
-  private async acknowledge(): Promise<void> {
-    const snapshotId = this.state.snapshot?.id;
-    if (this.input.target !== 'twin' || !snapshotId || !patched(DEVICE_ACKNOWLEDGEMENTS_PATCH)) return;
-    for (;;) {
-      this.setPhase('acknowledging');
-      const final = await acknowledgementPhase({
-        hub: this.input.hub,
-        snapshotId,
-        deadlineInMs: this.options.ackDeadlineInMs,
-        interrupted: () => this.rerunRequests.length > 0,
-        onAssessment: (result, isFinal) => this.onAssessment(result, isFinal),
-      });
-      if (final !== 'interrupted') break;
-      this.setPhase('syncing');
-      await this.syncDevices();
-    }
-    // A DeviceRejections alert raised in the phase is delivered like the others.
-    await this.alerts.settle();
-  }
-
-  private onAssessment(result: AssessComplianceResult, final: boolean): void {
-    this.compliance = result.counts;
-    if (final) this.answerFailures = answerFailureEntries(result.rejected, result.counts);
-    const { successCount, unchangedCount } = this.state.counters;
-    const holding = successCount + unchangedCount;
-    const threshold = this.options.alerts.deviceRejectionRateThreshold;
-    if (deviceRejectionsExceeded(result.counts.rejected, holding, threshold))
-      this.raiseAlert(
-        'DeviceRejections',
-        deviceRejectionsMessage(result.counts.rejected, holding, threshold),
-      );
-    upsertMemo({ compliance: complianceLine(result.counts) });
-    this.refreshDetails();
   }
 
   private nextStep(): SyncStep {
@@ -350,14 +302,6 @@ class PolicySync {
     return this.state.failures.countWithCode(FailureType.AuthorizationFailed);
   }
 
-  private abort(): void {
-    const message = abortThresholdMessage(
-      this.authFailedDevices(),
-      this.options.alerts.abortAfterAuthFailures,
-    );
-    this.raiseAlert('AbortThreshold', message);
-  }
-
   /** Every device not attempted is reported as failed with code Aborted: nothing silently dropped. */
   private async failPendingAsAborted(): Promise<void> {
     const message = 'Not attempted: the sync was aborted after too many AuthorizationFailed devices';
@@ -380,34 +324,16 @@ class PolicySync {
   }
 
   private async processRerun(request: RerunRequest): Promise<void> {
-    const failedIds = new Set(this.state.failures.deviceIds());
-    const scope = rerunScope(request, failedIds, this.alerts.has('AbortThreshold'));
-    if (scope.kind === 'refused') return void this.state.rejected.push(scope.rejection);
+    const { pageSize } = this.options;
+    const snapshotId = this.state.snapshot?.id ?? '';
+    const find = (ids: string[]) => findInInventory(snapshotId, ids, pageSize);
+    const kind = await applyRerun(this.state, request, this.alerts.has('AbortThreshold'), find);
+    if (kind === 'refused') return;
     log.info('Rerun requested', {
       failedOnly: request.failedOnly ?? false,
       devices: request.deviceIds?.length,
     });
-    if (scope.kind === 'wholeInventory') rerunWholeInventory(this.state);
-    else {
-      const snapshotId = this.state.snapshot?.id;
-      const found = snapshotId
-        ? await findInInventory(snapshotId, scope.deviceIds, this.options.pageSize)
-        : { devices: [], unknown: [] };
-      rerunDevices(this.state, request, found, failedIds);
-    }
     this.refreshDetails();
-  }
-
-  private async continueAsNew(): Promise<never> {
-    const carried = carryState(this.state);
-    const { historyLength } = workflowInfo();
-    const { nextBatchNumber, counters } = this.state;
-    log.info('Continuing as new', { historyLength, nextBatchNumber, devicesDone: counters.devicesDone });
-    // deviceIds only served loadInventory; the snapshot now stands for them.
-    const next = makeContinueAsNewFunc<typeof policySyncWorkflow>({
-      typedSearchAttributes: workflowInfo().typedSearchAttributes,
-    });
-    return next({ ...this.input, deviceIds: undefined, carried });
   }
 
   private setPhase(phase: SyncPhase): void {
@@ -427,9 +353,7 @@ class PolicySync {
   private metrics(): SyncMetrics {
     const phase = visiblePhase(this.phase, this.state.paused);
     const metrics = toSyncMetrics(this.liveCounters(), phase, this.state.startedAt, this.alerts.records);
-    const target = { target: this.input.target };
-    return this.compliance
-      ? { ...metrics, ...target, compliance: { ...this.compliance } }
-      : { ...metrics, ...target };
+    const { counts } = this.answers;
+    return { ...metrics, target: this.input.target, ...(counts ? { compliance: { ...counts } } : {}) };
   }
 }

@@ -99,3 +99,24 @@ export function rerunDevices(
   const added = [...requeue, ...extra].filter((device) => state.backlog.enqueue(device)).length;
   state.counters = planWrites(state.counters, added);
 }
+
+/**
+ * Applies one rerun request to the state: refused (recorded as a rejection), the whole inventory, or the
+ * devices named, looked up with `find` (the inventory lookup activity, injected so this stays testable).
+ */
+export async function applyRerun(
+  state: SyncState,
+  request: RerunRequest,
+  aborted: boolean,
+  find: (deviceIds: string[]) => Promise<{ devices: DeviceAssignment[]; unknown: string[] }>,
+): Promise<RerunScope['kind']> {
+  const failedIds = new Set(state.failures.deviceIds());
+  const scope = rerunScope(request, failedIds, aborted);
+  if (scope.kind === 'refused') state.rejected.push(scope.rejection);
+  else if (scope.kind === 'wholeInventory') rerunWholeInventory(state);
+  else {
+    const found = state.snapshot ? await find(scope.deviceIds) : { devices: [], unknown: [] };
+    rerunDevices(state, request, found, failedIds);
+  }
+  return scope.kind;
+}

@@ -43,6 +43,12 @@ export function runSummary(
   };
 }
 
+/** What the log line at the end of a sync says of it: the counts, not the lists. */
+export function summaryLogFields(summary: RunSummary, failed: number): Record<string, unknown> {
+  const { devicesTotal, succeeded, unchanged, drifted, observation, durationMs } = summary;
+  return { devicesTotal, succeeded, unchanged, drifted, failed, observation, durationMs };
+}
+
 /** A syncing sync that is paused shows as 'paused'. */
 export function visiblePhase(phase: SyncPhase, paused: boolean): SyncPhase {
   return phase === 'syncing' && paused ? 'paused' : phase;
