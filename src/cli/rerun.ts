@@ -14,6 +14,7 @@ import {
   syncInput,
   syncOutcome,
   syncSearchAttributes,
+  syncStaticDetails,
 } from './sync-runs';
 import { policySyncWorkflow } from '../workflows';
 import { rerunSignal } from '../workflows/messages';
@@ -97,6 +98,7 @@ export const rerunCommand = defineCommand(
         signalArgs: [startRequest],
         typedSearchAttributes: syncSearchAttributes(hub),
         staticSummary: `Policy sync of hub ${hub} (rerun)`,
+        staticDetails: syncStaticDetails(hub, config.policy.target, '`policy-sync rerun`'),
       });
       if (values.json) {
         printJson(ctx, { result: 'started', workflowId, deviceIds: devices ?? null, from: from ?? null });

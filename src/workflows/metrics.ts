@@ -130,6 +130,7 @@ export function toSyncMetrics(
     failureCount: counters.failureCount,
     unchangedCount: counters.unchangedCount,
     authErrors: counters.authErrors,
+    writeAttempts: counters.writeAttempts,
     throttledCount: counters.throttledCount,
     retriedCount: counters.retriedCount,
     authErrorRate: authErrorRate(counters),

@@ -16,6 +16,7 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import { FailureType, OutcomeCode, RunFailureCode } from '../domain/failure-codes';
@@ -55,13 +56,14 @@ import { countOutcome, failureOf, toSyncMetrics, withRetrying } from './metrics'
 import {
   CURRENT_DEFAULTS,
   LIVE_RETRYING_TALLY_PATCH,
+  OUTCOME_MEMO_PATCH,
   resolveSyncOptions,
   SYNC_DEFAULTS_V2_PATCH,
   V1_DEFAULTS,
   validateSyncInput,
   type ResolvedSyncOptions,
 } from './options';
-import { progressTable } from './progress-table';
+import { outcomeMemo, progressMarkdown } from './run-report';
 import { rerunDevices, rerunScope, rerunWholeInventory } from './reruns';
 import { runSummary, visiblePhase } from './run-summary';
 import { nextStep, type SyncStep } from './sync-loop';
@@ -155,7 +157,9 @@ class PolicySync {
     setHandler(pauseSignal, () => this.setPaused(true));
     setHandler(resumeSignal, () => this.setPaused(false));
     setHandler(acknowledgeAlertSignal, (request) => {
-      if (this.alerts.acknowledge(request?.id)) this.refreshDetails();
+      if (!this.alerts.acknowledge(request?.id)) return;
+      this.refreshDetails();
+      this.publishMemo();
     });
     setHandler(batchProgressSignal, (progress) => {
       if (!this.batches.onProgress(progress)) return;
@@ -264,7 +268,9 @@ class PolicySync {
   }
 
   private raiseAlert(kind: AlertKind, message: string): void {
-    if (this.alerts.raise(kind, message)) this.refreshDetails();
+    if (!this.alerts.raise(kind, message)) return;
+    this.refreshDetails();
+    this.publishMemo();
   }
 
   private authFailedDevices(): number {
@@ -323,8 +329,10 @@ class PolicySync {
     const { nextBatchNumber, counters } = this.state;
     log.info('Continuing as new', { historyLength, nextBatchNumber, devicesDone: counters.devicesDone });
     // deviceIds only served loadInventory; the snapshot now stands for them.
+    const { typedSearchAttributes, memo } = workflowInfo();
     const next = makeContinueAsNewFunc<typeof policySyncWorkflow>({
-      typedSearchAttributes: workflowInfo().typedSearchAttributes,
+      typedSearchAttributes,
+      ...(memo ? { memo } : {}),
     });
     return next({ ...this.input, deviceIds: undefined, carried });
   }
@@ -335,12 +343,21 @@ class PolicySync {
   }
 
   private publishPhase(): void {
-    this.phasePublisher.publish(visiblePhase(this.phase, this.state.paused));
+    const changed = this.phasePublisher.publish(visiblePhase(this.phase, this.state.paused));
     this.refreshDetails();
+    if (changed) this.publishMemo();
   }
 
   private refreshDetails(): void {
-    setCurrentDetails(progressTable(this.metrics(), this.detailsNote));
+    setCurrentDetails(progressMarkdown(this.metrics(), this.detailsNote));
+  }
+
+  /**
+   * The outcome in words in the memo, on each phase change and alert (not on every device: each upsert is an
+   * event). Runs started before the patch replay without these commands.
+   */
+  private publishMemo(): void {
+    if (patched(OUTCOME_MEMO_PATCH)) upsertMemo(outcomeMemo(this.metrics()));
   }
 
   private metrics(): SyncMetrics {

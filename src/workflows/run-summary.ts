@@ -27,6 +27,7 @@ export function runSummary(
     failed: failures.list(listingBudget).map(({ deviceId, code, message }) => ({ deviceId, code, message })),
     rejected,
     authErrors: counters.authErrors,
+    writeAttempts: counters.writeAttempts,
     throttled: counters.throttledCount,
     durationMs: nowInMs - state.startedAtMs,
     alerts,

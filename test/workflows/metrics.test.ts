@@ -126,6 +126,7 @@ void describe('metrics', () => {
       'successCount',
       'throttledCount',
       'unchangedCount',
+      'writeAttempts',
     ]);
     assert.equal(m.authErrorRate, 0);
     assert.equal(m.lastSuccessTime, null);
