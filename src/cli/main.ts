@@ -31,6 +31,7 @@ const COMMANDS: Record<string, () => Command> = {
   worker: () => load('./worker', 'workerCommand'),
   run: () => load('./run', 'runCommand'),
   status: () => load('./status', 'statusCommand'),
+  alerts: () => load('./alerts', 'alertsCommand'),
   rerun: () => load('./rerun', 'rerunCommand'),
   pause: () => load('./pause-resume', 'pauseCommand'),
   resume: () => load('./pause-resume', 'resumeCommand'),
@@ -65,6 +66,10 @@ export function topLevelHelp(): string {
     ['worker', 'run a worker until SIGINT/SIGTERM'],
     ['run [--devices a,b] [--wait] [--json]', 'start one sync now'],
     ['status [--workflow-id ID] [--watch] [--json]', "live metrics of the hub's running (or last) sync"],
+    [
+      'alerts [ack ALERT_ID] [--json]',
+      "list the alerts of the hub's running (or last) sync; acknowledge one",
+    ],
     ['rerun [--failed-only] [--devices a,b]', 'rerun devices in the running sync, or start one'],
     ['pause | resume', 'hold or release new batches of the running sync'],
     ['schedule create [--every 4h]', 'create or update the schedule (idempotent)'],
@@ -101,14 +106,18 @@ export function topLevelHelp(): string {
 }
 
 function scheduleHelp(): string {
+  const rows = Object.values(scheduleCommands()).map((c): [string, string] => [
+    c.spec.usage,
+    c.spec.summary.split('. ')[0] ?? '',
+  ]);
+  // Two spaces at least between the columns, however long a usage line grows.
+  const width = Math.max(...rows.map(([usage]) => usage.length)) + 2;
   return [
     'Usage: policy-sync schedule <create|describe|pause|unpause|trigger|delete> [flags]',
     '',
     "The hub's schedule iot-policy-sync-{hub}: a sync every 4 hours by default.",
     '',
-    ...Object.values(scheduleCommands()).map(
-      (c) => `  ${c.spec.usage.padEnd(52)}${c.spec.summary.split('. ')[0]}`,
-    ),
+    ...rows.map(([usage, summary]) => `  ${usage.padEnd(width)}${summary}`),
     '',
   ].join('\n');
 }

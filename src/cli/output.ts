@@ -9,6 +9,7 @@ import type { ComplianceCounts } from '../domain/compliance';
 import { complianceLine } from '../workflows/ack-plan';
 import type { PolicyTarget, RunSummary, SyncMetrics } from '../workflows/types';
 import { failedDeviceCount } from '../workflows/failure-ledger';
+import { alertLine, alertsValue, authErrorsValue, metricsLines } from '../workflows/run-report';
 import { formatDuration } from './duration';
 
 export interface OutputStream {
@@ -73,16 +74,18 @@ export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): 
         ['devices', summary.devicesTotal],
         ['written', summary.succeeded],
         ['already in sync', summary.unchanged],
-        ...(summary.drifted === undefined ? [] : [['drifted', summary.drifted]]),
+        ...(summary.drifted === undefined
+          ? []
+          : [['drifted (found not holding the policy)', summary.drifted]]),
         ...(summary.observation === undefined
           ? []
           : [['observation', observationLabel(summary.observation)]]),
-        ['failed', failed],
+        ['failed devices', failed],
         ['device-confirmed', deviceConfirmed(summary.target, summary.compliance)],
-        ['rejected rows', summary.rejected.length],
-        ['403 responses', summary.authErrors],
-        ['throttled (429/503)', summary.throttled],
-        ['alerts', summary.alerts.length],
+        ['rejected inventory rows', summary.rejected.length],
+        ['403 responses (all write attempts)', authErrorsValue(summary.authErrors, summary.writeAttempts)],
+        ['throttled responses (429, 503)', summary.throttled],
+        ['alerts', alertsValue(summary.alerts)],
       ],
       colors,
     ),
@@ -108,9 +111,7 @@ export function renderSummary(summary: RunSummary, colors: Colors, limit = 20): 
       ),
     );
   }
-  for (const alert of summary.alerts) {
-    lines.push(colors.yellow(`⚠ alert ${alert.kind}: ${alert.message}`));
-  }
+  for (const alert of summary.alerts) lines.push(colors.yellow(`⚠ alert ${alertLine(alert)}`));
   return `${lines.join('\n')}\n`;
 }
 
@@ -127,35 +128,17 @@ export function renderMetrics(
     table(
       undefined,
       [
-        ['devices done', `${metrics.devicesDone} / ${metrics.devicesTotal}`],
-        ['written', metrics.successCount],
-        ['already in sync', metrics.unchangedCount],
-        // Workers of older versions answer without it.
-        ['drifted', metrics.driftedCount ?? '-'],
-        ['failed', metrics.failureCount],
-        ...(metrics.compliance || metrics.target === 'arm'
-          ? [
-              ['device-confirmed', deviceConfirmed(metrics.target ?? 'twin', metrics.compliance)] as [
-                string,
-                string,
-              ],
-            ]
-          : []),
-        ['403 responses', `${metrics.authErrors} (rate ${(metrics.authErrorRate * 100).toFixed(1)}%)`],
-        ['throttled (429/503)', metrics.throttledCount],
-        ['retried', metrics.retriedCount],
+        // One list of figures, named as the Temporal UI names them (run-report.ts); the phase is above.
+        ...metricsLines(metrics)
+          .filter((line) => line.label !== 'phase')
+          .map(({ label, value }) => [label, value]),
         ['started', metrics.startedAt ?? '-'],
         ['last success', metrics.lastSuccessTime ?? '-'],
-        ['alerts', metrics.alerts.length],
       ],
       colors,
     ),
   ];
-  for (const alert of metrics.alerts) {
-    lines.push(
-      colors.yellow(`⚠ alert ${alert.kind}${alert.acknowledged ? ' (acknowledged)' : ''}: ${alert.message}`),
-    );
-  }
+  for (const alert of metrics.alerts) lines.push(colors.yellow(`⚠ alert ${alertLine(alert)}`));
   return `${lines.join('\n')}\n`;
 }
 
@@ -186,6 +169,8 @@ export interface ProgressViewOptions {
 /** Live progress on stderr: a bar on a terminal, otherwise a line every few seconds. */
 export class ProgressView {
   private bar?: SingleBar;
+  /** Alerts already told, by id: each is told once, when it is first seen. */
+  private readonly alertsTold = new Set<string>();
   private lastLineAt = 0;
   private lastPhase?: string;
   private readonly lineEveryInMs: number;
@@ -200,6 +185,7 @@ export class ProgressView {
   }
 
   update(metrics: SyncMetrics): void {
+    this.tellNewAlerts(metrics);
     const payload = {
       phase: metrics.phase.padEnd(9),
       ok: metrics.successCount,
@@ -207,6 +193,7 @@ export class ProgressView {
       failed: metrics.failureCount,
       auth: metrics.authErrors,
       throttled: metrics.throttledCount,
+      alerts: alertsValue(metrics.alerts),
     };
     if (this.ctx.stderr.isTTY) {
       if (!this.bar) {
@@ -215,7 +202,7 @@ export class ProgressView {
           stream: this.ctx.stderr as NodeJS.WritableStream,
           format:
             `${c.cyan('{phase}')} [{bar}] {value}/{total} | ${c.green('written {ok}')} · unchanged {unchanged} · ` +
-            `${c.red('failed {failed}')} | 403s {auth} · throttled {throttled} | {duration_formatted}`,
+            `${c.red('failed {failed}')} | 403s {auth} · throttled {throttled} | ${c.yellow('alerts {alerts}')} | {duration_formatted}`,
           barCompleteChar: '█',
           barIncompleteChar: '░',
           hideCursor: true,
@@ -236,10 +223,22 @@ export class ProgressView {
       this.ctx,
       `[${new Date(now).toISOString()}] ${metrics.phase}: ${metrics.devicesDone}/${metrics.devicesTotal} done, ` +
         `${metrics.successCount} written, ${metrics.unchangedCount} unchanged, ${metrics.driftedCount ?? 0} drifted, ` +
-        `${metrics.failureCount} failed, ` +
-        `${metrics.authErrors} 403s, ${metrics.throttledCount} throttled` +
+        `${metrics.failureCount} failed, ${metrics.authErrors} 403s, ${metrics.throttledCount} throttled, ` +
+        `alerts ${alertsValue(metrics.alerts)}` +
         (metrics.compliance ? `; device-confirmed: ${complianceLine(metrics.compliance)}` : ''),
     );
+  }
+
+  /** A new alert gets its own line (above the bar on a terminal), with its message, as soon as it is seen. */
+  private tellNewAlerts(metrics: SyncMetrics): void {
+    for (const alert of metrics.alerts) {
+      if (this.alertsTold.has(alert.id)) continue;
+      this.alertsTold.add(alert.id);
+      const line = this.colors.yellow(`⚠ alert ${alertLine(alert)}`);
+      // On a terminal the bar is redrawn on its line: clear it, write the alert, and the next render follows.
+      if (this.bar) this.ctx.stderr.write(`\r\x1b[2K${line}\n`);
+      else note(this.ctx, line);
+    }
   }
 
   stop(): void {

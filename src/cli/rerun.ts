@@ -5,8 +5,9 @@
  */
 import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseList } from './args';
 import { loadCliConfig, withClient } from './context';
-import { ExitCode } from './errors';
-import { colorsFor, printJson } from './output';
+import { ExitCode, UsageError } from './errors';
+import { checkDeviceIds } from './inventory-check';
+import { colorsFor, note, printJson } from './output';
 import {
   findLatestSync,
   findRunningSync,
@@ -14,6 +15,7 @@ import {
   syncInput,
   syncOutcome,
   syncSearchAttributes,
+  syncStaticDetails,
 } from './sync-runs';
 import { policySyncWorkflow } from '../workflows';
 import { rerunSignal } from '../workflows/messages';
@@ -87,6 +89,22 @@ export const rerunCommand = defineCommand(
           return ExitCode.Ok;
         }
       }
+      // A sync started with an id the inventory lacks fails as a whole: refuse it before starting, where the
+      // inventory can be loaded here. (A running sync reports unknown ids itself, in its summary.)
+      if (deviceIds && !failedOnly) {
+        const check = await checkDeviceIds(ctx, connectionOverrides(values), deviceIds);
+        if (check.checked && check.unknown.length > 0)
+          throw new UsageError(
+            `--devices: ${check.unknown.map((id) => `'${id}'`).join(', ')} ${check.unknown.length === 1 ? 'is' : 'are'} ` +
+              'not in the inventory; nothing was started (check the ids with: policy-sync plan --devices …)',
+            'rerun',
+          );
+        if (!check.checked)
+          note(
+            ctx,
+            `policy-sync: cannot check --devices against the inventory: ${check.reason}; a sync started with an id it lacks fails`,
+          );
+      }
       const workflowId = manualWorkflowId(hub);
       const startRequest: RerunRequest = devices ? { deviceIds: devices } : {};
       await client.workflow.signalWithStart(policySyncWorkflow, {
@@ -97,6 +115,7 @@ export const rerunCommand = defineCommand(
         signalArgs: [startRequest],
         typedSearchAttributes: syncSearchAttributes(hub),
         staticSummary: `Policy sync of hub ${hub} (rerun)`,
+        staticDetails: syncStaticDetails(hub, config.policy.target, '`policy-sync rerun`'),
       });
       if (values.json) {
         printJson(ctx, { result: 'started', workflowId, deviceIds: devices ?? null, from: from ?? null });

@@ -39,6 +39,7 @@ import {
   scheduleIdFor,
   syncInput,
   syncSearchAttributes,
+  syncStaticDetails,
   type SyncInputOptions,
 } from './sync-runs';
 
@@ -73,15 +74,17 @@ export async function upsertPolicySyncSchedule(
 ): Promise<{ handle: ScheduleHandle; created: boolean }> {
   const scheduleId = scheduleIdFor(config.hub.name);
   const spec: ScheduleSpec = { intervals: [{ every: options.everyInMs ?? DEFAULT_SCHEDULE_INTERVAL_MS }] };
+  const input = options.input ?? scheduledSyncInput(config);
   const action: ScheduleOptionsStartWorkflowAction<typeof policySyncWorkflow> = {
     type: 'startWorkflow',
     workflowType: policySyncWorkflow,
     // The schedule appends the scheduled time: iot-policy-sync-{hub}-2025-01-31T12:00:00Z.
     workflowId: scheduleId,
     taskQueue: config.temporal.taskQueue,
-    args: [options.input ?? scheduledSyncInput(config)],
+    args: [input],
     typedSearchAttributes: syncSearchAttributes(config.hub.name),
     staticSummary: `Policy sync of hub ${config.hub.name} (scheduled)`,
+    staticDetails: syncStaticDetails(config.hub.name, input.target, `the schedule ${scheduleId}`),
   };
   const policies = {
     overlap: ScheduleOverlapPolicy.SKIP,

@@ -12,7 +12,7 @@ import {
   type SyncOutcome,
   type SyncRef,
 } from './sync-runs';
-import { reportOutcome, watchWithProgress } from './watch';
+import { outcomeExitCode, reportOutcome, watchWithProgress } from './watch';
 import type { SyncMetrics } from '../workflows/types';
 
 export const statusCommand = defineCommand(
@@ -33,7 +33,8 @@ export const statusCommand = defineCommand(
       ...CONNECTION_FLAGS,
     },
     notes: [
-      'Exit codes: 0 shown; 1 no sync found (or, with --watch, the sync ended with failures); 2 bad usage.',
+      'Exit codes: 0 a running sync shown, or a finished one with every device in sync; 1 no sync found, or the ' +
+        'sync shown failed or has failed devices; 2 bad usage; 3 it failed because the permissions never became effective.',
     ],
   },
   async (values, ctx) => {
@@ -53,7 +54,11 @@ export const statusCommand = defineCommand(
   },
 );
 
-async function resolveSync(client: Client, hub: string, workflowId: string | undefined): Promise<SyncRef> {
+export async function resolveSync(
+  client: Client,
+  hub: string,
+  workflowId: string | undefined,
+): Promise<SyncRef> {
   if (workflowId) {
     try {
       const info = await client.workflow.getHandle(workflowId).describe();
@@ -111,16 +116,19 @@ async function showStatus(client: Client, ref: SyncRef, ctx: CommandContext, jso
           ? { type: outcome.type ?? null, message: outcome.message }
           : null,
     });
-    return ExitCode.Ok;
+    return outcome ? outcomeExitCode(outcome) : ExitCode.Ok;
   }
   const colors = colorsFor(ctx.stdout, ctx.env);
-  if (metrics) ctx.stdout.write(renderMetrics(ref.workflowId, status, metrics, colors));
+  // A completed sync: its summary says it all (alerts included), once. Otherwise the metrics, then how it closed.
   if (outcome?.status === 'COMPLETED') {
+    ctx.stdout.write(`${colors.bold(ref.workflowId)} — ${status.toLowerCase()}\n`);
     ctx.stdout.write(renderSummary(outcome.summary, colors));
-  } else if (outcome) {
-    ctx.stdout.write(
-      `${ref.workflowId} ${outcome.status.toLowerCase()}${outcome.type ? ` (${outcome.type})` : ''}: ${outcome.message}\n`,
-    );
+  } else {
+    if (metrics) ctx.stdout.write(renderMetrics(ref.workflowId, status, metrics, colors));
+    if (outcome)
+      ctx.stdout.write(
+        `${ref.workflowId} ${outcome.status.toLowerCase()}${outcome.type ? ` (${outcome.type})` : ''}: ${outcome.message}\n`,
+      );
   }
-  return ExitCode.Ok;
+  return outcome ? outcomeExitCode(outcome) : ExitCode.Ok;
 }

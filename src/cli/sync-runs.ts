@@ -134,6 +134,18 @@ export function syncSearchAttributes(hub: string): SearchAttributePair[] {
   ];
 }
 
+/**
+ * The static details the Temporal UI shows beside the static summary: what the run does and where its outcome
+ * is told (the current details and the memo, kept by the workflow).
+ */
+export function syncStaticDetails(hub: string, target: string, startedBy: string): string {
+  return (
+    `Writes the security policy of each inventory device to IoT Hub **${hub}** (target \`${target}\`) in batches ` +
+    `(child workflows); started by ${startedBy}. How it is going: **Current details**; the outcome in words: ` +
+    `the memo; the result: the run summary.`
+  );
+}
+
 /** Starts a manual sync now. */
 export async function startManualSync(
   client: Client,
@@ -150,6 +162,7 @@ export async function startManualSync(
         args: [input],
         typedSearchAttributes: syncSearchAttributes(config.hub.name),
         staticSummary: `Policy sync of hub ${config.hub.name} (manual)`,
+        staticDetails: syncStaticDetails(config.hub.name, input.target, '`policy-sync run`'),
       });
     } catch (error) {
       // The id is the time to the millisecond: two runs of one hub started in the same millisecond meet here.
@@ -282,9 +295,10 @@ export function metricsFromSummary(summary: RunSummary): SyncMetrics {
     unchangedCount: summary.unchanged,
     driftedCount: summary.drifted ?? 0,
     authErrors: summary.authErrors,
+    ...(summary.writeAttempts === undefined ? {} : { writeAttempts: summary.writeAttempts }),
     throttledCount: summary.throttled,
     retriedCount: 0,
-    authErrorRate: 0,
+    authErrorRate: summary.writeAttempts ? summary.authErrors / summary.writeAttempts : 0,
     lastSuccessTime: null,
     startedAt: null,
     alerts: summary.alerts,

@@ -29,7 +29,7 @@ export function reportOutcome(
   if (outcome.status === 'COMPLETED') {
     if (json) printJson(ctx, outcome.summary);
     else ctx.stdout.write(renderSummary(outcome.summary, colorsFor(ctx.stdout, ctx.env)));
-    return outcome.summary.failed.length > 0 ? ExitCode.Failed : ExitCode.Ok;
+    return outcomeExitCode(outcome);
   }
   if (json) {
     printJson(ctx, {
@@ -49,5 +49,12 @@ export function reportOutcome(
       );
     }
   }
+  return outcomeExitCode(outcome);
+}
+
+/** 0 every device in sync; 1 devices failed or the sync did not complete; 3 its permissions never became effective. */
+export function outcomeExitCode(outcome: SyncOutcome): number {
+  if (outcome.status === 'COMPLETED')
+    return outcome.summary.failed.length > 0 ? ExitCode.Failed : ExitCode.Ok;
   return outcome.type === 'PermissionsNotPropagated' ? ExitCode.PermissionsMissing : ExitCode.Failed;
 }

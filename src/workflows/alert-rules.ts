@@ -3,6 +3,7 @@
  * Alert ids are deterministic: each kind is raised at most once per sync.
  */
 import { authErrorRate } from './metrics';
+import { percent } from './run-report';
 import type { AlertKind, AlertRecord, PermissionReport, SyncCounters } from './types';
 
 export const ALERT_IDS = {
@@ -35,9 +36,11 @@ export function authErrorRateMessage(
   counters: Pick<SyncCounters, 'authErrors' | 'writeAttempts'>,
   threshold: number,
 ): string {
+  // The figures as they stood when the alert was raised; the metrics keep counting for the whole run.
   return (
-    `Authorization errors (403) in ${percent(authErrorRate(counters))} of write attempts ` +
-    `(${counters.authErrors} of ${counters.writeAttempts}), above ${percent(threshold)}: ` +
+    `Authorization errors (403) in ${percent(authErrorRate(counters))} of the write attempts made when this ` +
+    `alert was raised (${counters.authErrors} 403 responses in ${counters.writeAttempts} attempts), above ` +
+    `the ${percent(threshold)} threshold: ` +
     `role assignments may not have propagated yet, or the principal lacks a permission.`
   );
 }
@@ -80,8 +83,4 @@ export function permissionsNotPropagatedMessage(report: PermissionReport, waited
     `Permissions not effective at hub scope after ${Math.round(waitedInMs / 1000)} s; missing: ${missing}. ` +
     `Roles assigned: ${roles}. Grant them with the role ${report.grantingRole} (policy-sync setup-rbac).`
   );
-}
-
-function percent(rate: number): string {
-  return `${(rate * 100).toFixed(1)}%`;
 }

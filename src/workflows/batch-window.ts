@@ -9,6 +9,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { innermostCause } from '../domain/cause-chain';
@@ -18,7 +19,9 @@ import type { DeviceRetryOptions } from '../domain/retry-defaults';
 import type { ObservedVerdict } from './device-backlog';
 import { failedWithoutAttempt, sanitizeMessage } from './device-outcome';
 import { retryingTallyOf } from './metrics';
+import { BATCH_IOT_HUB_PATCH } from './options';
 import { policyBatchWorkflow } from './policy-batch';
+import { iotHubSearchAttribute } from './search-attributes';
 import type { BatchProgress, DeviceOutcome, PolicyTarget, RetryingTally } from './types';
 
 interface RunningBatch {
@@ -105,6 +108,10 @@ export class BatchWindow {
           },
         ],
         staticSummary: `batch ${batchNumber}: ${batch.devices.length} devices`,
+        // The hub's batches are found with its syncs (`IotHub = 'x'`); the CLI filters by workflow type.
+        ...(patched(BATCH_IOT_HUB_PATCH)
+          ? { typedSearchAttributes: [{ key: iotHubSearchAttribute, value: hub }] }
+          : {}),
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         // A cancelled sync waits for its batches to cancel their writes, so nothing writes after it ends.
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -12,8 +12,11 @@ export async function continueSyncAsNew(input: PolicySyncInput, state: SyncState
   const { nextBatchNumber, counters } = state;
   log.info('Continuing as new', { historyLength, nextBatchNumber, devicesDone: counters.devicesDone });
   // deviceIds only served loadInventory; the snapshot now stands for them.
+  // The memo (the outcome in words) and the search attributes go on with the next run.
+  const { typedSearchAttributes, memo } = workflowInfo();
   const next = makeContinueAsNewFunc<(input: PolicySyncInput) => Promise<RunSummary>>({
-    typedSearchAttributes: workflowInfo().typedSearchAttributes,
+    typedSearchAttributes,
+    ...(memo ? { memo } : {}),
   });
   return next({ ...input, deviceIds: undefined, carried });
 }

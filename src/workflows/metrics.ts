@@ -166,6 +166,7 @@ export function toSyncMetrics(
     unchangedCount: counters.unchangedCount,
     driftedCount: counters.drifted ?? 0,
     authErrors: counters.authErrors,
+    writeAttempts: counters.writeAttempts,
     throttledCount: counters.throttledCount,
     retriedCount: counters.retriedCount,
     authErrorRate: authErrorRate(counters),

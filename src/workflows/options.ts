@@ -61,6 +61,10 @@ export const LIVE_RETRYING_TALLY_PATCH = 'live-retrying-tally';
  * their end (a dead webhook delayed the end of a sync by a minute).
  */
 export const ALERT_DELIVERY_BUDGET_PATCH = 'alert-delivery-budget';
+/** Marks runs that keep their outcome in words in the memo (an upsert per phase change and alert). */
+export const OUTCOME_MEMO_PATCH = 'outcome-memo';
+/** Marks runs whose batch children carry the IotHub search attribute. */
+export const BATCH_IOT_HUB_PATCH = 'batch-iot-hub';
 /** How long the end of a sync waits for alerts still being delivered; they are then recorded as pending. */
 export const ALERT_WAIT_AT_END_MS = 5_000;
 

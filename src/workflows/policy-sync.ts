@@ -15,6 +15,7 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import { FailureType, OutcomeCode, RunFailureCode } from '../domain/failure-codes';
@@ -58,13 +59,14 @@ import type { ObservedVerdict } from './device-backlog';
 import {
   CURRENT_DEFAULTS,
   LIVE_RETRYING_TALLY_PATCH,
+  OUTCOME_MEMO_PATCH,
   resolveSyncOptions,
   SYNC_DEFAULTS_V2_PATCH,
   V1_DEFAULTS,
   validateSyncInput,
   type ResolvedSyncOptions,
 } from './options';
-import { progressTable } from './progress-table';
+import { outcomeMemo, progressMarkdown } from './run-report';
 import { applyRerun } from './reruns';
 import { runSummary, summaryLogFields, visiblePhase } from './run-summary';
 import { nextStep, type SyncStep } from './sync-loop';
@@ -184,7 +186,9 @@ class PolicySync {
     setHandler(pauseSignal, () => this.setPaused(true));
     setHandler(resumeSignal, () => this.setPaused(false));
     setHandler(acknowledgeAlertSignal, (request) => {
-      if (this.alerts.acknowledge(request?.id)) this.refreshDetails();
+      if (!this.alerts.acknowledge(request?.id)) return;
+      this.refreshDetails();
+      this.publishMemo();
     });
     setHandler(batchProgressSignal, (progress) => {
       if (!this.batches.onProgress(progress)) return;
@@ -295,7 +299,9 @@ class PolicySync {
   }
 
   private raiseAlert(kind: AlertKind, message: string): void {
-    if (this.alerts.raise(kind, message)) this.refreshDetails();
+    if (!this.alerts.raise(kind, message)) return;
+    this.refreshDetails();
+    this.publishMemo();
   }
 
   private authFailedDevices(): number {
@@ -342,12 +348,21 @@ class PolicySync {
   }
 
   private publishPhase(): void {
-    this.phasePublisher.publish(visiblePhase(this.phase, this.state.paused));
+    const changed = this.phasePublisher.publish(visiblePhase(this.phase, this.state.paused));
     this.refreshDetails();
+    if (changed) this.publishMemo();
   }
 
   private refreshDetails(): void {
-    setCurrentDetails(progressTable(this.metrics(), this.detailsNote));
+    setCurrentDetails(progressMarkdown(this.metrics(), this.detailsNote));
+  }
+
+  /**
+   * The outcome in words in the memo, on each phase change and alert (not on every device: each upsert is an
+   * event). Runs started before the patch replay without these commands.
+   */
+  private publishMemo(): void {
+    if (patched(OUTCOME_MEMO_PATCH)) upsertMemo(outcomeMemo(this.metrics()));
   }
 
   private metrics(): SyncMetrics {

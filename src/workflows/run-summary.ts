@@ -36,6 +36,7 @@ export function runSummary(
     ],
     rejected,
     authErrors: counters.authErrors,
+    writeAttempts: counters.writeAttempts,
     throttled: counters.throttledCount,
     durationMs: nowInMs - state.startedAtMs,
     alerts,

@@ -14,13 +14,14 @@ export class PhasePublisher {
     this.published = workflowInfo().typedSearchAttributes.get(policySyncPhaseSearchAttribute);
   }
 
-  /** Upserts the search attributes when `phase` is not the one published. */
-  publish(phase: SyncPhase): void {
-    if (phase === this.published) return;
+  /** Upserts the search attributes when `phase` is not the one published; whether it did. */
+  publish(phase: SyncPhase): boolean {
+    if (phase === this.published) return false;
     const updates: SearchAttributeUpdatePair[] = [{ key: policySyncPhaseSearchAttribute, value: phase }];
     if (workflowInfo().typedSearchAttributes.get(iotHubSearchAttribute) !== this.hub)
       updates.push({ key: iotHubSearchAttribute, value: this.hub });
     upsertSearchAttributes(updates);
     this.published = phase;
+    return true;
   }
 }

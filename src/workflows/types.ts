@@ -91,9 +91,13 @@ export interface SyncMetrics {
   unchangedCount: number;
   /** Devices found not holding their policy when observed (create + update). */
   driftedCount: number;
+  /** 403 responses across every write attempt so far (finished devices, and first attempts of retrying ones). */
   authErrors: number;
+  /** Write attempts so far, counted as authErrors is; absent when the metrics come from an older run summary. */
+  writeAttempts?: number;
   throttledCount: number;
   retriedCount: number;
+  /** authErrors ÷ writeAttempts. */
   authErrorRate: number;
   lastSuccessTime: string | null;
   startedAt: string | null;
@@ -124,7 +128,10 @@ export interface RunSummary {
   observation?: SyncObservation;
   failed: { deviceId: string; code: FailureCode; message: string }[];
   rejected: Rejection[];
+  /** 403 responses across every write attempt. */
   authErrors: number;
+  /** Write attempts (absent in summaries of earlier versions). */
+  writeAttempts?: number;
   throttled: number;
   durationMs: number;
   alerts: AlertRecord[];

@@ -286,10 +286,35 @@ describe('policy-sync run, status, rerun', () => {
     assert.equal(json.status, 'COMPLETED');
     assert.equal(json.metrics.devicesTotal, 31);
     assert.equal(json.summary.failed.length, 1);
+    // A finished sync with a failed device: exit 1, as run --wait; its summary once (not the metrics as well).
+    assert.equal((await runCli(['status', '--json'], env)).code, 1);
     const text = await runCli(['status'], env);
-    assert.equal(text.code, 0, show(text));
-    assert.match(text.stdout, /devices done\s*│\s*31 \/ 31/);
-    assert.match(text.stdout, /1 of 31 devices failed; 30 in sync/);
+    assert.equal(text.code, 1, show(text));
+    assert.equal(text.stdout.match(/1 of 31 devices failed; 30 in sync/g)?.length, 1, text.stdout);
+    assert.equal(text.stdout.match(/403 responses/g)?.length, 1, text.stdout);
+    assert.match(text.stdout, /403 responses \(all write attempts\)\s*│\s*0 in \d+ write attempts \(0\.0%\)/);
+    assert.doesNotMatch(text.stdout, /devices done/);
+  });
+
+  it('rerun --devices with an id the inventory lacks and none running: refused, nothing started', async () => {
+    const result = await runCli(['rerun', '--devices', 'nope-1,device-0001'], env);
+    assert.equal(result.code, 2, show(result));
+    assert.match(result.stderr, /--devices: 'nope-1' is not in the inventory; nothing was started/);
+    const status = stdoutJson<{ workflowId: string }>(await runCli(['status', '--json'], env));
+    assert.equal(status.workflowId, lastWorkflowId, 'the last sync is still the one status shows');
+  });
+
+  it('alerts lists the last sync’s alerts; ack refuses a closed sync', async () => {
+    const listed = await runCli(['alerts'], env);
+    assert.equal(listed.code, 0, show(listed));
+    assert.match(listed.stdout, new RegExp(`${lastWorkflowId} — completed\nNo alerts\\.`));
+    const json = stdoutJson<{ workflowId: string; alerts: unknown[] }>(
+      await runCli(['alerts', '--json'], env),
+    );
+    assert.deepEqual([json.workflowId, json.alerts], [lastWorkflowId, []]);
+    const ack = await runCli(['alerts', 'ack', 'auth-error-rate'], env);
+    assert.equal(ack.code, 1, show(ack));
+    assert.match(ack.stderr, /is completed: only a running sync takes acknowledgements/);
   });
 
   it('rerun --failed-only with none running starts a sync of the last run’s failures', async () => {
@@ -357,6 +382,10 @@ describe('policy-sync run, status, rerun', () => {
       ]);
       assert.match(queried, /"devicesTotal":\s*12/, queried);
       assert.match(queried, /"phase":\s*"paused"/, queried);
+
+      const ack = await runCli(['alerts', 'ack', 'auth-error-rate'], env);
+      assert.equal(ack.code, 2, show(ack));
+      assert.match(ack.stderr, new RegExp(`${workflowId} has no alert 'auth-error-rate'; it has no alerts`));
 
       const rerun = await runCli(['rerun', '--devices', 'device-0001', '--json'], env);
       assert.equal(rerun.code, 0, show(rerun));

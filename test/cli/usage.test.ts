@@ -20,6 +20,7 @@ const COMMANDS = [
   'worker',
   'run',
   'status',
+  'alerts',
   'rerun',
   'pause',
   'resume',
@@ -49,6 +50,9 @@ describe('policy-sync usage', () => {
     const schedule = await runCli(['schedule', '--help']);
     assert.equal(schedule.code, 0, show(schedule));
     assert.match(schedule.stdout, /create.*\n(.*\n)*.*trigger/);
+    // Every usage column ends two spaces or more before its description.
+    for (const line of schedule.stdout.split('\n').filter((l) => l.startsWith('  schedule ')))
+      assert.match(line, /^ {2}schedule \S.*?(\]|[a-z]) {2,}[A-Z]/, line);
   });
 
   it('refuses unknown commands and flags, naming them, exit 2', async () => {
@@ -60,6 +64,8 @@ describe('policy-sync usage', () => {
       [['status', '--workflow-id'], /--workflow-id needs a value/],
       [['rerun', '--failed-only=yes'], /--failed-only takes no value/],
       [['pause', 'now'], /unexpected argument 'now'/],
+      [['alerts', 'frob'], /unknown alerts action 'frob'/],
+      [['alerts', 'ack'], /'alerts ack' needs the alert id/],
       [['schedule', 'create', '--every', '4 hours'], /--every: '4 hours' is not a duration/],
       [['schedule', 'create', '--every', '10s'], /--every must be at least 1m/],
       [

@@ -88,6 +88,9 @@ describe('Temporal UI', () => {
     const summary: RunSummary = await handle.result();
     assert.equal(summary.succeeded + summary.unchanged, 20);
     const workflowId = handle.workflowId;
+    const { memo } = await handle.describe();
+    assert.match(String(memo?.outcome), /^Done: 20 of 20 devices done; .* 0 failed\. 403 responses: 0;/);
+    assert.equal(memo?.alerts, 'none open');
 
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     try {
@@ -111,7 +114,13 @@ describe('Temporal UI', () => {
         }
       }
       await page.screenshot({ path: join(RESULTS, 'temporal-ui-workflows-by-iothub.png'), fullPage: true });
-      assert.match(await page.locator('body').innerText(), /policySyncWorkflow/);
+      const listText = await page.locator('body').innerText();
+      assert.match(listText, /policySyncWorkflow/);
+      assert.match(
+        listText,
+        /policyBatchWorkflow/,
+        'the batches carry IotHub and are listed with their sync',
+      );
 
       await link.click();
       await page.waitForURL(/\/workflows\/[^/]+\/[^/]+/, { timeout: 30_000 });
@@ -135,14 +144,29 @@ describe('Temporal UI', () => {
           )
         ).join('\n');
       const detailsDeadline = Date.now() + 30_000;
-      while (!/done \/ total/.test(await framesText()) && Date.now() < detailsDeadline)
+      while (!/devices done/.test(await framesText()) && Date.now() < detailsDeadline)
         await page.waitForTimeout(500);
+      await page.screenshot({ path: join(RESULTS, 'temporal-ui-sync.png'), fullPage: true });
       const text = await framesText();
       assert.ok(text.includes(workflowId), 'the page names the workflow');
-      assert.match(text, /done \/ total/);
-      assert.match(text, /20 \/ 20/, 'the progress table shows every device done');
       assert.match(text, /Policy sync of hub hub-emulated \(manual\)/, 'the static summary');
-      await page.screenshot({ path: join(RESULTS, 'temporal-ui-sync.png'), fullPage: true });
+      assert.match(
+        text,
+        /Writes the security policy of each inventory device to IoT Hub hub-emulated/,
+        'the static details',
+      );
+      // The current details, in words: the headline and one "label: value" per line (nothing run together).
+      assert.match(text, /Done: 20 of 20 devices done; \d+ written, \d+ already in sync, 0 failed\./);
+      for (const line of [
+        /^phase: done$/m,
+        /^devices done: 20 \/ 20$/m,
+        /^failed devices: 0$/m,
+        /^403 responses \(all write attempts so far\): 0 in \d+ write attempts \(0\.0%\)$/m,
+        /^throttled responses \(429, 503\): 0$/m,
+        /^alerts: none$/m,
+      ])
+        assert.match(text, line, `the current details show ${line}`);
+      assert.doesNotMatch(text, /No details available/, 'the details are shown');
     } catch (error) {
       await page
         .screenshot({ path: join(RESULTS, 'temporal-ui-failure.png'), fullPage: true })

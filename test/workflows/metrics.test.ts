@@ -159,6 +159,7 @@ void describe('metrics', () => {
       'successCount',
       'throttledCount',
       'unchangedCount',
+      'writeAttempts',
     ]);
     assert.equal(m.authErrorRate, 0);
     assert.equal(m.lastSuccessTime, null);
