@@ -189,7 +189,9 @@ describe('policy-sync schedule', () => {
   });
 
   it('trigger says what happened; pause and resume act on every running sync of the hub', async () => {
-    // Slow syncs, one device at a time, so that a manual and a scheduled one run side by side.
+    // Slow syncs, one device at a time, so that a manual and a scheduled one run side by side. Fresh devices:
+    // a sync observes the fleet first and writes only drift, so an already synced fleet would end at once.
+    emulator.reset();
     emulator.setProfile('calm', { latency: { fixedMs: 150, jitterMs: 0 } });
     const flags = ['--batch-size', '1', '--max-concurrent-batches', '1'];
     const started: string[] = [];
