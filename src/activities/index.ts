@@ -243,6 +243,9 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           FailureType.Misconfigured,
         );
       return boundary('assessCompliance', async (ctx) => {
+        // Paced queries (and a throttled hub's Retry-After) can hold a page for longer than the heartbeat
+        // timeout: the attempt says it is alive on a clock, not only per page read.
+        const alive = setInterval(() => ctx.heartbeat(), OBSERVATION_HEARTBEAT_INTERVAL_MS);
         const result = await assessFleetCompliance(input, {
           inventory: deps.inventory,
           twins,
@@ -250,7 +253,7 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           heartbeat: () => ctx.heartbeat(),
           now,
           onFallback: (message) => deps.logger.warn(message, { activity: 'assessCompliance' }),
-        });
+        }).finally(() => clearInterval(alive));
         recordCompliance(ctx.metricMeter, input.hub, input.target, result.counts);
         deps.logger.info('Compliance assessed', {
           ...result.counts,

@@ -116,11 +116,14 @@ export interface AcknowledgeOptions {
 
 /**
  * Twin target: wait for the devices' answers. A rerun arriving meanwhile is synced first, then the phase
- * starts again. Arm writes have no device answer: nothing to wait for. Returns whether it waited.
+ * starts again. Arm writes have no device answer: nothing to wait for; a deadline of 0 reads no answers.
+ * Returns whether it waited.
  */
 export async function acknowledge(options: AcknowledgeOptions): Promise<boolean> {
   const { input, snapshotId, answers } = options;
-  if (input.target !== 'twin' || !snapshotId || !patched(DEVICE_ACKNOWLEDGEMENTS_PATCH)) return false;
+  // A deadline of 0 turns the phase off: for fleets whose devices do not answer by the convention.
+  if (input.target !== 'twin' || !snapshotId || options.deadlineInMs <= 0) return false;
+  if (!patched(DEVICE_ACKNOWLEDGEMENTS_PATCH)) return false;
   for (;;) {
     options.setPhase('acknowledging');
     const final = await acknowledgementPhase({

@@ -12,10 +12,8 @@ import {
   isCancellation,
   log,
   patched,
-  setCurrentDetails,
   setHandler,
   sleep,
-  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import { FailureType, OutcomeCode, RunFailureCode } from '../domain/failure-codes';
@@ -59,18 +57,16 @@ import type { ObservedVerdict } from './device-backlog';
 import {
   CURRENT_DEFAULTS,
   LIVE_RETRYING_TALLY_PATCH,
-  OUTCOME_MEMO_PATCH,
   resolveSyncOptions,
   SYNC_DEFAULTS_V2_PATCH,
   V1_DEFAULTS,
   validateSyncInput,
   type ResolvedSyncOptions,
 } from './options';
-import { outcomeMemo, progressMarkdown } from './run-report';
 import { applyRerun } from './reruns';
-import { runSummary, summaryLogFields, visiblePhase } from './run-summary';
+import { runSummary, summaryLogFields } from './run-summary';
 import { nextStep, type SyncStep } from './sync-loop';
-import { PhasePublisher } from './sync-phase';
+import { SyncView } from './sync-phase';
 import { SyncAlerts } from './sync-alerts';
 import type {
   DeviceOutcome,
@@ -99,9 +95,7 @@ class PolicySync {
   private readonly state: SyncState;
   private readonly batches: BatchWindow;
   private readonly alerts: SyncAlerts;
-  private phase: SyncPhase;
-  private readonly phasePublisher: PhasePublisher;
-  private detailsNote: string | undefined;
+  private readonly view: SyncView;
   private readonly rerunRequests: RerunRequest[] = [];
   /** Twin target: the devices' answers (the acknowledgement phase). */
   private readonly answers: DeviceAnswers;
@@ -113,12 +107,15 @@ class PolicySync {
       patched(SYNC_DEFAULTS_V2_PATCH) ? CURRENT_DEFAULTS : V1_DEFAULTS,
     );
     const countsRetrying = patched(LIVE_RETRYING_TALLY_PATCH);
-    this.phasePublisher = new PhasePublisher(input.hub);
+    this.view = new SyncView(input.carried ? 'syncing' : 'preflight', {
+      hub: input.hub,
+      paused: () => this.state.paused,
+      metrics: (phase) => this.metricsAt(phase),
+    });
     // Syncs of named devices (--devices) write those devices: they read each one, not the observation.
     const reconciles =
       patched(RECONCILE_OBSERVATION_PATCH) && (input.carried !== undefined || input.deviceIds === undefined);
     this.state = restoreState(input.carried, workflowInfo().startTime, reconciles);
-    this.phase = input.carried ? 'syncing' : 'preflight';
     this.alerts = new SyncAlerts(this.state.alerts, (alert, bounded) =>
       (bounded ? sendAlertBounded : sendAlert)({ hub: input.hub, workflowId: this.workflowId, alert }),
     );
@@ -132,7 +129,7 @@ class PolicySync {
       holding: () => this.state.counters.successCount + this.state.counters.unchangedCount,
       threshold: this.options.alerts.deviceRejectionRateThreshold,
       raiseAlert: (kind, message) => this.raiseAlert(kind, message),
-      changed: () => this.refreshDetails(),
+      changed: () => this.view.refresh(),
     });
   }
 
@@ -143,18 +140,18 @@ class PolicySync {
         await this.preflight();
         await this.load();
       }
-      this.setPhase('syncing');
+      this.view.setPhase('syncing');
       await this.syncDevices();
       const waited = await acknowledge({
         ...{ input: this.input, snapshotId: this.state.snapshot?.id, answers: this.answers },
         deadlineInMs: this.options.ackDeadlineInMs,
         rerunsPending: () => this.rerunRequests.length > 0,
-        setPhase: (phase) => this.setPhase(phase),
+        setPhase: (phase) => this.view.setPhase(phase),
         syncDevices: () => this.syncDevices(),
       });
       // A DeviceRejections alert raised while waiting is delivered like the others.
       if (waited) await this.alerts.settle();
-      this.setPhase('done');
+      this.view.setPhase('done');
       const answers = this.answers.forSummary();
       const summary = runSummary(
         this.workflowId,
@@ -172,14 +169,14 @@ class PolicySync {
         // The running batches were asked to cancel (WAIT_CANCELLATION_COMPLETED): end after they have.
         await CancellationScope.nonCancellable(() => condition(() => this.batches.size === 0, '1 minute'));
       }
-      this.setPhase('failed');
+      this.view.setPhase('failed');
       // An activity that failed for good ends the sync: its last attempt's "will retry" is no longer true.
       throw finalActivityFailure(error, controlRetry.maximumAttempts);
     }
   }
 
   private registerHandlers(): void {
-    setHandler(metricsQuery, () => this.metrics());
+    setHandler(metricsQuery, () => this.view.metrics());
     setHandler(failuresQuery, () => this.state.failures.list());
     setHandler(alertsQuery, () => this.alerts.records.map((alert) => ({ ...alert })));
     setHandler(rerunSignal, (request) => void this.rerunRequests.push(request ?? {}));
@@ -187,30 +184,30 @@ class PolicySync {
     setHandler(resumeSignal, () => this.setPaused(false));
     setHandler(acknowledgeAlertSignal, (request) => {
       if (!this.alerts.acknowledge(request?.id)) return;
-      this.refreshDetails();
-      this.publishMemo();
+      this.view.refresh();
+      this.view.publishMemo();
     });
     setHandler(batchProgressSignal, (progress) => {
       if (!this.batches.onProgress(progress)) return;
       this.checkAuthErrorRate();
-      this.refreshDetails();
+      this.view.refresh();
     });
   }
 
   private setPaused(paused: boolean): void {
     if (this.state.paused !== paused) log.info(paused ? 'Paused: no new batches start' : 'Resumed');
     this.state.paused = paused;
-    this.publishPhase();
+    this.view.publish();
   }
 
   private async preflight(): Promise<void> {
-    this.setPhase('preflight');
+    this.view.setPhase('preflight');
     const refused = await waitForPermissions(this.input, this.options.preflight, (note) => {
-      this.detailsNote = note;
-      this.refreshDetails();
+      this.view.note = note;
+      this.view.refresh();
     });
     if (refused) return this.failPermissionsNotPropagated(refused.report, refused.waitedInMs);
-    this.detailsNote = undefined;
+    this.view.note = undefined;
   }
 
   private async failPermissionsNotPropagated(report: PermissionReport, waitedInMs: number): Promise<never> {
@@ -221,7 +218,7 @@ class PolicySync {
   }
 
   private async load(): Promise<void> {
-    this.setPhase('loading');
+    this.view.setPhase('loading');
     const result = await loadInventory({ deviceIds: this.input.deviceIds, hub: this.input.hub });
     startFromInventory(this.state, result);
     log.info('Inventory loaded', { devices: result.snapshot.deviceCount, rejected: result.rejectedCount });
@@ -279,7 +276,7 @@ class PolicySync {
     if (this.state.reconciles) {
       const { hub, target } = this.input;
       await readReconciledPage(this.state, { hub, target, workflowId: this.workflowId }, page);
-      this.refreshDetails();
+      this.view.refresh();
       return;
     }
     this.state.backlog.addPage(page, await readPage(this.state.snapshot.id, page));
@@ -300,8 +297,8 @@ class PolicySync {
 
   private raiseAlert(kind: AlertKind, message: string): void {
     if (!this.alerts.raise(kind, message)) return;
-    this.refreshDetails();
-    this.publishMemo();
+    this.view.refresh();
+    this.view.publishMemo();
   }
 
   private authFailedDevices(): number {
@@ -326,7 +323,7 @@ class PolicySync {
     const failure = failureOf(outcome);
     if (failure) this.state.failures.add(failure);
     this.checkAuthErrorRate();
-    this.refreshDetails();
+    this.view.refresh();
   }
 
   private async processRerun(request: RerunRequest): Promise<void> {
@@ -339,34 +336,10 @@ class PolicySync {
       failedOnly: request.failedOnly ?? false,
       devices: request.deviceIds?.length,
     });
-    this.refreshDetails();
+    this.view.refresh();
   }
 
-  private setPhase(phase: SyncPhase): void {
-    this.phase = phase;
-    this.publishPhase();
-  }
-
-  private publishPhase(): void {
-    const changed = this.phasePublisher.publish(visiblePhase(this.phase, this.state.paused));
-    this.refreshDetails();
-    if (changed) this.publishMemo();
-  }
-
-  private refreshDetails(): void {
-    setCurrentDetails(progressMarkdown(this.metrics(), this.detailsNote));
-  }
-
-  /**
-   * The outcome in words in the memo, on each phase change and alert (not on every device: each upsert is an
-   * event). Runs started before the patch replay without these commands.
-   */
-  private publishMemo(): void {
-    if (patched(OUTCOME_MEMO_PATCH)) upsertMemo(outcomeMemo(this.metrics()));
-  }
-
-  private metrics(): SyncMetrics {
-    const phase = visiblePhase(this.phase, this.state.paused);
+  private metricsAt(phase: SyncPhase): SyncMetrics {
     const metrics = toSyncMetrics(this.liveCounters(), phase, this.state.startedAt, this.alerts.records);
     const { counts } = this.answers;
     return { ...metrics, target: this.input.target, ...(counts ? { compliance: { ...counts } } : {}) };
