@@ -4,6 +4,7 @@
  * command that only talks to Temporal must not demand Azure credentials.
  */
 import { z } from 'zod';
+import { DEFAULT_TWIN_UPDATES_PER_SECOND } from './azure/twin-pacing';
 
 /** Thrown when the environment or flags are invalid; `problems` lists every one, each naming its variable. */
 export class ConfigError extends Error {
@@ -33,6 +34,17 @@ const intInRange = (min: number, max: number, defaultValue: number) =>
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` })
     .default(defaultValue);
+
+/** A rate per second: a positive number (decimals allowed: 1.67/s is 100/min); blank means the default. */
+const ratePerSecond = (max: number, defaultValue: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce
+      .number({ error: 'must be a number' })
+      .positive({ error: 'must be more than 0' })
+      .max(max, { error: `must be at most ${max}` })
+      .default(defaultValue),
+  );
 
 const hubName = z
   .string({ error: 'is required' })
@@ -98,6 +110,7 @@ export const configSchema = z.object({
   IOT_HUB_NAME: hubName,
   ARM_ENDPOINT: httpsUrl('https://management.azure.com'),
   IOT_HUB_HOST: optionalString,
+  IOT_HUB_TWIN_UPDATES_PER_SECOND: ratePerSecond(100_000, DEFAULT_TWIN_UPDATES_PER_SECOND),
   POLICY_TARGET: oneOf(['arm', 'twin'], 'arm'),
   POLICY_API_VERSION: z
     .string()
@@ -145,6 +158,7 @@ const AZURE_VARIABLES = [
   'AZURE_RESOURCE_GROUP',
   'ARM_ENDPOINT',
   'IOT_HUB_HOST',
+  'IOT_HUB_TWIN_UPDATES_PER_SECOND',
   'POLICY_API_VERSION',
   'SERVICE_PRINCIPAL_OBJECT_ID',
 ] as const;
@@ -206,6 +220,8 @@ export interface AzureConfig extends Config {
     host: string;
     /** ARM scope of the hub. */
     scope: string;
+    /** The hub's documented twin-update rate (tier × units); twin writes are paced below it. */
+    twinUpdatesPerSecond: number;
   };
   policy: { target: 'arm' | 'twin'; apiVersion: string };
 }
@@ -288,7 +304,12 @@ function azureConfig(c: Pick<RawConfig, AzureVariable>): AzureConfig {
       armEndpoint: c.ARM_ENDPOINT,
       principalObjectId: c.SERVICE_PRINCIPAL_OBJECT_ID,
     },
-    hub: { name: c.IOT_HUB_NAME, host: c.IOT_HUB_HOST ?? `${c.IOT_HUB_NAME}.azure-devices.net`, scope },
+    hub: {
+      name: c.IOT_HUB_NAME,
+      host: c.IOT_HUB_HOST ?? `${c.IOT_HUB_NAME}.azure-devices.net`,
+      scope,
+      twinUpdatesPerSecond: c.IOT_HUB_TWIN_UPDATES_PER_SECOND,
+    },
     policy: { target: c.POLICY_TARGET, apiVersion: c.POLICY_API_VERSION },
   };
 }
