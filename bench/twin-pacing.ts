@@ -25,6 +25,11 @@ import { startEmulator } from '../src/emulator';
 import { sustainedWriteRate, type WriteRecord } from './metrics';
 
 const ROOT = resolve(__dirname, '..');
+/**
+ * The CAs before any emulator was trusted: each emulator's CA replaces the last one's (they share a subject,
+ * and with two trusted OpenSSL may pick the wrong one).
+ */
+const SYSTEM_CAS = tls.getCACertificates('default');
 
 export interface TwinPacingCell {
   /** The emulator's twinUpdatesPerSec. */
@@ -72,7 +77,7 @@ async function runCell(options: {
     seed: 7,
     faults: { throttling: { twinUpdatesPerSec: options.hubLimitPerSec } },
   });
-  tls.setDefaultCACertificates([...tls.getCACertificates('default'), emulator.caPem]);
+  tls.setDefaultCACertificates([...SYSTEM_CAS, emulator.caPem]);
   const config = loadConfig({
     ...emulator.env,
     POLICY_TARGET: 'twin',
