@@ -30,7 +30,8 @@ export interface PacingOptions {
   remainingHeader?: string;
   /**
    * Whether to assume the bucket limits before any header or 429 has been seen. @default true
-   * (false for services without a remaining header, which then run unpaced until a 429).
+   * (false: unpaced until a 429; a service without a remaining header is better paced blind below its
+   * documented rate, see twin-pacing.ts).
    */
   assumeLimits?: boolean;
   /** Hold after a 429 without Retry-After. @default 1000 */
