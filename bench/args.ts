@@ -31,6 +31,11 @@ export interface BenchArgs {
   maxLoad: number | undefined;
   /** Where latest.{json,md,svg} go. @default bench/results */
   outDir: string;
+  /**
+   * The reconcile cells instead of the matrix (bench/reconcile.ts): plan and sync on a steady and a 1%-drifted
+   * fleet, both targets, throttled profile; fleets from --fleets (default 1,000).
+   */
+  reconcile: boolean;
 }
 
 export interface Cell {
@@ -54,6 +59,8 @@ export const USAGE = `npm run bench -- [options]
   --baseline-token-reset new-credential|cache-only
   --max-load X                             before each side, wait up to 3 min for the 1-min load average ≤ X
   --out DIR                                where latest.json, latest.md and latest.svg go (default bench/results)
+  --reconcile                              the reconcile cells instead (steady / 1% drift, plan vs sync, both targets,
+                                           throttled; --fleets, default 1000): bench/results/reconcile.json and .md
 `;
 
 function list(value: string | undefined): string[] | undefined {
@@ -82,6 +89,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'baseline-token-reset': { type: 'string' },
       'max-load': { type: 'string' },
       out: { type: 'string' },
+      reconcile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -132,6 +140,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     baselineTokenReset: reset,
     maxLoad: values['max-load'] ? Number(values['max-load']) : undefined,
     outDir: values.out ?? 'bench/results',
+    reconcile: values.reconcile,
   };
 }
 

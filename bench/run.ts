@@ -7,9 +7,8 @@
  * own (the seed script; our worker) so its peak memory is its own. Results go to bench/results/latest.*
  * after every cell, so an interrupted run keeps what it measured.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -28,7 +27,9 @@ import {
   type SideResult,
   type WriteRecord,
 } from './metrics';
+import { forkSide, nextMessage, stopChild } from './child-process';
 import { cpuMsSince, processCpuMs } from './process-stats';
+import { runReconcile, type ReconcileTemporal } from './reconcile';
 import { checkTargets, renderMarkdown, renderSvg } from './report';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
@@ -55,64 +56,6 @@ function readInventory(env: Record<string, string>): Inventory {
     devices: rows.map((r) => ({ deviceId: r.deviceId, policy: r.policy ?? 'default' })),
     documents: JSON.parse(readFileSync(policiesFile, 'utf8')) as Record<string, unknown>,
   };
-}
-
-/** Starts a side's process (its stderr goes to `logFile`) and resolves once it says `ready`. */
-function forkSide(script: string, env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
-  return new Promise((resolveReady, reject) => {
-    const logFd = openSync(logFile, 'w');
-    const child = fork(join(ROOT, script), [], {
-      cwd: ROOT,
-      env,
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', logFd, logFd, 'ipc'],
-    });
-    closeSync(logFd);
-    const onExit = (code: number | null) =>
-      reject(new Error(`${script} exited with ${code} before it was ready`));
-    child.once('exit', onExit);
-    child.once('error', reject);
-    child.on('message', function onMessage(message: { type?: string }) {
-      if (message.type !== 'ready') return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolveReady(child);
-    });
-  });
-}
-
-function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolveMessage, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`no ${type} from the child within ${timeoutMs / 1000} s`));
-    }, timeoutMs);
-    const onMessage = (message: { type?: string }) => {
-      if (message.type !== type) return;
-      cleanup();
-      resolveMessage(message as T);
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`the child exited with ${code} before ${type}`));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  child.kill('SIGTERM');
-  await exited;
-  clearTimeout(timer);
 }
 
 /** What the emulator saw between the reset and now: statuses, writes, devices in sync. */
@@ -380,6 +323,38 @@ function summaryLine(cell: CellResult): string {
   return [part(cell.baseline), part(cell.ours)].filter(Boolean).join(' | ');
 }
 
+function commandLine(): string {
+  return ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+}
+
+/** One dev server and one workflow bundle for a whole run. */
+async function withTemporal<T>(body: (temporal: ReconcileTemporal) => Promise<T>): Promise<T> {
+  const tmpDir = join(ROOT, 'bench', 'results', 'tmp');
+  mkdirSync(tmpDir, { recursive: true });
+  const server = await startDevServer({ ui: false });
+  log(`Temporal dev server at ${server.address}`);
+  try {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../src/workflows'),
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const bundlePath = join(tmpDir, `workflow-bundle-${process.pid}.js`);
+    writeFileSync(bundlePath, code);
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      return await body({
+        client: new Client({ connection, namespace: 'default' }),
+        address: server.address,
+        bundlePath,
+      });
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 async function main(): Promise<void> {
   let args: BenchArgs;
   try {
@@ -390,6 +365,18 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     throw error;
+  }
+  if (args.reconcile) {
+    await withTemporal((temporal) =>
+      runReconcile(temporal, {
+        fleets: args.fleets.length ? args.fleets : [1_000],
+        seed: args.seed,
+        outDir: args.outDir,
+        command: commandLine(),
+        ...(args.workerActivities ? { workerActivities: args.workerActivities } : {}),
+      }),
+    );
+    return;
   }
   const { cells, note } = benchMatrix(args);
   log(note);

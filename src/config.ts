@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidDurationError, parseDuration } from './cli/duration';
+import { DEFAULT_TWIN_UPDATES_PER_SECOND } from './azure/twin-pacing';
 
 /** Thrown when the environment or flags are invalid; `problems` lists every one, each naming its variable. */
 export class ConfigError extends Error {
@@ -34,6 +35,17 @@ const intInRange = (min: number, max: number, defaultValue: number) =>
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` })
     .default(defaultValue);
+
+/** A rate per second: a positive number (decimals allowed: 1.67/s is 100/min); blank means the default. */
+const ratePerSecond = (max: number, defaultValue: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce
+      .number({ error: 'must be a number' })
+      .positive({ error: 'must be more than 0' })
+      .max(max, { error: `must be at most ${max}` })
+      .default(defaultValue),
+  );
 
 const hubName = z
   .string({ error: 'is required' })
@@ -124,6 +136,7 @@ export const configSchema = z.object({
   IOT_HUB_NAME: hubName,
   ARM_ENDPOINT: httpsUrl('https://management.azure.com'),
   IOT_HUB_HOST: optionalString,
+  IOT_HUB_TWIN_UPDATES_PER_SECOND: ratePerSecond(100_000, DEFAULT_TWIN_UPDATES_PER_SECOND),
   POLICY_TARGET: oneOf(['arm', 'twin'], 'arm'),
   POLICY_ACK_DEADLINE: ackDeadline,
   IOT_HUB_QUERIES_PER_MINUTE: intInRange(1, 100_000, 20),
@@ -175,6 +188,7 @@ const AZURE_VARIABLES = [
   'ARM_ENDPOINT',
   'IOT_HUB_HOST',
   'IOT_HUB_QUERIES_PER_MINUTE',
+  'IOT_HUB_TWIN_UPDATES_PER_SECOND',
   'POLICY_API_VERSION',
   'SERVICE_PRINCIPAL_OBJECT_ID',
 ] as const;
@@ -242,6 +256,8 @@ export interface AzureConfig extends Config {
     scope: string;
     /** Device queries per minute the observation may send (IoT Hub's query throttle: 20 per unit on S1/S2). */
     queriesPerMinute: number;
+    /** The hub's documented twin-update rate (tier × units); twin writes are paced below it. */
+    twinUpdatesPerSecond: number;
   };
   policy: { target: 'arm' | 'twin'; apiVersion: string; ackDeadlineInMs?: number };
 }
@@ -332,6 +348,7 @@ function azureConfig(c: Pick<RawConfig, AzureVariable>): AzureConfig {
       host: c.IOT_HUB_HOST ?? `${c.IOT_HUB_NAME}.azure-devices.net`,
       scope,
       queriesPerMinute: c.IOT_HUB_QUERIES_PER_MINUTE,
+      twinUpdatesPerSecond: c.IOT_HUB_TWIN_UPDATES_PER_SECOND,
     },
     policy: {
       target: c.POLICY_TARGET,

@@ -12,6 +12,7 @@ import { WritePacer, type PacingOptions } from './pacing';
 import type { PolicyWriter } from './policy-writer';
 import type { RolePropagationCheckOptions } from './preflight';
 import { ARM_SCOPE, IOT_HUB_SCOPE, TokenProvider } from './token-provider';
+import { twinUpdatePacing } from './twin-pacing';
 import { TwinPolicyWriter } from './twin-policy-writer';
 
 export interface AzureAccessOptions {
@@ -25,7 +26,10 @@ export interface AzureAccessOptions {
   armPacing?: PacingOptions | false;
   /** Pacing of ARM reads; false turns it off. @default ARM's documented read bucket (250, 25/s), learnt from headers */
   armReadPacing?: PacingOptions | false;
-  /** Pacing of twin updates; false turns it off. @default learns from the hub's 429s only */
+  /**
+   * Pacing of twin updates; false turns it off. @default 95% of the hub's documented rate
+   * (config.hub.twinUpdatesPerSecond), lowered after 429s (twin-pacing.ts)
+   */
   twinPacing?: PacingOptions | false;
 }
 
@@ -68,14 +72,7 @@ export function createAzureAccess(config: AzureConfig, options: AzureAccessOptio
   const twinWritePacer =
     options.twinPacing === false
       ? undefined
-      : new WritePacer(
-          options.twinPacing ?? {
-            remainingHeader: undefined,
-            assumeLimits: false,
-            refillPerSecond: 50,
-            burst: 50,
-          },
-        );
+      : new WritePacer(options.twinPacing ?? twinUpdatePacing(config.hub.twinUpdatesPerSecond));
   const writers: Record<PolicyTarget, PolicyWriter> = {
     arm: new ArmPolicyWriter({
       http,

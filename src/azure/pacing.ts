@@ -6,6 +6,10 @@
  * one at a time while the estimate allows (which spaces them at the refill rate once the budget runs
  * low), and after a 429 holds every write until Retry-After passes.
  *
+ * A service that tells no remaining budget (IoT Hub) is paced blind, at a rate below its documented one,
+ * and with `adaptive` the rate adapts to the 429s the pacer still gets (AIMD: cut by a factor at a 429,
+ * regained linearly over time), for when the documented rate is not the hub's (fewer units, another client).
+ *
  * `decidePacing` / `observePacing` are pure; `WritePacer` is the small FIFO gate the writers await.
  */
 import { FailureType } from '../domain/failure-codes';
@@ -26,7 +30,8 @@ export interface PacingOptions {
   remainingHeader?: string;
   /**
    * Whether to assume the bucket limits before any header or 429 has been seen. @default true
-   * (false for services without a remaining header, which then run unpaced until a 429).
+   * (false: unpaced until a 429; a service without a remaining header is better paced blind below its
+   * documented rate, see twin-pacing.ts).
    */
   assumeLimits?: boolean;
   /** Hold after a 429 without Retry-After. @default 1000 */
@@ -36,6 +41,22 @@ export interface PacingOptions {
    * used the bucket already). @default 8
    */
   probeConcurrency?: number;
+  /**
+   * Adapt the rate to 429s (AIMD): each 429 that arrives outside a hold multiplies the rate by
+   * `decreaseFactor` (not below `minFactor` of `refillPerSecond`); the rate then grows back by
+   * `recoveryPerSecond` of `refillPerSecond` per second, up to `refillPerSecond`. Off by default: ARM's
+   * headers tell the budget exactly.
+   */
+  adaptive?: AdaptivePacingOptions | false;
+}
+
+export interface AdaptivePacingOptions {
+  /** @default 0.7 */
+  decreaseFactor?: number;
+  /** @default 0.02 (from 70% back to 100% in 15 s) */
+  recoveryPerSecond?: number;
+  /** @default 0.1 */
+  minFactor?: number;
 }
 
 export interface PacingState {
@@ -55,9 +76,14 @@ export interface PacingState {
   capacity: number;
   /** Whether a response has told the real budget yet. */
   learned: boolean;
+  /** The share of `refillPerSecond` currently paced at: 1 unless `adaptive` lowered it after a 429. */
+  rateFactor: number;
 }
 
-type ResolvedPacingOptions = Required<Omit<PacingOptions, 'remainingHeader'>> & { remainingHeader?: string };
+type ResolvedPacingOptions = Required<Omit<PacingOptions, 'remainingHeader' | 'adaptive'>> & {
+  remainingHeader?: string;
+  adaptive: Required<AdaptivePacingOptions> | undefined;
+};
 
 export function resolvePacingOptions(options: PacingOptions = {}): ResolvedPacingOptions {
   return {
@@ -67,6 +93,13 @@ export function resolvePacingOptions(options: PacingOptions = {}): ResolvedPacin
     assumeLimits: options.assumeLimits ?? true,
     defaultHoldInMs: options.defaultHoldInMs ?? 1000,
     probeConcurrency: options.probeConcurrency ?? 8,
+    adaptive: options.adaptive
+      ? {
+          decreaseFactor: options.adaptive.decreaseFactor ?? 0.7,
+          recoveryPerSecond: options.adaptive.recoveryPerSecond ?? 0.02,
+          minFactor: options.adaptive.minFactor ?? 0.1,
+        }
+      : undefined,
     ...('remainingHeader' in options
       ? options.remainingHeader === undefined
         ? {}
@@ -84,8 +117,35 @@ export function initialPacingState(options: PacingOptions = {}, nowInMs = 0): Pa
     sent: 0,
     active: o.assumeLimits,
     capacity: o.burst,
-    learned: !o.assumeLimits,
+    // Without a remaining header there is nothing to learn before letting the burst out.
+    learned: !o.assumeLimits || o.remainingHeader === undefined,
+    rateFactor: 1,
   };
+}
+
+/** Writes per second the pacer currently allows. Pure. */
+export function pacedRatePerSecond(state: PacingState, options: PacingOptions = {}): number {
+  return resolvePacingOptions(options).refillPerSecond * state.rateFactor;
+}
+
+/**
+ * The rate factor `elapsedInMs` later: regained linearly, at most 1. Time spent holding after a 429 does
+ * not count (the caller passes only the time since the hold ended). Pure.
+ */
+export function recoveredRateFactor(
+  rateFactor: number,
+  elapsedInMs: number,
+  adaptive: Pick<Required<AdaptivePacingOptions>, 'recoveryPerSecond'>,
+): number {
+  return Math.min(1, rateFactor + (Math.max(0, elapsedInMs) * adaptive.recoveryPerSecond) / 1000);
+}
+
+/** The rate factor after a 429 that starts a new hold. Pure. */
+export function decreasedRateFactor(
+  rateFactor: number,
+  adaptive: Pick<Required<AdaptivePacingOptions>, 'decreaseFactor' | 'minFactor'>,
+): number {
+  return Math.max(adaptive.minFactor, rateFactor * adaptive.decreaseFactor);
 }
 
 function refill(state: PacingState, nowInMs: number, o: ResolvedPacingOptions): PacingState {
@@ -93,9 +153,17 @@ function refill(state: PacingState, nowInMs: number, o: ResolvedPacingOptions): 
   const ceiling = state.capacity - state.sent;
   const tokens = Math.max(
     state.tokens,
-    Math.min(ceiling, state.tokens + (elapsed * o.refillPerSecond) / 1000),
+    Math.min(ceiling, state.tokens + (elapsed * o.refillPerSecond * state.rateFactor) / 1000),
   );
-  return { ...state, tokens, updatedAtInMs: Math.max(nowInMs, state.updatedAtInMs) };
+  const rateFactor =
+    o.adaptive && state.rateFactor < 1
+      ? recoveredRateFactor(
+          state.rateFactor,
+          nowInMs - Math.max(state.updatedAtInMs, state.holdUntilInMs),
+          o.adaptive,
+        )
+      : state.rateFactor;
+  return { ...state, tokens, rateFactor, updatedAtInMs: Math.max(nowInMs, state.updatedAtInMs) };
 }
 
 export type PacingDecision =
@@ -118,7 +186,7 @@ export function decidePacing(
     return { release: true, state: { ...filled, tokens: filled.tokens - 1, sent: filled.sent + 1 } };
   }
   // Until one token has refilled, or (when the ceiling of sent writes binds) a response frees room.
-  const waitInMs = Math.max(5, Math.ceil(((1 - available) * 1000) / o.refillPerSecond));
+  const waitInMs = Math.max(5, Math.ceil(((1 - available) * 1000) / (o.refillPerSecond * filled.rateFactor)));
   return { release: false, state: filled, waitInMs };
 }
 
@@ -163,12 +231,16 @@ export function observePacing(
   }
   if (observation.statusCode === 429) {
     const wait = retryAfterInMs(observation.headers, nowInMs) ?? o.defaultHoldInMs;
+    // The writes that were in flight when the first 429 came back get theirs during the hold: one
+    // congestion event, one cut.
+    const newHold = nowInMs >= state.holdUntilInMs;
     next = {
       ...next,
       active: true,
       learned: true,
       tokens: Math.min(next.tokens, 0),
       holdUntilInMs: Math.max(next.holdUntilInMs, nowInMs + wait),
+      rateFactor: o.adaptive && newHold ? decreasedRateFactor(next.rateFactor, o.adaptive) : next.rateFactor,
     };
   }
   return next;
@@ -244,7 +316,7 @@ export class WritePacer {
   /** Resolves when this request may be sent. */
   acquire(abortSignal?: AbortSignal): Promise<void> {
     if (abortSignal?.aborted) return Promise.reject(abortSignal.reason);
-    const rate = resolvePacingOptions(this.options).refillPerSecond;
+    const rate = pacedRatePerSecond(this.state, this.options);
     const queueWaitInMs = ((this.queue.length + 1) * 1000) / rate;
     if (
       this.state.active &&

@@ -29,7 +29,7 @@ export interface TwinPolicyWriterOptions {
   tokens: TokenProvider;
   /** host[:port] of the hub's data plane. */
   hubHost: string;
-  /** Worker-wide pacing of twin updates (learns from the hub's 429s); none when omitted. */
+  /** Worker-wide pacing of twin updates (twin-pacing.ts: below the hub's rate, slower after 429s); none when omitted. */
   writePacer?: WritePacer;
 }
 

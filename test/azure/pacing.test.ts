@@ -3,12 +3,17 @@ import { describe, it } from 'node:test';
 import {
   acquireOrThrottle,
   decidePacing,
+  decreasedRateFactor,
   initialPacingState,
   observePacing,
+  pacedRatePerSecond,
+  recoveredRateFactor,
   WritePacer,
   type PacingOptions,
   type PacingState,
 } from '../../src/azure/pacing';
+import { twinUpdatePacing } from '../../src/azure/twin-pacing';
+import { takeToken, type TokenBucketState } from '../../src/emulator/token-bucket';
 
 const options: PacingOptions = { burst: 200, refillPerSecond: 10, reserve: 2, probeConcurrency: Infinity };
 const remaining = (n: number, statusCode = 200) => ({
@@ -171,5 +176,140 @@ void describe('WritePacer', () => {
     });
     pacer.release(undefined);
     await Promise.all(queued);
+  });
+});
+
+/**
+ * A full write of `writes` devices from `callers` concurrent callers through the pure pacer, against a hub
+ * metering twin updates with a token bucket of one second's worth (the emulator's model), answers after
+ * `latencyInMs` (the hub decides half-way). A 429 puts the device back in line. Millisecond steps.
+ */
+function simulateTwinWrite(
+  options: PacingOptions,
+  hubPerSecond: number,
+  { writes = 2000, callers = 200, latencyInMs = 20 } = {},
+) {
+  let state = initialPacingState(options, 0);
+  let bucket: TokenBucketState | undefined;
+  let waiting = writes;
+  let throttled = 0;
+  const okAt: number[] = [];
+  const inFlight: { answerAt: number; statusCode: number; retryAfterSeconds: number }[] = [];
+  // Bounded: a pacer that bounces off the hub stops the run early (its 429 share already fails it).
+  for (let now = 0; okAt.length < writes && throttled <= writes && now < 300_000; now++) {
+    for (let i = inFlight.length - 1; i >= 0; i--) {
+      const answer = inFlight[i];
+      if (!answer || answer.answerAt > now) continue;
+      inFlight.splice(i, 1);
+      const headers = answer.statusCode === 429 ? { 'retry-after': String(answer.retryAfterSeconds) } : {};
+      state = observePacing(state, { statusCode: answer.statusCode, headers }, now, options);
+      if (answer.statusCode === 429) {
+        throttled++;
+        waiting++;
+      } else okAt.push(now);
+    }
+    while (waiting > 0 && inFlight.length < callers) {
+      const decision = decidePacing(state, now, options);
+      state = decision.state;
+      if (!decision.release) break;
+      waiting--;
+      const hub = takeToken(
+        bucket,
+        { burst: hubPerSecond, refillPerSec: hubPerSecond },
+        now + latencyInMs / 2,
+      );
+      bucket = hub.state;
+      inFlight.push({
+        answerAt: now + latencyInMs,
+        statusCode: hub.allowed ? 200 : 429,
+        retryAfterSeconds: hub.retryAfterSeconds,
+      });
+    }
+  }
+  // Once the hub's burst (one second's worth) is spent, only its rate lets writes through.
+  const burstSpentAt = okAt[hubPerSecond - 1] ?? 0;
+  const sustained = (okAt.length - hubPerSecond) / (((okAt.at(-1) ?? 0) - burstSpentAt) / 1000);
+  return { written: okAt.length, share429: throttled / (okAt.length + throttled), sustained };
+}
+
+void describe('twin update pacing (no remaining header; AIMD on 429s)', () => {
+  void it('paces below the documented rate from the first write: ≥ 90% of it, no 429, at 20, 50 and 100/s', () => {
+    for (const rate of [20, 50, 100]) {
+      const run = simulateTwinWrite(twinUpdatePacing(rate), rate);
+      assert.equal(run.written, 2000);
+      assert.equal(run.share429, 0, `${rate}/s: ${(run.share429 * 100).toFixed(2)}% 429s`);
+      assert.ok(run.sustained >= 0.9 * rate, `${rate}/s: ${run.sustained.toFixed(1)}/s sustained`);
+      assert.ok(run.sustained <= rate, `${rate}/s: ${run.sustained.toFixed(1)}/s sustained`);
+    }
+  });
+
+  void it('keeps up with a slow round trip (300 ms): the burst allows enough writes in flight', () => {
+    const run = simulateTwinWrite(twinUpdatePacing(50), 50, { latencyInMs: 300 });
+    assert.equal(run.share429, 0);
+    assert.ok(run.sustained >= 45, `${run.sustained.toFixed(1)}/s`);
+  });
+
+  void it('adapts to a hub slower than it was told (told 50/s, hub 20/s): few 429s, most of the rate', () => {
+    const run = simulateTwinWrite(twinUpdatePacing(50), 20);
+    assert.ok(run.share429 < 0.02, `${(run.share429 * 100).toFixed(2)}% 429s`);
+    assert.ok(run.sustained >= 0.8 * 20, `${run.sustained.toFixed(1)}/s`);
+  });
+
+  void it('cuts the rate once per hold, not once per 429 of the writes that were in flight', () => {
+    const options = twinUpdatePacing(50);
+    let state = initialPacingState(options, 0);
+    for (let i = 0; i < 5; i++) state = decidePacing(state, 0, options).state;
+    const throttled = { statusCode: 429, headers: { 'retry-after': '1' } };
+    state = observePacing(state, throttled, 10, options);
+    assert.equal(state.rateFactor, 0.7);
+    state = observePacing(state, throttled, 12, options);
+    state = observePacing(state, throttled, 900, options);
+    assert.equal(state.rateFactor, 0.7, 'answers within the hold are the same congestion');
+    assert.ok(Math.abs(pacedRatePerSecond(state, options) - 0.7 * 47.5) < 1e-9);
+    assert.equal(state.holdUntilInMs, 1900, 'the last 429 in flight extends the hold');
+    // A 429 after the hold is a new one (the rate regained 110 ms' worth since the hold ended).
+    state = observePacing(decidePacing(state, 2000, options).state, throttled, 2010, options);
+    assert.ok(Math.abs(state.rateFactor - 0.7 * (0.7 + 0.02 * 0.11)) < 1e-9, String(state.rateFactor));
+  });
+
+  void it('regains the rate linearly after the hold, up to the configured rate and no further', () => {
+    const options = twinUpdatePacing(50);
+    let state = observePacing(
+      decidePacing(initialPacingState(options, 0), 0, options).state,
+      { statusCode: 429, headers: { 'retry-after': '1' } },
+      0,
+      options,
+    );
+    assert.equal(decidePacing(state, 999, options).state.rateFactor, 0.7, 'no recovery while holding');
+    state = decidePacing(state, 6000, options).state;
+    assert.ok(Math.abs(state.rateFactor - 0.8) < 1e-9, `5 s after the hold: ${state.rateFactor}`);
+    state = decidePacing(state, 60_000, options).state;
+    assert.equal(state.rateFactor, 1);
+  });
+
+  void it('decreasedRateFactor / recoveredRateFactor stay within [minFactor, 1]', () => {
+    const adaptive = { decreaseFactor: 0.5, minFactor: 0.1, recoveryPerSecond: 0.1 };
+    assert.equal(decreasedRateFactor(0.15, adaptive), 0.1);
+    assert.equal(decreasedRateFactor(1, adaptive), 0.5);
+    assert.equal(recoveredRateFactor(0.5, 2000, adaptive), 0.7);
+    assert.equal(recoveredRateFactor(0.95, 60_000, adaptive), 1);
+    assert.equal(recoveredRateFactor(0.5, -5, adaptive), 0.5);
+  });
+
+  void it('with limits assumed and no header to learn from, lets its whole burst out (no probe cap)', () => {
+    const options = twinUpdatePacing(50);
+    let state = initialPacingState(options, 0);
+    let released = 0;
+    // Bounded: an unpaced pacer would release forever.
+    for (; released < 100; released++) {
+      const decision = decidePacing(state, 0, options);
+      if (!decision.release) break;
+      state = decision.state;
+    }
+    assert.equal(released, 23, 'ceil(47.5 / 2) = 24 burst, 1 in reserve');
+  });
+
+  void it('refuses a rate that is not positive', () => {
+    assert.throws(() => twinUpdatePacing(0), /must be > 0/);
   });
 });

@@ -1,0 +1,64 @@
+/** A benchmark side's child process: started and loaded before the clock starts, driven by IPC messages. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..');
+
+/** Starts a side's process (its stderr goes to `logFile`) and resolves once it says `ready`. */
+export function forkSide(script: string, env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
+  return new Promise((resolveReady, reject) => {
+    const logFd = openSync(logFile, 'w');
+    const child = fork(join(ROOT, script), [], {
+      cwd: ROOT,
+      env,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    });
+    closeSync(logFd);
+    const onExit = (code: number | null) =>
+      reject(new Error(`${script} exited with ${code} before it was ready`));
+    child.once('exit', onExit);
+    child.once('error', reject);
+    child.on('message', function onMessage(message: { type?: string }) {
+      if (message.type !== 'ready') return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolveReady(child);
+    });
+  });
+}
+
+export function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolveMessage, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no ${type} from the child within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    const onMessage = (message: { type?: string }) => {
+      if (message.type !== type) return;
+      cleanup();
+      resolveMessage(message as T);
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`the child exited with ${code} before ${type}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  child.kill('SIGTERM');
+  await exited;
+  clearTimeout(timer);
+}
