@@ -51,8 +51,8 @@ export interface ReconcileApproach {
   name: string;
   description: string;
   kind: 'plan' | 'sync';
-  /** sync: merged into policySyncWorkflow's input. */
-  input?: Partial<PolicySyncInput>;
+  /** sync: merged into policySyncWorkflow's input; a function gets the fleet's device ids. */
+  input?: Partial<PolicySyncInput> | ((deviceIds: string[]) => Partial<PolicySyncInput>);
 }
 
 /** The columns, in order. */
@@ -68,9 +68,18 @@ export const RECONCILE_APPROACHES: ReconcileApproach[] = [
     name: 'sync (per-device reads)',
     kind: 'sync',
     description:
-      'policySyncWorkflow as it is today: every device read (GET), written only where it differs. Once the ' +
-      'workflow observes in bulk, the same entry measures that code; to keep both side by side, add an entry ' +
-      'with the input that selects it',
+      'policySyncWorkflow reading every device with its own GET (what every sync did before it observed in bulk; ' +
+      'today the path of a sync of named devices, so it is started with every device id), writing only where it ' +
+      'differs; no acknowledgement phase',
+    input: (deviceIds) => ({ deviceIds, ackDeadlineInMs: 0 }),
+  },
+  {
+    name: 'sync (bulk observation)',
+    kind: 'sync',
+    description:
+      'policySyncWorkflow as a scheduled sync runs it: the fleet observed once in bulk (ARM list / device query), ' +
+      'only drifted devices batched and written; no acknowledgement phase (its cost is a cell of its own)',
+    input: { ackDeadlineInMs: 0 },
   },
 ];
 
@@ -184,6 +193,7 @@ async function runPlan(emulator: Emulator, target: ReconcileTarget): Promise<Rec
 
 async function runSync(
   emulator: Emulator,
+  deviceIds: string[],
   target: ReconcileTarget,
   approach: ReconcileApproach,
   temporal: ReconcileTemporal,
@@ -211,7 +221,8 @@ async function runSync(
   const stopped = nextMessage(child, 'stopped', RUN_TIMEOUT_MS + 60_000).catch(() => undefined);
   try {
     const hub = emulator.env.IOT_HUB_NAME ?? 'hub';
-    const input: PolicySyncInput = { hub, target, ...approach.input };
+    const extra = typeof approach.input === 'function' ? approach.input(deviceIds) : (approach.input ?? {});
+    const input: PolicySyncInput = { hub, target, ...extra };
     const started = Date.now();
     const handle = await temporal.client.workflow.start('policySyncWorkflow', {
       taskQueue,
@@ -257,7 +268,15 @@ async function runApproach(
       reported = await runPlan(emulator, cell.target);
       wallMs = Date.now() - started;
     } else {
-      ({ wallMs, reported } = await runSync(emulator, cell.target, approach, temporal, options, label));
+      ({ wallMs, reported } = await runSync(
+        emulator,
+        inventory.devices.map((d) => d.deviceId),
+        cell.target,
+        approach,
+        temporal,
+        options,
+        label,
+      ));
     }
   } catch (e) {
     wallMs = Date.now() - started;
