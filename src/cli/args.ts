@@ -37,6 +37,13 @@ export interface CommandSpec<F extends FlagSpecs> {
 }
 
 /** Flags that override the environment variable of the same meaning; most commands take them. */
+/** `--target`, on every command that reads or writes Azure for one target. */
+export const TARGET_FLAG = {
+  type: 'string',
+  valueName: 'arm|twin',
+  description: 'policy target (overrides POLICY_TARGET)',
+} as const;
+
 export const CONNECTION_FLAGS = {
   hub: { type: 'string', valueName: 'NAME', description: 'IoT Hub name (overrides IOT_HUB_NAME)' },
   address: {

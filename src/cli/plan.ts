@@ -22,7 +22,7 @@ import type { WorkerConfig } from '../config';
 import { hasPendingChanges, planFleet, type FleetPlan, type PlanAssignment } from '../domain/policy-plan';
 import { isInventoryError } from '../inventory/errors';
 import { loadInventory } from '../inventory/inventory';
-import { CONNECTION_FLAGS, defineCommand, parseList } from './args';
+import { CONNECTION_FLAGS, defineCommand, parseList, TARGET_FLAG } from './args';
 import { collectUsageProblem, loadCliWorkerConfig } from './context';
 import { CommandFailedError, ExitCode, UsageError } from './errors';
 import { colorsFor, note, printJson, type CommandContext } from './output';
@@ -56,11 +56,7 @@ export const planCommand = defineCommand(
         type: 'boolean',
         description: `exit ${CHANGES_PENDING_EXIT_CODE} when devices would be created or updated, 0 when none`,
       },
-      target: {
-        type: 'string',
-        valueName: 'arm|twin',
-        description: 'policy target (overrides POLICY_TARGET)',
-      },
+      target: TARGET_FLAG,
       hub: CONNECTION_FLAGS.hub,
     },
     notes: [

@@ -6,7 +6,7 @@ import { createAzureAccess } from '../azure/access';
 import { checkRolePropagation, waitForPropagation } from '../azure/preflight';
 import { describeRolesAssigned } from '../workflows/alert-rules';
 import type { PermissionReport } from '../workflows/types';
-import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseDurationFlag } from './args';
+import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseDurationFlag, TARGET_FLAG } from './args';
 import { loadCliAzureConfig } from './context';
 import { formatDuration } from './duration';
 import { ExitCode } from './errors';
@@ -26,11 +26,7 @@ export const preflightCommand = defineCommand(
       wait: { type: 'boolean', description: 'check again (backing off) until granted or the timeout' },
       timeout: { type: 'string', valueName: 'DURATION', description: 'how long --wait waits (default 30m)' },
       json: { type: 'boolean', description: 'print the permission report as JSON on stdout' },
-      target: {
-        type: 'string',
-        valueName: 'arm|twin',
-        description: 'policy target (overrides POLICY_TARGET)',
-      },
+      target: TARGET_FLAG,
       'principal-id': {
         type: 'string',
         valueName: 'OID',

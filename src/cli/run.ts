@@ -1,5 +1,5 @@
 /** `policy-sync run`: starts one sync now, optionally watching it to the end. */
-import { CONNECTION_FLAGS, defineCommand, parseList } from './args';
+import { CONNECTION_FLAGS, defineCommand, parseList, TARGET_FLAG } from './args';
 import {
   IN_MEMORY_HISTORY_HINT,
   isTemporalUnavailable,
@@ -23,11 +23,7 @@ export const runCommand = defineCommand(
       json: { type: 'boolean', description: 'print JSON on stdout (the run summary with --wait)' },
       'batch-size': { type: 'string', valueName: 'N', description: 'devices per batch workflow (1-50)' },
       'max-concurrent-batches': { type: 'string', valueName: 'N', description: 'batches running at once' },
-      target: {
-        type: 'string',
-        valueName: 'arm|twin',
-        description: 'policy target (overrides POLICY_TARGET)',
-      },
+      target: TARGET_FLAG,
       ...ACK_DEADLINE_FLAG,
       ...CONNECTION_FLAGS,
     },

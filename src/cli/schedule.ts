@@ -26,6 +26,7 @@ import {
   parseChoiceFlag,
   parseDurationFlag,
   type Command,
+  TARGET_FLAG,
 } from './args';
 import { loadCliConfig, withClient } from './context';
 import { formatDuration } from './duration';
@@ -156,11 +157,7 @@ export const scheduleCreateCommand = defineCommand(
       },
       'batch-size': { type: 'string', valueName: 'N', description: 'devices per batch workflow (1-50)' },
       'max-concurrent-batches': { type: 'string', valueName: 'N', description: 'batches running at once' },
-      target: {
-        type: 'string',
-        valueName: 'arm|twin',
-        description: 'policy target (overrides POLICY_TARGET)',
-      },
+      target: TARGET_FLAG,
       ...ACK_DEADLINE_FLAG,
       ...scheduleFlags,
     },

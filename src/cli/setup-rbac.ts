@@ -5,7 +5,7 @@
  */
 import { createAzureAccess } from '../azure/access';
 import { setupRbac } from '../azure/rbac';
-import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseDurationFlag } from './args';
+import { CONNECTION_FLAGS, connectionOverrides, defineCommand, parseDurationFlag, TARGET_FLAG } from './args';
 import { loadCliAzureConfig } from './context';
 import { formatDuration } from './duration';
 import { ExitCode, UsageError } from './errors';
@@ -33,11 +33,7 @@ export const setupRbacCommand = defineCommand(
         description: 'how long to wait for propagation (default 30m)',
       },
       json: { type: 'boolean', description: 'print the result as JSON on stdout' },
-      target: {
-        type: 'string',
-        valueName: 'arm|twin',
-        description: 'policy target (overrides POLICY_TARGET)',
-      },
+      target: TARGET_FLAG,
       hub: CONNECTION_FLAGS.hub,
     },
     notes: [
