@@ -36,6 +36,11 @@ export interface BenchArgs {
    * fleet, both targets, throttled profile; fleets from --fleets (default 1,000).
    */
   reconcile: boolean;
+  /**
+   * The acknowledgement-phase cells instead of the matrix (bench/ack.ts): a twin-target sync with a 60 s ack
+   * deadline; fleets from --fleets (default 300 and 1,000).
+   */
+  ack: boolean;
 }
 
 export interface Cell {
@@ -61,6 +66,8 @@ export const USAGE = `npm run bench -- [options]
   --out DIR                                where latest.json, latest.md and latest.svg go (default bench/results)
   --reconcile                              the reconcile cells instead (steady / 1% drift, plan vs sync, both targets,
                                            throttled; --fleets, default 1000): bench/results/reconcile.json and .md
+  --ack                                    the acknowledgement-phase cells instead (twin target, 60 s ack deadline;
+                                           --fleets, default 300,1000): bench/results/ack-phase.json and .md
 `;
 
 function list(value: string | undefined): string[] | undefined {
@@ -90,6 +97,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'max-load': { type: 'string' },
       out: { type: 'string' },
       reconcile: { type: 'boolean', default: false },
+      ack: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -141,6 +149,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     maxLoad: values['max-load'] ? Number(values['max-load']) : undefined,
     outDir: values.out ?? 'bench/results',
     reconcile: values.reconcile,
+    ack: values.ack,
   };
 }
 

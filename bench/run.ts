@@ -29,6 +29,7 @@ import {
 } from './metrics';
 import { forkSide, nextMessage, stopChild } from './child-process';
 import { cpuMsSince, processCpuMs } from './process-stats';
+import { runAck } from './ack';
 import { runReconcile, type ReconcileTemporal } from './reconcile';
 import { checkTargets, renderMarkdown, renderSvg } from './report';
 
@@ -365,6 +366,21 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     throw error;
+  }
+  if (args.reconcile && args.ack) {
+    process.stderr.write('--reconcile and --ack are two different runs: pick one\n');
+    process.exit(2);
+  }
+  if (args.ack) {
+    await withTemporal((temporal) =>
+      runAck(temporal, {
+        fleets: args.fleets.length ? args.fleets : [300, 1_000],
+        seed: args.seed,
+        outDir: args.outDir,
+        command: commandLine(),
+      }),
+    );
+    return;
   }
   if (args.reconcile) {
     await withTemporal((temporal) =>
