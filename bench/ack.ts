@@ -13,7 +13,7 @@ import { startEmulator } from '../src/emulator';
 import type { PolicySyncInput, RunSummary } from '../src/workflows/types';
 import { ACK_CHECKS } from '../src/workflows/ack-plan';
 import { renderAckMarkdown, type AckCell, type AckReport } from './ack-report';
-import { forkSide, nextMessage, stopChild } from './child-process';
+import { forkSide, nextMessage, stopChild, ourWorkerEnv } from './child-process';
 import { jsonEqual } from './metrics';
 import type { ReconcileTemporal } from './reconcile';
 
@@ -58,17 +58,10 @@ async function runCell(fleet: number, temporal: ReconcileTemporal, options: AckO
   try {
     const child = await forkSide(
       'bench/ours/worker-process.ts',
-      {
-        ...process.env,
-        ...emulator.env,
-        NODE_EXTRA_CA_CERTS: emulator.caBundlePath,
-        TEMPORAL_ADDRESS: temporal.address,
-        TEMPORAL_NAMESPACE: 'default',
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        BENCH_WORKFLOW_BUNDLE: temporal.bundlePath,
+      ourWorkerEnv(emulator, temporal, taskQueue, {
         POLICY_TARGET: 'twin',
         IOT_HUB_QUERIES_PER_MINUTE: String(QUERIES_PER_MINUTE),
-      },
+      }),
       join(ROOT, 'bench', 'results', 'tmp', `ack-${fleet}.log`),
     );
     const stopped = nextMessage(child, 'stopped', RUN_TIMEOUT_MS + 60_000).catch(() => undefined);

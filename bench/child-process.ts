@@ -5,6 +5,25 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..');
 
+/** What our worker's child process needs: the emulator's variables, its CA, Temporal and the workflow bundle. */
+export function ourWorkerEnv(
+  emulator: { env: Record<string, string>; caBundlePath: string },
+  temporal: { address: string; bundlePath: string },
+  taskQueue: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...emulator.env,
+    NODE_EXTRA_CA_CERTS: emulator.caBundlePath,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    BENCH_WORKFLOW_BUNDLE: temporal.bundlePath,
+    ...extra,
+  };
+}
+
 /** Starts a side's process (its stderr goes to `logFile`) and resolves once it says `ready`. */
 export function forkSide(script: string, env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
   return new Promise((resolveReady, reject) => {

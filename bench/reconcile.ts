@@ -22,7 +22,7 @@ import { main as cliMain } from '../src/cli/main';
 import { startEmulator } from '../src/emulator';
 import type { PolicySyncInput, RunSummary } from '../src/workflows/types';
 import { failedDeviceCount } from '../src/workflows/failure-ledger';
-import { forkSide, nextMessage, stopChild } from './child-process';
+import { forkSide, nextMessage, stopChild, ourWorkerEnv } from './child-process';
 import { jsonEqual } from './metrics';
 import {
   checkReconcileTargets,
@@ -203,19 +203,12 @@ async function runSync(
   const taskQueue = `bench-reconcile-${randomUUID()}`;
   const child = await forkSide(
     'bench/ours/worker-process.ts',
-    {
-      ...process.env,
-      ...emulator.env,
-      NODE_EXTRA_CA_CERTS: emulator.caBundlePath,
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      BENCH_WORKFLOW_BUNDLE: temporal.bundlePath,
+    ourWorkerEnv(emulator, temporal, taskQueue, {
       POLICY_TARGET: target,
       ...(options.workerActivities
         ? { WORKER_MAX_CONCURRENT_ACTIVITIES: String(options.workerActivities) }
         : {}),
-    },
+    }),
     join(ROOT, 'bench', 'results', 'tmp', `reconcile-${label.replace(/[^a-z0-9]+/gi, '-')}.log`),
   );
   const stopped = nextMessage(child, 'stopped', RUN_TIMEOUT_MS + 60_000).catch(() => undefined);

@@ -34,15 +34,16 @@ void describe('TEMPORAL_ADDRESS', () => {
   });
 });
 
-void describe('variables with a few allowed words (POLICY_TARGET, INVENTORY_SOURCE)', () => {
-  const env = {
-    AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
-    AZURE_RESOURCE_GROUP: 'rg',
-    IOT_HUB_NAME: 'hub-1',
-    DEVICES_FILE: 'devices.json',
-    POLICIES_FILE: 'policies.json',
-  };
+/** The smallest worker configuration, for the tests of single variables. */
+const env = {
+  AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+  AZURE_RESOURCE_GROUP: 'rg',
+  IOT_HUB_NAME: 'hub-1',
+  DEVICES_FILE: 'devices.json',
+  POLICIES_FILE: 'policies.json',
+};
 
+void describe('variables with a few allowed words (POLICY_TARGET, INVENTORY_SOURCE)', () => {
   void it('are trimmed like every other variable', () => {
     const config = loadConfig({ ...env, POLICY_TARGET: 'twin\n', INVENTORY_SOURCE: ' hub ' });
     assert.equal(config.policy.target, 'twin');
@@ -68,14 +69,6 @@ void describe('variables with a few allowed words (POLICY_TARGET, INVENTORY_SOUR
 });
 
 void describe('WORKER_METRICS_HOST and WORKER_METRICS_PORT', () => {
-  const env = {
-    AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
-    AZURE_RESOURCE_GROUP: 'rg',
-    IOT_HUB_NAME: 'hub-1',
-    DEVICES_FILE: 'devices.json',
-    POLICIES_FILE: 'policies.json',
-  };
-
   void it('serves on every interface by default, on the address given, and not at all without a port', () => {
     assert.equal(metricsBindAddress(loadConfig({ ...env, WORKER_METRICS_PORT: '9464' })), '0.0.0.0:9464');
     assert.equal(
