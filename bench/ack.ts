@@ -7,12 +7,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startEmulator } from '../src/emulator';
 import type { PolicySyncInput, RunSummary } from '../src/workflows/types';
 import { ACK_CHECKS } from '../src/workflows/ack-plan';
 import { renderAckMarkdown, type AckCell, type AckReport } from './ack-report';
+import { machineDescription } from './process-stats';
 import { forkSide, nextMessage, stopChild, ourWorkerEnv } from './child-process';
 import { jsonEqual } from './metrics';
 import type { ReconcileTemporal } from './reconcile';
@@ -156,11 +157,7 @@ export async function runAck(temporal: ReconcileTemporal, options: AckOptions): 
     startedAt: new Date().toISOString(),
     finishedAt: '',
     command: options.command,
-    machine: {
-      cpus: cpus().length,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.versions.node,
-    },
+    machine: machineDescription(),
     settings: {
       target: 'twin',
       profile: PROFILE,

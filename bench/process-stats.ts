@@ -1,5 +1,11 @@
 /** Resource readings of a benchmark process: its peak memory and CPU time, and another process's CPU time. */
 import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+/** The machine a benchmark ran on, as every result file records it. */
+export function machineDescription(): { cpus: number; memoryGiB: number; node: string } {
+  return { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.versions.node };
+}
 
 /** Peak resident memory of this process in bytes (VmHWM), or undefined off Linux. */
 export function peakRssBytes(): number | undefined {

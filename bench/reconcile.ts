@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import tls from 'node:tls';
 import type { Client } from '@temporalio/client';
@@ -22,6 +22,7 @@ import { main as cliMain } from '../src/cli/main';
 import { startEmulator } from '../src/emulator';
 import type { PolicySyncInput, RunSummary } from '../src/workflows/types';
 import { failedDeviceCount } from '../src/workflows/failure-ledger';
+import { machineDescription } from './process-stats';
 import { forkSide, nextMessage, stopChild, ourWorkerEnv } from './child-process';
 import { jsonEqual } from './metrics';
 import {
@@ -299,11 +300,7 @@ export async function runReconcile(temporal: ReconcileTemporal, options: Reconci
     startedAt: new Date().toISOString(),
     finishedAt: '',
     command: options.command,
-    machine: {
-      cpus: cpus().length,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.versions.node,
-    },
+    machine: machineDescription(),
     profile: PROFILE,
     emulatorSeed: options.seed,
     approaches: RECONCILE_APPROACHES.map(({ name, description }) => ({ name, description })),

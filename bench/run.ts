@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
@@ -28,7 +28,7 @@ import {
   type WriteRecord,
 } from './metrics';
 import { forkSide, nextMessage, stopChild } from './child-process';
-import { cpuMsSince, processCpuMs } from './process-stats';
+import { cpuMsSince, processCpuMs, machineDescription } from './process-stats';
 import { runAck } from './ack';
 import { runReconcile, type ReconcileTemporal } from './reconcile';
 import { checkTargets, renderMarkdown, renderSvg } from './report';
@@ -418,12 +418,7 @@ async function main(): Promise<void> {
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
       ' ',
     ),
-    machine: {
-      cpus: cpus().length,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.versions.node,
-      platform: `${process.platform}-${process.arch}`,
-    },
+    machine: { ...machineDescription(), platform: `${process.platform}-${process.arch}` },
     matrixNote: note,
     settings: {
       emulatorSeed: args.seed,
