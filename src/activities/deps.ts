@@ -91,6 +91,7 @@ export function createObservationStore(
             hubScope: config.hub.scope,
             apiVersion: config.policy.apiVersion,
             ...(azure.armReadPacer ? { readPacer: azure.armReadPacer } : {}),
+            ...(azure.armGate ? { gate: azure.armGate } : {}),
             ...(abortSignal ? { abortSignal } : {}),
           })
         : observeTwinPolicies({

@@ -16,7 +16,16 @@ import {
   recordWrite,
   type ProductMetricScope,
 } from './product-metrics';
-import { GrantEvidence, SETTLING_EVIDENCE_WINDOW_MS, settlingDelayInMs } from './retry-delay';
+import {
+  gatedRetryDelayInMs,
+  gateWaitInMs,
+  GrantEvidence,
+  SETTLING_EVIDENCE_WINDOW_MS,
+  SETTLING_TRIES_PER_ATTEMPT,
+  settlingDelayInMs,
+  settlingPauseInMs,
+} from './retry-delay';
+import { abortableSleep } from '../azure/pacing';
 import type { ActivityDeps } from './activity-deps';
 import { driftedPage, judgeDevices } from './drifted-page';
 
@@ -35,11 +44,23 @@ export const MAX_RETURNED_REJECTIONS = 1000;
 /** How often readDriftedInventoryPage heartbeats while the fleet is observed (a large fleet takes minutes). */
 export const OBSERVATION_HEARTBEAT_INTERVAL_MS = 5_000;
 
+/** What a device's earlier attempts came to, carried in heartbeat details (or `prior`). */
+export type CarriedCounters = Required<Pick<AttemptCounters, 'authErrors' | 'throttled' | 'unsure'>>;
+
 /** Counters carried from earlier attempts in heartbeat details. */
-export function carriedCounters(details: unknown): Pick<AttemptCounters, 'authErrors' | 'throttled'> {
+export function carriedCounters(details: unknown): CarriedCounters {
   const record = (typeof details === 'object' && details !== null ? details : {}) as Record<string, unknown>;
   const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
-  return { authErrors: count(record.authErrors), throttled: count(record.throttled) };
+  return {
+    authErrors: count(record.authErrors),
+    throttled: count(record.throttled),
+    unsure: count(record.unsure),
+  };
+}
+
+/** `unsure` where there is one to carry (histories stay as they were for the usual case). */
+function unsureOf(counters: CarriedCounters): { unsure?: number } {
+  return counters.unsure > 0 ? { unsure: counters.unsure } : {};
 }
 
 /** The status of a throttling answer (429, or 503 asking to wait), else undefined. */
@@ -164,70 +185,124 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       const ctx = Context.current();
       // A retry reads the counters back from its last heartbeat; the first attempt starts from `prior`.
       const attempt = (input.prior?.attempts ?? 0) + ctx.info.attempt;
-      const counters = carriedCounters(ctx.info.heartbeatDetails ?? input.prior);
+      let counters = carriedCounters(ctx.info.heartbeatDetails ?? input.prior);
       const log = deps.logger.child({ deviceId: input.deviceId, target: input.target, attempt });
       const scope: ProductMetricScope = { hub: input.hub ?? deps.hub ?? '', target: input.target };
-      const refused = wrongHubFailure(input.hub, { attempts: attempt, ...counters });
+      const refused = wrongHubFailure(input.hub, {
+        attempts: attempt,
+        authErrors: counters.authErrors,
+        throttled: counters.throttled,
+      });
       if (refused) {
         log.warn(refused.message);
         recordWrite(ctx.metricMeter, scope, 'failed', FailureType.Misconfigured);
         throw refused;
       }
-      try {
-        const document = await deps.inventory.policyDocument(
-          input.snapshotId,
-          input.policy,
-          ctx.cancellationSignal,
-        );
-        const writer = deps.writers[input.target];
-        const { status } = await writer.writePolicy({
-          deviceId: input.deviceId,
-          document,
-          abortSignal: ctx.cancellationSignal,
-        });
-        grant.noteSuccess(input.target, now());
-        log.debug(`Policy '${input.policy}' ${status}`);
-        recordWrite(ctx.metricMeter, scope, status);
-        return { status, attempts: attempt, authErrors: counters.authErrors, throttled: counters.throttled };
-      } catch (error) {
-        if (ctx.cancellationSignal.aborted) throw error;
-        let mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
-        if (
-          mapping.type === FailureType.AuthorizationFailed &&
-          mapping.nextRetryDelayInMs !== undefined &&
-          grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS)
-        ) {
-          mapping = { ...mapping, nextRetryDelayInMs: settlingDelayInMs(mapping.nextRetryDelayInMs, random) };
+      const writer = deps.writers[input.target];
+      // The attempt ends in time for its own timeout, however long the gate holds it.
+      const attemptEndsAtInMs = now() + gateWaitInMs(ctx.info.startToCloseTimeoutMs);
+      let triesHere = 0;
+      // A device refused before (403) writes with a token issued after that: its last refusal, or this attempt's
+      // start when the refusal was an earlier attempt's.
+      let refusedAtInMs = counters.authErrors > 0 ? now() : undefined;
+      for (;;) {
+        try {
+          const document = await deps.inventory.policyDocument(
+            input.snapshotId,
+            input.policy,
+            ctx.cancellationSignal,
+          );
+          const { status } = await writer.writePolicy({
+            deviceId: input.deviceId,
+            document,
+            abortSignal: ctx.cancellationSignal,
+            // Refusals (403, 429) come before Azure acts: until an attempt ends unsure, the observation holds.
+            knownDrifted: input.observedDrifted === true && counters.unsure === 0,
+            maxGateWaitInMs: Math.max(0, attemptEndsAtInMs - now()),
+            ...(refusedAtInMs === undefined ? {} : { freshTokenAfterInMs: refusedAtInMs }),
+          });
+          grant.noteSuccess(input.target, now());
+          log.debug(`Policy '${input.policy}' ${status}`);
+          recordWrite(ctx.metricMeter, scope, status);
+          return {
+            status,
+            attempts: attempt,
+            authErrors: counters.authErrors,
+            throttled: counters.throttled,
+            ...unsureOf(counters),
+          };
+        } catch (error) {
+          if (ctx.cancellationSignal.aborted) throw error;
+          let mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
+          const throttledStatus = throttlingStatus(error);
+          const authorization = mapping.type === FailureType.AuthorizationFailed;
+          const next: CarriedCounters = {
+            authErrors: counters.authErrors + (authorization ? 1 : 0),
+            throttled: counters.throttled + (throttledStatus === undefined ? 0 : 1),
+            unsure: counters.unsure + (authorization || mapping.type === FailureType.Throttled ? 0 : 1),
+          };
+          recordResponses(ctx.metricMeter, scope, {
+            forbidden: next.authErrors - counters.authErrors,
+            throttled: next.throttled - counters.throttled,
+            ...(throttledStatus === undefined ? {} : { throttledStatus }),
+          });
+          // The next attempt reads these back from info.heartbeatDetails. A local attempt has no heartbeats (the
+          // workflow reads the failure's details instead).
+          if (!ctx.info.isLocal) ctx.heartbeat(next);
+          const retryHere = authorization && !mapping.nonRetryable && now() < attemptEndsAtInMs;
+          const gated = writer.gate?.isProbing() === true;
+          const settling = grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS);
+          if (retryHere && (gated || (settling && triesHere < SETTLING_TRIES_PER_ATTEMPT))) {
+            // The grant is settling: the gate holds the fleet and paces probes, or other writes of this hub pass
+            // and the next try likely will too. Try again here (with a new token: the refused one is retired)
+            // instead of a round trip through Temporal, whose retry timer adds a second or more and nothing else.
+            // The 403 is counted (heartbeat details, metrics, the device's outcome).
+            counters = next;
+            triesHere += 1;
+            refusedAtInMs = now();
+            log.info(`${mapping.message} Trying again within this attempt while the grant settles.`, {
+              type: mapping.type,
+              authErrors: next.authErrors,
+              gated,
+            });
+            recordWrite(ctx.metricMeter, scope, 'retrying', mapping.type);
+            if (!gated) await abortableSleep(settlingPauseInMs(random), ctx.cancellationSignal);
+            continue;
+          }
+          if (authorization && mapping.nextRetryDelayInMs !== undefined) {
+            if (writer.gate?.isProbing()) {
+              // The gate paces the retries while the grant settles: come back soon and wait there.
+              mapping = {
+                ...mapping,
+                nextRetryDelayInMs: gatedRetryDelayInMs(mapping.nextRetryDelayInMs, random),
+              };
+            } else if (grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS)) {
+              mapping = {
+                ...mapping,
+                nextRetryDelayInMs: settlingDelayInMs(mapping.nextRetryDelayInMs, random),
+              };
+            }
+          }
+          // An attempt that will be retried is expected (RBAC propagating, throttling): one INFO line here, and
+          // benign for Temporal, so its worker does not add a WARN with a stack per attempt. A device's final
+          // failure stays a WARN and a regular failure.
+          const retried = willBeRetried(mapping, {
+            ...ctx.info,
+            deviceAttempt: attempt,
+            ...(input.maximumAttempts === undefined ? {} : { deviceMaximumAttempts: input.maximumAttempts }),
+          });
+          log[retried ? 'info' : 'warn'](mapping.message, {
+            type: mapping.type,
+            nonRetryable: mapping.nonRetryable,
+            nextRetryDelayInMs: retried ? mapping.nextRetryDelayInMs : undefined,
+          });
+          recordWrite(ctx.metricMeter, scope, retried ? 'retrying' : 'failed', mapping.type);
+          throw toApplicationFailure(
+            mapping,
+            { attempts: attempt, authErrors: next.authErrors, throttled: next.throttled, ...unsureOf(next) },
+            { benign: retried },
+          );
         }
-        const throttledStatus = throttlingStatus(error);
-        const next: AttemptCounters = {
-          attempts: attempt,
-          authErrors: counters.authErrors + (mapping.type === FailureType.AuthorizationFailed ? 1 : 0),
-          throttled: counters.throttled + (throttledStatus === undefined ? 0 : 1),
-        };
-        // The next attempt reads these back from info.heartbeatDetails. A local attempt has no heartbeats (the
-        // workflow reads the failure's details instead).
-        if (!ctx.info.isLocal) ctx.heartbeat({ authErrors: next.authErrors, throttled: next.throttled });
-        // An attempt that will be retried is expected (RBAC propagating, throttling): one INFO line here, and
-        // benign for Temporal, so its worker does not add a WARN with a stack per attempt. A device's final
-        // failure stays a WARN and a regular failure.
-        const retried = willBeRetried(mapping, {
-          ...ctx.info,
-          deviceAttempt: attempt,
-          ...(input.maximumAttempts === undefined ? {} : { deviceMaximumAttempts: input.maximumAttempts }),
-        });
-        log[retried ? 'info' : 'warn'](mapping.message, {
-          type: mapping.type,
-          nonRetryable: mapping.nonRetryable,
-          nextRetryDelayInMs: retried ? mapping.nextRetryDelayInMs : undefined,
-        });
-        recordWrite(ctx.metricMeter, scope, retried ? 'retrying' : 'failed', mapping.type);
-        recordResponses(ctx.metricMeter, scope, {
-          forbidden: next.authErrors - counters.authErrors,
-          throttled: next.throttled - counters.throttled,
-          ...(throttledStatus === undefined ? {} : { throttledStatus }),
-        });
-        throw toApplicationFailure(mapping, next, { benign: retried });
       }
     },
 

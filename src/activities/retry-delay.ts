@@ -69,9 +69,42 @@ export const SETTLING_EVIDENCE_WINDOW_MS = 10_000;
 /** The longest wait after a 403 while the grant settles (full jitter from 100 ms). */
 export const SETTLING_MAXIMUM_DELAY_MS = 2_000;
 
-/** The delay after a 403 while the grant settles: full jitter up to 2 s, never longer than `backoffInMs`. */
-export function settlingDelayInMs(backoffInMs: number, random: () => number): number {
-  const ceiling = Math.min(backoffInMs, SETTLING_MAXIMUM_DELAY_MS);
+/** Full jitter from 100 ms up to `capInMs`, never longer than `backoffInMs`. */
+function cappedJitterInMs(backoffInMs: number, capInMs: number, random: () => number): number {
+  const ceiling = Math.min(backoffInMs, capInMs);
   const floor = Math.min(100, ceiling);
   return Math.round(floor + random() * (ceiling - floor));
+}
+
+/** The delay after a 403 while the grant settles: full jitter up to 2 s, never longer than `backoffInMs`. */
+export function settlingDelayInMs(backoffInMs: number, random: () => number): number {
+  return cappedJitterInMs(backoffInMs, SETTLING_MAXIMUM_DELAY_MS, random);
+}
+
+/** The longest wait after a 403 while the hub's authorization gate probes (full jitter from 100 ms). */
+export const GATED_MAXIMUM_DELAY_MS = 500;
+
+/**
+ * The delay after a 403 while the hub's authorization gate probes: short (up to 500 ms, never longer than
+ * `backoffInMs`), because the next attempt waits at the gate, which lets it go as soon as probes pass.
+ */
+export function gatedRetryDelayInMs(backoffInMs: number, random: () => number): number {
+  return cappedJitterInMs(backoffInMs, GATED_MAXIMUM_DELAY_MS, random);
+}
+
+/** The longest one write waits at the gate: 20 s, and 5 s short of the attempt's own timeout. */
+export function gateWaitInMs(startToCloseTimeoutInMs: number): number {
+  return Math.max(1_000, Math.min(20_000, startToCloseTimeoutInMs - 5_000));
+}
+
+/**
+ * 403s tried again within one attempt while other writes of the hub pass (the grant settling), before the attempt
+ * fails and Temporal's retry policy takes over (a retry the UI shows). At a 60% refusal rate, 1 device in 20 needs
+ * more; a device refused for good (while others pass) costs 7 requests per attempt, not 1.
+ */
+export const SETTLING_TRIES_PER_ATTEMPT = 6;
+
+/** The pause before such a try: 50 to 300 ms, so the fleet's tries spread out. */
+export function settlingPauseInMs(random: () => number): number {
+  return Math.round(50 + random() * 250);
 }

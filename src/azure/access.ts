@@ -9,6 +9,7 @@ import { ArmPolicyWriter } from './arm-policy-writer';
 import { CredentialSource, credentialOptionsFromConfig } from './credential';
 import { HttpClient } from './http';
 import { WritePacer, type PacingOptions } from './pacing';
+import { AuthorizationGate, type AuthorizationGateOptions } from './authorization-gate';
 import type { PolicyWriter } from './policy-writer';
 import type { RolePropagationCheckOptions } from './preflight';
 import { ARM_SCOPE, IOT_HUB_SCOPE, TokenProvider } from './token-provider';
@@ -31,6 +32,11 @@ export interface AzureAccessOptions {
    * (config.hub.twinUpdatesPerSecond), lowered after 429s (twin-pacing.ts)
    */
   twinPacing?: PacingOptions | false;
+  /**
+   * The hub-wide authorization gates (authorization-gate.ts): while 403s dominate, a few probes instead of
+   * every device's request. false turns them off. @default the gate's defaults
+   */
+  authorizationGate?: AuthorizationGateOptions | false;
 }
 
 export interface AzureAccess {
@@ -41,6 +47,9 @@ export interface AzureAccess {
   readonly armWritePacer?: WritePacer;
   readonly armReadPacer?: WritePacer;
   readonly twinWritePacer?: WritePacer;
+  /** The hub's authorization gates (one per authorization scope: ARM, IoT Hub's data plane). */
+  readonly armGate?: AuthorizationGate;
+  readonly iotHubGate?: AuthorizationGate;
   readonly writers: Readonly<Record<PolicyTarget, PolicyWriter>>;
   /** What checkRolePropagation / waitForPropagation need. */
   readonly rolePropagation: RolePropagationCheckOptions;
@@ -73,6 +82,10 @@ export function createAzureAccess(config: AzureConfig, options: AzureAccessOptio
     options.twinPacing === false
       ? undefined
       : new WritePacer(options.twinPacing ?? twinUpdatePacing(config.hub.twinUpdatesPerSecond));
+  const armGate =
+    options.authorizationGate === false ? undefined : new AuthorizationGate(options.authorizationGate);
+  const iotHubGate =
+    options.authorizationGate === false ? undefined : new AuthorizationGate(options.authorizationGate);
   const writers: Record<PolicyTarget, PolicyWriter> = {
     arm: new ArmPolicyWriter({
       http,
@@ -82,12 +95,14 @@ export function createAzureAccess(config: AzureConfig, options: AzureAccessOptio
       apiVersion: config.policy.apiVersion,
       ...(armWritePacer ? { writePacer: armWritePacer } : {}),
       ...(armReadPacer ? { readPacer: armReadPacer } : {}),
+      ...(armGate ? { gate: armGate } : {}),
     }),
     twin: new TwinPolicyWriter({
       http,
       tokens: iotHubTokens,
       hubHost: config.hub.host,
       ...(twinWritePacer ? { writePacer: twinWritePacer } : {}),
+      ...(iotHubGate ? { gate: iotHubGate } : {}),
     }),
   };
   return {
@@ -98,6 +113,8 @@ export function createAzureAccess(config: AzureConfig, options: AzureAccessOptio
     ...(armWritePacer ? { armWritePacer } : {}),
     ...(armReadPacer ? { armReadPacer } : {}),
     ...(twinWritePacer ? { twinWritePacer } : {}),
+    ...(armGate ? { armGate } : {}),
+    ...(iotHubGate ? { iotHubGate } : {}),
     writers,
     rolePropagation: {
       http,

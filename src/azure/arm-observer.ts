@@ -17,6 +17,7 @@ import {
   type ObservedDevice,
 } from './observation';
 import type { WritePacer } from './pacing';
+import type { AuthorizationGate } from './authorization-gate';
 import type { TokenProvider } from './token-provider';
 
 export interface ArmObserverOptions extends ObservationOptions {
@@ -31,6 +32,8 @@ export interface ArmObserverOptions extends ObservationOptions {
   apiVersion?: string;
   /** The worker's ARM read pacer (list pages take from ARM's read bucket like any GET). */
   readPacer?: WritePacer;
+  /** The worker's authorization gate for the hub's ARM scope. */
+  gate?: AuthorizationGate;
 }
 
 const listPageSchema = z.object({
@@ -64,6 +67,7 @@ export function observeArmPolicies(options: ArmObserverOptions): AsyncGenerator<
       tokens: options.tokens,
       context,
       ...(options.readPacer ? { pacer: options.readPacer } : {}),
+      ...(options.gate ? { gate: options.gate } : {}),
       target: 'arm',
       request: (continuation) => ({ method: 'GET', url: continuation ?? firstPage }),
       read: (response) => {
@@ -109,9 +113,11 @@ export async function observeArmPolicy(
     tokens: options.tokens,
     context: { operation: 'reading the security policy', deviceId, target: 'arm' } as ClassifyContext,
     ...(options.readPacer ? { pacer: options.readPacer } : {}),
+    ...(options.gate ? { gate: options.gate } : {}),
   };
+  let refusedAtInMs: number | undefined;
   for (let retries = 0; ; retries++) {
-    const sent = await sendPaced(channel, { method: 'GET', url }, options.abortSignal);
+    const sent = await sendPaced(channel, { method: 'GET', url }, options.abortSignal, refusedAtInMs);
     if (sent.response?.statusCode === 200) return armObservation(deviceId, sent.response.body);
     let failure: AzureRequestError | undefined = sent.failure;
     if (sent.response) {
@@ -126,6 +132,7 @@ export async function observeArmPolicy(
       failure = refusalOf(answer, channel.context, options.tokens);
     }
     if (!failure) throw new Error('a read ended with neither an answer nor an error');
+    refusedAtInMs = failure.code === 'AuthorizationFailed' ? Date.now() : undefined;
     await waitToRetry(failure, retries, options);
   }
 }

@@ -7,10 +7,12 @@ import { deviceResourceUrl } from './device-url';
 import { classifyAzureError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
 import { acquireOrThrottle, type WritePacer } from './pacing';
+import { sendThroughGate, type AuthorizationGate } from './authorization-gate';
 import { assertPolicyDepth } from './policy-depth';
 import { comparableArmDocument, observedArmPolicy } from './arm-policy-resource';
 import {
   jsonEqual,
+  tokenAfter,
   type PolicyDocument,
   type PolicyWriter,
   type WritePolicyOptions,
@@ -32,6 +34,8 @@ export interface ArmPolicyWriterOptions {
   writePacer?: WritePacer;
   /** Worker-wide pacing of ARM reads (the GET before each write); none when omitted. */
   readPacer?: WritePacer;
+  /** The worker's authorization gate for the hub's ARM scope; none when omitted. */
+  gate?: AuthorizationGate;
 }
 
 /**
@@ -45,10 +49,12 @@ export function armPolicyMatches(body: unknown, document: PolicyDocument): boole
 /** Writes policies through ARM; throws AzureRequestError. */
 export class ArmPolicyWriter implements PolicyWriter {
   readonly target = 'arm' as const;
+  readonly gate: AuthorizationGate | undefined;
   private readonly apiVersion: string;
 
   constructor(private readonly options: ArmPolicyWriterOptions) {
     this.apiVersion = options.apiVersion ?? '2021-07-01';
+    this.gate = options.gate;
   }
 
   policyUrl(deviceId: string): string {
@@ -59,30 +65,36 @@ export class ArmPolicyWriter implements PolicyWriter {
     );
   }
 
-  async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {
+  async writePolicy(options: WritePolicyOptions): Promise<WritePolicyResult> {
+    const { deviceId, document, abortSignal } = options;
     assertPolicyDepth(document, deviceId);
     const url = this.policyUrl(deviceId);
-    const readContext: ClassifyContext = {
-      operation: 'reading the security policy',
-      deviceId,
-      target: 'arm',
-    };
-    const current = await this.paced(this.options.readPacer, abortSignal, deviceId, () =>
-      sendAuthorized(
-        this.options.http,
-        this.options.tokens,
-        { method: 'GET', url, ...(abortSignal ? { abortSignal } : {}) },
-        readContext,
-      ),
-    );
-    if (current.statusCode === 200) {
-      if (armPolicyMatches(current.body, document)) return { status: 'unchanged' };
-    } else if (current.statusCode === 404) {
-      // No policy yet is normal; a missing resource type or hub is not.
-      const error = classifyAzureError(current, readContext);
-      if (error.code !== FailureType.DeviceNotFound) throw error;
-    } else {
-      throw refusalOf(current, readContext, this.options.tokens);
+    // A device known to hold something else is written at once: a read would only confirm it, and during a
+    // propagation storm each request is another chance of a 403.
+    if (!options.knownDrifted) {
+      const readContext: ClassifyContext = {
+        operation: 'reading the security policy',
+        deviceId,
+        target: 'arm',
+      };
+      const current = await this.paced(this.options.readPacer, options, readContext, () =>
+        sendAuthorized(
+          this.options.http,
+          this.options.tokens,
+          { method: 'GET', url, ...(abortSignal ? { abortSignal } : {}) },
+          readContext,
+          tokenAfter(options),
+        ),
+      );
+      if (current.statusCode === 200) {
+        if (armPolicyMatches(current.body, document)) return { status: 'unchanged' };
+      } else if (current.statusCode === 404) {
+        // No policy yet is normal; a missing resource type or hub is not.
+        const error = classifyAzureError(current, readContext);
+        if (error.code !== FailureType.DeviceNotFound) throw error;
+      } else {
+        throw refusalOf(current, readContext, this.options.tokens);
+      }
     }
 
     const writeContext: ClassifyContext = {
@@ -90,20 +102,38 @@ export class ArmPolicyWriter implements PolicyWriter {
       deviceId,
       target: 'arm',
     };
-    const written = await this.paced(this.options.writePacer, abortSignal, deviceId, () =>
+    const written = await this.paced(this.options.writePacer, options, writeContext, () =>
       sendAuthorized(
         this.options.http,
         this.options.tokens,
         { method: 'PUT', url, json: document, ...(abortSignal ? { abortSignal } : {}) },
         writeContext,
+        tokenAfter(options),
       ),
     );
     if (written.statusCode >= 200 && written.statusCode < 300) return { status: 'succeeded' };
     throw refusalOf(written, writeContext, this.options.tokens);
   }
 
-  /** Runs one request through a pacer: wait for its turn, then tell it what Azure answered. */
-  private async paced(
+  /** Runs one request through the authorization gate and a pacer: wait for its turn, then tell both the answer. */
+  private paced(
+    pacer: WritePacer | undefined,
+    { abortSignal, deviceId, maxGateWaitInMs }: WritePolicyOptions,
+    context: ClassifyContext,
+    send: () => Promise<AuthorizedResponse>,
+  ): Promise<AuthorizedResponse> {
+    return sendThroughGate(
+      this.gate,
+      {
+        context,
+        ...(abortSignal ? { abortSignal } : {}),
+        ...(maxGateWaitInMs === undefined ? {} : { maxWaitInMs: maxGateWaitInMs }),
+      },
+      () => this.pacedOnly(pacer, abortSignal, deviceId, send),
+    );
+  }
+
+  private async pacedOnly(
     pacer: WritePacer | undefined,
     abortSignal: AbortSignal | undefined,
     deviceId: string,

@@ -137,12 +137,18 @@ export async function sendAuthorized(
   tokens: TokenProvider,
   req: HttpRequest,
   context: ClassifyContext,
+  options: { tokenIssuedAfterInMs?: number } = {},
 ): Promise<AuthorizedResponse> {
   for (let attempt = 1; ; attempt++) {
     let token: string;
     let response: HttpResponse;
     try {
-      token = await tokens.getToken(req.abortSignal);
+      token = await tokens.getToken({
+        ...(req.abortSignal ? { abortSignal: req.abortSignal } : {}),
+        ...(options.tokenIssuedAfterInMs === undefined
+          ? {}
+          : { issuedAfterInMs: options.tokenIssuedAfterInMs }),
+      });
       response = await http.send({
         ...req,
         headers: { ...(req.headers ?? {}), authorization: `Bearer ${token}` },
@@ -163,9 +169,10 @@ export async function sendAuthorized(
 }
 
 /**
- * The error for a refused answer of sendAuthorized. A refusal of the token itself (401, or 403 while a
- * role assignment propagates) also retires that token, so the next attempt carries a new one; a refusal a
- * new token cannot change (an Azure Policy deny, a lock, a wrong tenant) leaves the cache alone.
+ * The error for a refused answer of sendAuthorized. A refusal of the token itself (401) retires that token, so
+ * the next request carries a new one; a permission refusal (403 while a role assignment propagates) marks it, so
+ * the request's next try asks for a token issued after the refusal (`tokenIssuedAfterInMs`); a refusal a new
+ * token cannot change (an Azure Policy deny, a lock, a wrong tenant) leaves the cache alone.
  */
 export function refusalOf(
   response: AuthorizedResponse,
@@ -173,7 +180,9 @@ export function refusalOf(
   tokens: TokenProvider,
 ): AzureRequestError {
   const error = classifyAzureError(response, context);
-  if (error.code === FailureType.AuthorizationFailed || error.code === FailureType.Unauthorized) {
+  if (error.code === FailureType.AuthorizationFailed) {
+    tokens.invalidate(response.token, { permissionRefused: true });
+  } else if (error.code === FailureType.Unauthorized) {
     tokens.invalidate(response.token, error.claims === undefined ? {} : { claims: error.claims });
   }
   return error;

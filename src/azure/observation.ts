@@ -13,6 +13,7 @@ import {
   type HttpRequest,
 } from './http';
 import { abortableSleep, type WritePacer } from './pacing';
+import { sendThroughGate, type AuthorizationGate } from './authorization-gate';
 import { comparableArmDocument, observedArmPolicy } from './arm-policy-resource';
 import { isRecord, type PolicyDocument } from './policy-writer';
 import type { TokenProvider } from './token-provider';
@@ -77,6 +78,11 @@ export interface ObservationOptions {
   retryDelayInMs?: number;
   /** An expired continuation starts the listing over at most this many times. @default 3 */
   restarts?: number;
+  /**
+   * While the hub's authorization gate is probing, a page refused with 403 is asked again as soon as the gate
+   * lets it (the gate paces the probes), this many times in all before the read fails. @default 240
+   */
+  gatedAuthorizationRetries?: number;
   abortSignal?: AbortSignal;
 }
 
@@ -107,6 +113,8 @@ export interface ObservationChannel {
   tokens: TokenProvider;
   context: ClassifyContext;
   pacer?: WritePacer;
+  /** The worker's authorization gate for the hub (see authorization-gate.ts). */
+  gate?: AuthorizationGate;
 }
 
 /** One request through the pacer: Azure's answer, or the AzureRequestError of a request that got none. */
@@ -114,25 +122,55 @@ export async function sendPaced(
   channel: ObservationChannel,
   request: HttpRequest,
   abortSignal: AbortSignal | undefined,
+  /** The last try was refused (403) then: this one carries a token issued after it. */
+  refusedAtInMs?: number,
 ): Promise<
   { response: AuthorizedResponse; failure?: undefined } | { response?: undefined; failure: AzureRequestError }
 > {
-  if (channel.pacer) await channel.pacer.acquire(abortSignal);
-  let response: AuthorizedResponse | undefined;
   try {
-    response = await sendAuthorized(
-      channel.http,
-      channel.tokens,
-      { ...request, ...(abortSignal ? { abortSignal } : {}) },
-      channel.context,
+    const response = await sendThroughGate(
+      channel.gate,
+      { context: channel.context, ...(abortSignal ? { abortSignal } : {}) },
+      async () => {
+        if (channel.pacer) await channel.pacer.acquire(abortSignal);
+        let answer: AuthorizedResponse | undefined;
+        try {
+          answer = await sendAuthorized(
+            channel.http,
+            channel.tokens,
+            { ...request, ...(abortSignal ? { abortSignal } : {}) },
+            channel.context,
+            refusedAtInMs === undefined ? {} : { tokenIssuedAfterInMs: refusedAtInMs },
+          );
+          return answer;
+        } finally {
+          channel.pacer?.release(answer);
+        }
+      },
     );
     return { response };
   } catch (error) {
     if (!isAzureRequestError(error)) throw error;
     return { failure: error };
-  } finally {
-    channel.pacer?.release(response);
   }
+}
+
+/**
+ * Whether a refused read is asked again at once, the gate pacing it: a 403 while the hub's authorization gate
+ * probes (a role assignment settling), within the gated retry budget.
+ */
+export function retriesThroughGate(
+  failure: AzureRequestError,
+  gate: AuthorizationGate | undefined,
+  gatedRetries: number,
+  options: ObservationOptions,
+): boolean {
+  return (
+    failure.code === 'AuthorizationFailed' &&
+    gate !== undefined &&
+    gate.isProbing() &&
+    gatedRetries < (options.gatedAuthorizationRetries ?? 240)
+  );
 }
 
 /**
@@ -158,10 +196,12 @@ export async function* pagedListing<T>(
   const seen = new Set<string>();
   let continuation: string | undefined;
   let retries = 0;
+  let gatedRetries = 0;
+  let refusedAtInMs: number | undefined;
   let restarts = 0;
   for (;;) {
     options.abortSignal?.throwIfAborted();
-    const sent = await sendPaced(listing, listing.request(continuation), options.abortSignal);
+    const sent = await sendPaced(listing, listing.request(continuation), options.abortSignal, refusedAtInMs);
     let failure = sent.failure;
     if (sent.response?.statusCode === 200) {
       const page = listing.read(sent.response);
@@ -209,6 +249,11 @@ export async function* pagedListing<T>(
       }
     }
     if (!failure) throw new Error('a page ended with neither an answer nor an error');
+    refusedAtInMs = failure.code === 'AuthorizationFailed' ? Date.now() : undefined;
+    if (retriesThroughGate(failure, listing.gate, gatedRetries, options)) {
+      gatedRetries += 1;
+      continue;
+    }
     await waitToRetry(failure, retries, options);
     retries += 1;
   }

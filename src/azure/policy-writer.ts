@@ -3,6 +3,7 @@
  */
 import type { PolicyDocument } from '../domain/inventory';
 import type { PolicyTarget } from '../domain/policy-target';
+import type { AuthorizationGate } from './authorization-gate';
 
 export type { PolicyDocument };
 
@@ -11,6 +12,19 @@ export interface WritePolicyOptions {
   document: PolicyDocument;
   /** The activity's cancellation signal. */
   abortSignal?: AbortSignal;
+  /**
+   * The device is known not to hold the document (the sync's bulk observation said so, and every earlier
+   * attempt was refused before Azure acted): write without reading first. Targets that need the read to build
+   * their write (the twin's merge patch) read anyway. @default false
+   */
+  knownDrifted?: boolean;
+  /** The longest this write waits at the hub's authorization gate before it goes anyway. @default the gate's */
+  maxGateWaitInMs?: number;
+  /**
+   * The device's last try was refused (403) at this moment: its requests carry a token issued after it (a new
+   * credential, shared with the other retries of the moment). @default any valid token
+   */
+  freshTokenAfterInMs?: number;
 }
 
 export interface WritePolicyResult {
@@ -21,7 +35,14 @@ export interface WritePolicyResult {
 /** Writes one device's security policy; throws AzureRequestError. */
 export interface PolicyWriter {
   readonly target: PolicyTarget;
+  /** The worker's authorization gate for this target's hub, when it has one. */
+  readonly gate?: AuthorizationGate;
   writePolicy(options: WritePolicyOptions): Promise<WritePolicyResult>;
+}
+
+/** sendAuthorized's token requirement for a write's requests. */
+export function tokenAfter({ freshTokenAfterInMs }: WritePolicyOptions): { tokenIssuedAfterInMs?: number } {
+  return freshTokenAfterInMs === undefined ? {} : { tokenIssuedAfterInMs: freshTokenAfterInMs };
 }
 
 /** Whether a JSON value is an object (not null, not an array). */

@@ -7,6 +7,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { registerSecret } from '../logger';
 import type { CredentialSource } from './credential';
+import { abortableSleep } from './pacing';
 
 export const ARM_SCOPE = 'https://management.azure.com/.default';
 export const IOT_HUB_SCOPE = 'https://iothubs.azure.net/.default';
@@ -17,6 +18,8 @@ export interface CachedToken {
   /** When MSAL suggests refreshing (long-lived tokens). */
   refreshAfterTimestamp?: number;
   obtainedAtInMs: number;
+  /** When the request that obtained it started. */
+  requestedAtInMs?: number;
 }
 
 export interface TokenRefreshOptions {
@@ -62,6 +65,13 @@ export interface TokenProviderOptions extends TokenRefreshOptions {
   /** e.g. ARM_SCOPE or IOT_HUB_SCOPE. */
   scope: string;
   credentials: CredentialSource;
+  /**
+   * Refreshes asked for by requests that follow a 403 (`issuedAfterInMs`) are at least this far apart: the
+   * requests in between share the next one, and each still carries a token issued after its 403. While a role
+   * propagates, 403s arrive many a second; a new credential per 403 would cost Entra ID a discovery and a token
+   * request each. @default 500
+   */
+  minForcedRefreshIntervalInMs?: number;
   /** @default Date.now */
   now?: () => number;
 }
@@ -69,6 +79,18 @@ export interface TokenProviderOptions extends TokenRefreshOptions {
 export interface InvalidateOptions {
   /** A claims challenge from the 401 (decoded JSON), passed to the next token request. */
   claims?: string;
+  /**
+   * A 403: the token is fine, the permission is not effective for it (yet). Other requests may go on using it;
+   * a request that follows the refusal asks for a newer one with `issuedAfterInMs`. @default false (a 401: the
+   * token itself was refused, nobody uses it again)
+   */
+  permissionRefused?: boolean;
+}
+
+export interface GetTokenOptions {
+  abortSignal?: AbortSignal;
+  /** The token must have been issued after this moment (a retry after a 403 at that moment). */
+  issuedAfterInMs?: number;
 }
 
 export interface TokenProviderStats {
@@ -106,6 +128,7 @@ export class TokenProvider {
   private forceNext = false;
   private pendingClaims: string | undefined;
   private inflight: Promise<CachedToken> | undefined;
+  private lastForcedAtInMs: number | undefined;
   /** Tokens Azure refused; a refresh that returns one of them (MSAL's cache) is repeated with a fresh credential. */
   private readonly refused = new Set<string>();
   private readonly now: () => number;
@@ -120,8 +143,14 @@ export class TokenProvider {
     this.now = options.now ?? Date.now;
   }
 
-  /** A token valid for at least the next request. Waiting callers can abort; the shared refresh goes on. */
-  async getToken(abortSignal?: AbortSignal): Promise<string> {
+  /**
+   * A token valid for at least the next request (and issued after `issuedAfterInMs`, when given). Waiting
+   * callers can abort; the shared refresh goes on.
+   */
+  async getToken(options: GetTokenOptions | AbortSignal = {}): Promise<string> {
+    const { abortSignal, issuedAfterInMs } =
+      options instanceof AbortSignal ? { abortSignal: options } : options;
+    if (issuedAfterInMs !== undefined) await this.obtainedAfter(issuedAfterInMs, abortSignal);
     const cached = this.cached;
     if (cached && !this.forceNext) {
       const freshness = tokenFreshness(cached, this.now(), this.options);
@@ -142,8 +171,9 @@ export class TokenProvider {
   }
 
   /**
-   * Azure refused `refusedToken` (401/403): the next getToken returns a new token. Ignored when the cached
-   * token has already moved on, so many concurrent refusals of one token cause one refresh.
+   * Azure refused `refusedToken`: after a 401 the next getToken returns a new token; after a 403
+   * (`permissionRefused`) only requests that ask for a token issued after the refusal get a new one. Ignored when
+   * the cached token has already moved on, so many concurrent refusals of one token cause one refresh.
    * Returns whether this call caused the invalidation.
    */
   invalidate(refusedToken: string, options: InvalidateOptions = {}): boolean {
@@ -153,9 +183,33 @@ export class TokenProvider {
       this.statsValue.staleInvalidations += 1;
       return false;
     }
+    if (options.permissionRefused) return true;
     this.forceNext = true;
     if (options.claims !== undefined) this.pendingClaims = options.claims;
     return true;
+  }
+
+  /** Waits until the cached token was asked for at or after `instantInMs`, refreshing (spaced, shared) as needed. */
+  private async obtainedAfter(instantInMs: number, abortSignal: AbortSignal | undefined): Promise<void> {
+    const spacing = this.options.minForcedRefreshIntervalInMs ?? 500;
+    const fresh = () => (this.cached?.requestedAtInMs ?? -Infinity) >= instantInMs;
+    while (!fresh()) {
+      if (this.inflight) {
+        await raceAbort(this.inflight, abortSignal).catch((error: unknown) => {
+          if (abortSignal?.aborted) throw error;
+        });
+        if (fresh()) return;
+      }
+      const waitInMs = (this.lastForcedAtInMs ?? -Infinity) + spacing - this.now();
+      if (waitInMs > 0) {
+        await abortableSleep(waitInMs, abortSignal);
+        continue;
+      }
+      if (this.inflight) continue;
+      // A new credential: MSAL's cache would hand back the token the permission was refused for.
+      this.forceNext = true;
+      await raceAbort(this.refresh(), abortSignal);
+    }
   }
 
   stats(): Readonly<TokenProviderStats> {
@@ -184,8 +238,12 @@ export class TokenProvider {
   private async fetchToken(): Promise<CachedToken> {
     const forced = this.forceNext;
     const claims = this.pendingClaims;
+    const requestedAtInMs = this.now();
     this.statsValue.refreshes += 1;
-    if (forced) this.statsValue.forcedRefreshes += 1;
+    if (forced) {
+      this.statsValue.forcedRefreshes += 1;
+      this.lastForcedAtInMs = this.now();
+    }
     let credential = forced ? this.options.credentials.renew() : this.options.credentials.current;
     let token = await this.request(credential, claims);
     if (this.refused.has(token.token)) {
@@ -201,6 +259,7 @@ export class TokenProvider {
         ? {}
         : { refreshAfterTimestamp: token.refreshAfterTimestamp }),
       obtainedAtInMs: this.now(),
+      requestedAtInMs,
     };
     this.cached = cached;
     // An invalidation that arrived during this request named the token this request replaced.

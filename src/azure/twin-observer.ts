@@ -153,8 +153,9 @@ export async function observeTwinPolicy(
     context,
     ...(options.readPacer ? { pacer: options.readPacer } : {}),
   };
+  let refusedAtInMs: number | undefined;
   for (let retries = 0; ; retries++) {
-    const sent = await sendPaced(channel, { method: 'GET', url }, options.abortSignal);
+    const sent = await sendPaced(channel, { method: 'GET', url }, options.abortSignal, refusedAtInMs);
     let failure: AzureRequestError | undefined = sent.failure;
     if (sent.response?.statusCode === 200) {
       const twin = sent.response.body;
@@ -180,6 +181,7 @@ export async function observeTwinPolicy(
       failure = refusalOf(sent.response, context, options.tokens);
     }
     if (!failure) throw new Error('a read ended with neither an answer nor an error');
+    refusedAtInMs = failure.code === 'AuthorizationFailed' ? Date.now() : undefined;
     await waitToRetry(failure, retries, options);
   }
 }

@@ -9,10 +9,12 @@ import { AzureRequestError, type ClassifyContext } from './errors';
 import { refusalOf, sendAuthorized, type AuthorizedResponse, type HttpClient } from './http';
 import { jsonDepth, MAX_POLICY_DEPTH } from '../domain/json-depth';
 import { acquireOrThrottle, type WritePacer } from './pacing';
+import { sendThroughGate, type AuthorizationGate } from './authorization-gate';
 import { assertPolicyDepth } from './policy-depth';
 import {
   isRecord,
   jsonEqual,
+  tokenAfter,
   type PolicyDocument,
   type PolicyWriter,
   type WritePolicyOptions,
@@ -31,6 +33,8 @@ export interface TwinPolicyWriterOptions {
   hubHost: string;
   /** Worker-wide pacing of twin updates (twin-pacing.ts: below the hub's rate, slower after 429s); none when omitted. */
   writePacer?: WritePacer;
+  /** The worker's authorization gate for the hub's data plane; none when omitted. */
+  gate?: AuthorizationGate;
 }
 
 const twinSchema = z.object({
@@ -82,8 +86,11 @@ function quoteEtag(etag: string): string {
 /** Writes policies to device twins; throws AzureRequestError. */
 export class TwinPolicyWriter implements PolicyWriter {
   readonly target = 'twin' as const;
+  readonly gate: AuthorizationGate | undefined;
 
-  constructor(private readonly options: TwinPolicyWriterOptions) {}
+  constructor(private readonly options: TwinPolicyWriterOptions) {
+    this.gate = options.gate;
+  }
 
   twinUrl(deviceId: string): string {
     return deviceResourceUrl(
@@ -93,19 +100,28 @@ export class TwinPolicyWriter implements PolicyWriter {
     );
   }
 
-  async writePolicy({ deviceId, document, abortSignal }: WritePolicyOptions): Promise<WritePolicyResult> {
+  async writePolicy(options: WritePolicyOptions): Promise<WritePolicyResult> {
+    const { deviceId, document, abortSignal, maxGateWaitInMs } = options;
     assertPolicyDepth(document, deviceId);
     const url = this.twinUrl(deviceId);
     const signal = abortSignal ? { abortSignal } : {};
+    const gated = (context: ClassifyContext) => ({
+      context,
+      ...signal,
+      ...(maxGateWaitInMs === undefined ? {} : { maxWaitInMs: maxGateWaitInMs }),
+    });
     const readContext: ClassifyContext = { operation: 'reading the device twin', deviceId, target: 'twin' };
     const writeContext: ClassifyContext = { operation: 'updating the device twin', deviceId, target: 'twin' };
 
     for (let round = 1; round <= 2; round++) {
-      const read = await sendAuthorized(
-        this.options.http,
-        this.options.tokens,
-        { method: 'GET', url, ...signal },
-        readContext,
+      const read = await sendThroughGate(this.gate, gated(readContext), () =>
+        sendAuthorized(
+          this.options.http,
+          this.options.tokens,
+          { method: 'GET', url, ...signal },
+          readContext,
+          tokenAfter(options),
+        ),
       );
       if (read.statusCode !== 200) throw refusalOf(read, readContext, this.options.tokens);
       const parsed = twinSchema.safeParse(read.body);
@@ -129,20 +145,22 @@ export class TwinPolicyWriter implements PolicyWriter {
         ? { 'if-match': quoteEtag(parsed.data.etag) }
         : {};
       const pacer = this.options.writePacer;
-      if (pacer) await acquireOrThrottle(pacer, abortSignal, deviceId);
-      let written: AuthorizedResponse;
-      try {
-        written = await sendAuthorized(
-          this.options.http,
-          this.options.tokens,
-          { method: 'PATCH', url, headers, json: patch, ...signal },
-          writeContext,
-        );
-      } catch (error) {
-        pacer?.release(undefined);
-        throw error;
-      }
-      pacer?.release(written);
+      const written = await sendThroughGate(this.gate, gated(writeContext), async () => {
+        if (pacer) await acquireOrThrottle(pacer, abortSignal, deviceId);
+        let answer: AuthorizedResponse | undefined;
+        try {
+          answer = await sendAuthorized(
+            this.options.http,
+            this.options.tokens,
+            { method: 'PATCH', url, headers, json: patch, ...signal },
+            writeContext,
+            tokenAfter(options),
+          );
+          return answer;
+        } finally {
+          pacer?.release(answer);
+        }
+      });
       if (written.statusCode >= 200 && written.statusCode < 300) return { status: 'succeeded' };
       // Someone changed the twin between our read and write: read again, once.
       if (written.statusCode === 412 && round === 1) continue;

@@ -14,6 +14,11 @@ export interface AttemptCounters {
   attempts: number;
   authErrors: number;
   throttled: number;
+  /**
+   * Failures after which Azure may have acted (no answer, a server error, a timeout), unlike a refusal (403,
+   * 429): after one, a write of a device observed drifted reads it first again. @default 0
+   */
+  unsure?: number;
 }
 
 /**
@@ -49,6 +54,11 @@ export interface ApplyPolicyInput {
    * tell a final failure (logged as a WARN) from one that will be retried (benign). @default unknown
    */
   maximumAttempts?: number;
+  /**
+   * The sync's bulk observation saw the device hold another document (or none). While every attempt so far was
+   * refused before Azure acted (403, 429), the write goes without a read first. @default false
+   */
+  observedDrifted?: boolean;
 }
 
 export interface ApplyPolicyResult {

@@ -113,6 +113,7 @@ export function durableRetryAfterLocalAttempt(
       attempts: counters?.attempts ?? 1,
       authErrors: counters?.authErrors ?? 0,
       throttled: counters?.throttled ?? 0,
+      ...(counters?.unsure ? { unsure: counters.unsure } : {}),
     },
     delayInMs: typeof delay === 'number' && Number.isFinite(delay) && delay >= 0 ? delay : fallbackDelayInMs,
   };
@@ -137,6 +138,7 @@ function attemptCountersOf(value: unknown): Partial<AttemptCounters> | undefined
     attempts: count(record.attempts),
     authErrors: count(record.authErrors),
     throttled: count(record.throttled),
+    unsure: count(record.unsure),
   };
   return Object.values(counters).some((field) => field !== undefined) ? counters : undefined;
 }

@@ -18,7 +18,14 @@ export const SYNC_DEFAULTS = {
   batchStartDelayInMs: 0,
   reportEvery: 10,
   continueAsNewAfterEvents: 4_000,
-  preflight: { firstRecheckInMs: 1_000, maxRecheckInMs: 60_000, timeoutInMs: 30 * 60_000 },
+  // A grant usually appears within seconds, sometimes after many minutes: check soon, then a quarter more each
+  // time (~11 checks in the first 10 s, ~29 in 10 minutes).
+  preflight: {
+    firstRecheckInMs: 250,
+    backoffCoefficient: 1.25,
+    maxRecheckInMs: 60_000,
+    timeoutInMs: 30 * 60_000,
+  },
   alerts: {
     authErrorRateThreshold: 0.1,
     minAttempts: 20,
@@ -33,6 +40,12 @@ export const MAX_ACK_DEADLINE_MS = 24 * 3_600_000;
 
 export { RETRY_DEFAULTS };
 
+/** The defaults of syncs started before the `sync-defaults-v3` patch: preflight from 1 s, doubling. */
+export const SYNC_DEFAULTS_V2 = {
+  ...SYNC_DEFAULTS,
+  preflight: { ...SYNC_DEFAULTS.preflight, firstRecheckInMs: 1_000, backoffCoefficient: 2 },
+} as const;
+
 /**
  * The defaults of syncs started before the `sync-defaults-v2` patch (window 4, preflight from 2 s, retries capped
  * at 30 s × 10 attempts). A run that started with them keeps them when it is replayed: its page size and window
@@ -41,7 +54,7 @@ export { RETRY_DEFAULTS };
 export const SYNC_DEFAULTS_V1 = {
   ...SYNC_DEFAULTS,
   maxConcurrentBatches: 4,
-  preflight: { ...SYNC_DEFAULTS.preflight, firstRecheckInMs: 2_000 },
+  preflight: { ...SYNC_DEFAULTS.preflight, firstRecheckInMs: 2_000, backoffCoefficient: 2 },
 } as const;
 export const RETRY_DEFAULTS_V1: Required<DeviceRetryOptions> = {
   ...RETRY_DEFAULTS,
@@ -54,6 +67,8 @@ export const RETRY_DEFAULTS_V1: Required<DeviceRetryOptions> = {
  * 30). Runs from before replay with V1_DEFAULTS: their page size and window are in their history.
  */
 export const SYNC_DEFAULTS_V2_PATCH = 'sync-defaults-v2';
+/** Marks runs whose preflight checks from 250 ms, a quarter longer each time (before: from 1 s, doubling). */
+export const SYNC_DEFAULTS_V3_PATCH = 'sync-defaults-v3';
 /** Marks runs that count their batches' `retrying` tallies (an alert may come earlier than it used to). */
 export const LIVE_RETRYING_TALLY_PATCH = 'live-retrying-tally';
 /**
@@ -70,10 +85,11 @@ export const ALERT_WAIT_AT_END_MS = 5_000;
 
 /** Which generation of defaults fills what an input leaves out. */
 export interface OptionDefaults {
-  sync: typeof SYNC_DEFAULTS | typeof SYNC_DEFAULTS_V1;
+  sync: typeof SYNC_DEFAULTS | typeof SYNC_DEFAULTS_V2 | typeof SYNC_DEFAULTS_V1;
   retry: Required<DeviceRetryOptions>;
 }
 export const CURRENT_DEFAULTS: OptionDefaults = { sync: SYNC_DEFAULTS, retry: RETRY_DEFAULTS };
+export const V2_DEFAULTS: OptionDefaults = { sync: SYNC_DEFAULTS_V2, retry: RETRY_DEFAULTS };
 export const V1_DEFAULTS: OptionDefaults = { sync: SYNC_DEFAULTS_V1, retry: RETRY_DEFAULTS_V1 };
 
 export interface ResolvedSyncOptions {
@@ -84,7 +100,12 @@ export interface ResolvedSyncOptions {
   continueAsNewAfterEvents: number;
   /** Devices read from the inventory per readInventoryPage call: one window's worth. */
   pageSize: number;
-  preflight: { firstRecheckInMs: number; maxRecheckInMs: number; timeoutInMs: number };
+  preflight: {
+    firstRecheckInMs: number;
+    backoffCoefficient: number;
+    maxRecheckInMs: number;
+    timeoutInMs: number;
+  };
   alerts: {
     authErrorRateThreshold: number;
     minAttempts: number;
@@ -159,6 +180,9 @@ export function validateSyncInput(input: PolicySyncInput): string[] {
   int('preflight.firstRecheckInMs', o.preflight.firstRecheckInMs, 1);
   int('preflight.maxRecheckInMs', o.preflight.maxRecheckInMs, o.preflight.firstRecheckInMs);
   int('preflight.timeoutInMs', o.preflight.timeoutInMs, 0);
+  const growth = o.preflight.backoffCoefficient;
+  if (typeof growth !== 'number' || !(growth >= 1 && growth <= 10))
+    problems.push('preflight.backoffCoefficient must be a number from 1 to 10');
   const rate = o.alerts.authErrorRateThreshold;
   if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1))
     problems.push('alerts.authErrorRateThreshold must be from 0 to 1');

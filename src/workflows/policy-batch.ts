@@ -111,6 +111,8 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
     }
   }
 
+  const drifted = new Set(input.drifted ?? []);
+
   async function apply(device: DeviceAssignment): Promise<DeviceOutcome> {
     let outcome: DeviceOutcome;
     const handedOver: { prior?: AttemptCounters } = {};
@@ -130,6 +132,7 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
           },
           // Only informs the activity's logging (inputs are not compared on replay): no patch needed.
           maximumAttempts: retry.maximumAttempts,
+          ...(drifted.has(device.deviceId) ? { observedDrifted: true } : {}),
         },
         handedOver,
       );

@@ -30,6 +30,7 @@ import {
 import { BatchWindow } from './batch-window';
 import { restoreState, startFromInventory, type SyncState } from './carried-state';
 import { continueSyncAsNew } from './continue-as-new';
+import { optionDefaults } from './option-defaults';
 import { failedWithoutAttempt } from './device-outcome';
 import {
   controlRetry,
@@ -55,11 +56,8 @@ import { countDrift, countOutcome, failureOf, isDrift, toSyncMetrics, withRetryi
 import { readReconciledPage, RECONCILE_OBSERVATION_PATCH } from './observed-pages';
 import type { ObservedVerdict } from './device-backlog';
 import {
-  CURRENT_DEFAULTS,
   LIVE_RETRYING_TALLY_PATCH,
   resolveSyncOptions,
-  SYNC_DEFAULTS_V2_PATCH,
-  V1_DEFAULTS,
   validateSyncInput,
   type ResolvedSyncOptions,
 } from './options';
@@ -102,10 +100,7 @@ class PolicySync {
 
   constructor(private readonly input: PolicySyncInput) {
     // Runs started before these changes replay with what they started with (see the patch constants).
-    this.options = resolveSyncOptions(
-      input,
-      patched(SYNC_DEFAULTS_V2_PATCH) ? CURRENT_DEFAULTS : V1_DEFAULTS,
-    );
+    this.options = resolveSyncOptions(input, optionDefaults());
     const countsRetrying = patched(LIVE_RETRYING_TALLY_PATCH);
     this.view = new SyncView(input.carried ? 'syncing' : 'preflight', {
       hub: input.hub,

@@ -5,14 +5,17 @@
 
 export interface PreflightSchedule {
   firstRecheckInMs: number;
+  /** Growth of the wait from one check to the next. */
+  backoffCoefficient: number;
   maxRecheckInMs: number;
   timeoutInMs: number;
 }
 
-/** Delay before re-check number `recheck` (1-based): first, 2×first, 4×first… capped. */
+/** Delay before re-check number `recheck` (1-based): first, first×c, first×c²… capped, in whole ms. */
 export function recheckDelay(recheck: number, schedule: PreflightSchedule): number {
-  const exponent = Math.max(0, recheck - 1);
-  return Math.min(schedule.maxRecheckInMs, schedule.firstRecheckInMs * 2 ** Math.min(exponent, 52));
+  const exponent = Math.min(Math.max(0, recheck - 1), 1_000);
+  const delay = schedule.firstRecheckInMs * schedule.backoffCoefficient ** exponent;
+  return Math.round(Math.min(schedule.maxRecheckInMs, delay));
 }
 
 /**

@@ -30,8 +30,13 @@ export const SYNC_PHASES = [
 export type SyncPhase = (typeof SYNC_PHASES)[number];
 
 export interface PreflightOptions {
-  /** @default 1000 (2000 for syncs started before the sync-defaults-v2 patch, see options.ts) */
+  /** @default 250 (1000 before the sync-defaults-v3 patch, 2000 before sync-defaults-v2; see options.ts) */
   firstRecheckInMs?: number;
+  /**
+   * Each wait is this many times the last, up to maxRecheckInMs: 1.25 notices a grant at most a quarter of the
+   * time waited so far after it appears. @default 1.25 (2 before the sync-defaults-v3 patch)
+   */
+  backoffCoefficient?: number;
   /** @default 60000 */
   maxRecheckInMs?: number;
   /** @default 1800000 (30 minutes) */
@@ -181,6 +186,11 @@ export interface PolicyBatchInput {
   retry?: DeviceRetryOptions;
   /** Report to the parent after this many devices finish. @default 10 */
   reportEvery?: number;
+  /**
+   * Ids among `devices` that the sync's bulk observation saw holding another document (or none): written
+   * without a read first (see ApplyPolicyInput.observedDrifted). @default none
+   */
+  drifted?: string[];
 }
 
 /** Signal payload from a batch to its parent: outcomes since the previous report. */

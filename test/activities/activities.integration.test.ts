@@ -61,9 +61,10 @@ void describe('applySecurityPolicy in the seed profile (grant still propagating)
         // An attempt that is retried is expected: benign, so Temporal's worker does not log it as a WARN.
         assert.equal(failure.category, ApplicationFailureCategory.BENIGN);
       }
+      // 403s tried again within an attempt (the grant settling) count like those that ended an attempt.
       const lastDetails = run.failures.at(-1)?.details?.[0] as AttemptCounters | undefined;
-      if (lastDetails) assert.equal(lastDetails.authErrors, run.failures.length);
-      assert.equal(run.result.authErrors, run.failures.length, 'authErrors counted across attempts');
+      if (lastDetails) assert.ok(lastDetails.authErrors >= run.failures.length);
+      assert.ok(run.result.authErrors >= run.failures.length, 'authErrors counted across attempts');
       assert.equal(run.result.attempts, run.failures.length + 1);
 
       // By path: the emulator notes deviceId only once a request is authorized.

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createActivities, createActivityDeps } from '../../src/activities';
+import { createActivities, createActivityDeps, type ActivityDepsOptions } from '../../src/activities';
 import type {
   ApplyPolicyInput,
   ApplyPolicyResult,
@@ -31,11 +31,13 @@ export interface ActivitiesAgainstEmulator {
 export async function startActivitiesAgainstEmulator(
   emulatorOptions: EmulatorOptions,
   log: Pick<LoggerOptions, 'level' | 'write'>,
+  depsOptions: Omit<ActivityDepsOptions, 'dispatcher' | 'logger'> = {},
 ): Promise<ActivitiesAgainstEmulator> {
   const emulator = await startEmulator(emulatorOptions);
   trustEmulator(emulator);
   const dispatcher = createAzureAgent({ ca: emulator.caPem });
   const deps = createActivityDeps(configFor(emulator), {
+    ...depsOptions,
     dispatcher,
     logger: createLogger({ format: 'json', ...log }),
   });

@@ -13,10 +13,12 @@ void describe('applySecurityPolicy backoff from its input', () => {
   const logLines: string[] = [];
 
   before(async () => {
-    // No grant at all: every write is a 403.
+    // No grant at all: every write is a 403. The retry policy's path alone: without the authorization gate,
+    // which would keep a refused write waiting within its attempt (authorization-gate tests).
     const world = await startActivitiesAgainstEmulator(
       { devices: 2, profile: 'calm', grantOnStart: false },
       { level: 'INFO', write: (line) => logLines.push(line) },
+      { authorizationGate: false },
     );
     ({ activities } = world);
     close = world.close;

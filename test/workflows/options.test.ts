@@ -12,7 +12,8 @@ void describe('sync options', () => {
     assert.equal(o.continueAsNewAfterEvents, 4_000);
     assert.equal(o.pageSize, 500);
     assert.deepEqual(o.preflight, {
-      firstRecheckInMs: 1_000,
+      firstRecheckInMs: 250,
+      backoffCoefficient: 1.25,
       maxRecheckInMs: 60_000,
       timeoutInMs: 1_800_000,
     });

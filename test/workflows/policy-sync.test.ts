@@ -307,11 +307,12 @@ void describe('policySyncWorkflow', () => {
       assert.equal(fake.permissionChecks, 4);
       const history = await handle.fetchHistory();
       const timers = (history.events ?? []).flatMap((e) => e.timerStartedEventAttributes ?? []);
+      // A quarter longer each time (histories recorded before sync-defaults-v3 doubled: 100, 200, 200).
       assert.deepEqual(
         timers.map((t) => tsToMs(t.startToFireTimeout)),
-        [100, 200, 200],
+        [100, 125, 156],
       );
-      await recordHistoryFixture(handle, 'policy-sync-preflight-waited');
+      await recordHistoryFixture(handle, 'policy-sync-preflight-waited-v3');
     });
   });
 
