@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextPreflightWait, recheckDelay, type PreflightSchedule } from '../../src/workflows/preflight-backoff';
+import {
+  nextPreflightWait,
+  recheckDelay,
+  type PreflightSchedule,
+} from '../../src/workflows/preflight-backoff';
 import { SYNC_DEFAULTS, SYNC_DEFAULTS_V2 } from '../../src/workflows/options';
 
 /** When the schedule's checks happen, from the first (at 0) until `untilInMs`. */
@@ -25,16 +29,27 @@ void describe('preflight backoff', () => {
     const times = checkTimes(SYNC_DEFAULTS.preflight, 240_000);
     for (let grantAtInMs = 1; grantAtInMs < 240_000; grantAtInMs += 97) {
       const noticedAt = times.find((t) => t >= grantAtInMs)!;
-      assert.ok(noticedAt <= 1.25 * grantAtInMs + 251, `granted at ${grantAtInMs} ms, noticed at ${noticedAt} ms`);
+      assert.ok(
+        noticedAt <= 1.25 * grantAtInMs + 251,
+        `granted at ${grantAtInMs} ms, noticed at ${noticedAt} ms`,
+      );
     }
     // Doubling (the defaults before) noticed a grant at 8.1 s only at 15 s.
     const before = checkTimes(SYNC_DEFAULTS_V2.preflight, 20_000);
-    assert.equal(before.find((t) => t >= 8_100), 15_000);
+    assert.equal(
+      before.find((t) => t >= 8_100),
+      15_000,
+    );
     assert.ok(times.find((t) => t >= 8_100)! <= 10_400);
   });
 
   void it('checks a last time at the timeout, then gives up', () => {
-    const schedule = { firstRecheckInMs: 100, backoffCoefficient: 2, maxRecheckInMs: 400, timeoutInMs: 1_000 };
+    const schedule = {
+      firstRecheckInMs: 100,
+      backoffCoefficient: 2,
+      maxRecheckInMs: 400,
+      timeoutInMs: 1_000,
+    };
     assert.equal(nextPreflightWait(0, 1, schedule), 100);
     assert.equal(nextPreflightWait(900, 5, schedule), 100);
     assert.equal(nextPreflightWait(1_000, 6, schedule), undefined);
