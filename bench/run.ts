@@ -4,8 +4,9 @@
  * One Temporal dev server for the whole run. Per cell (profile × fleet) one emulator; before each side the
  * emulator is reset (fresh devices, request counts and propagation clock, same seed), the side's process is
  * already loaded and waiting, and the clock starts with its `go`. Each side runs in a child process of its
- * own (the seed script; our worker) so its peak memory is its own. Results go to bench/results/latest.*
- * after every cell, so an interrupted run keeps what it measured.
+ * own (the seed script; our worker; bench/sides.ts) so its peak memory is its own. Results go to
+ * bench/results/latest.* after every cell, so an interrupted run keeps what it measured. --reconcile, --ack
+ * and --storms are other runs on the same dev server (bench/reconcile.ts, bench/ack.ts, bench/storms.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,6 +25,7 @@ import {
   waitForLoad,
   type BenchTemporal,
 } from './sides';
+import { runStorms } from './storms';
 import { runAck } from './ack';
 import { runReconcile, type ReconcileTemporal } from './reconcile';
 import { checkTargets, renderMarkdown, renderSvg } from './report';
@@ -98,9 +100,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  if (args.reconcile && args.ack) {
-    process.stderr.write('--reconcile and --ack are two different runs: pick one\n');
+  if ([args.reconcile, args.ack, args.storms].filter(Boolean).length > 1) {
+    process.stderr.write('--reconcile, --ack and --storms are different runs: pick one\n');
     process.exit(2);
+  }
+  if (args.storms) {
+    await withTemporal((temporal) => runStorms(temporal, args, commandLine()));
+    return;
   }
   if (args.ack) {
     await withTemporal((temporal) =>
