@@ -1,5 +1,6 @@
 /** The benchmark's command line: which cells to run and with which settings. Pure, tested alone. */
 import { parseArgs } from 'node:util';
+import { STORM_DEFAULTS } from './storm-cells';
 
 export const PROFILES = ['calm', 'seed', 'throttled', 'hostile'] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -10,7 +11,8 @@ export interface BenchArgs {
   /** Every profile × fleet, 10,000 included (the throttled and hostile 10,000 cells take ~17 min per side). */
   full: boolean;
   quick: boolean;
-  sides: ('baseline' | 'ours')[];
+  /** `before` only with --before DIR (the storm sweep). */
+  sides: ('baseline' | 'before' | 'ours')[];
   /** Emulator seed: the same world for both sides. @default 7 */
   seed: number;
   /** Emulator fault overrides on top of each profile (FaultOverrides), for investigations. */
@@ -41,6 +43,19 @@ export interface BenchArgs {
    * deadline; fleets from --fleets (default 300 and 1,000).
    */
   ack: boolean;
+  /**
+   * The propagation-storm sweep instead of the matrix (bench/storms.ts): the seed profile with its
+   * propagation fault swept, at the storm fleets (--fleets, default 300), plus reference cells.
+   */
+  storms: boolean;
+  /** The storm grid (bench/storm-cells.ts); --storm-delays and --storm-windows are given in seconds. */
+  stormDelaysMs: number[];
+  stormRatios: number[];
+  stormWindowsMs: number[];
+  /** --no-references: the storm sweep without its reference cells. */
+  stormReferences: boolean;
+  /** --before DIR: a third side, our worker and workflows from that checkout. */
+  beforeDir: string | undefined;
 }
 
 export interface Cell {
@@ -68,6 +83,15 @@ export const USAGE = `npm run bench -- [options]
                                            throttled; --fleets, default 1000): bench/results/reconcile.json and .md
   --ack                                    the acknowledgement-phase cells instead (twin target, 60 s ack deadline;
                                            --fleets, default 300,1000): bench/results/ack-phase.json and .md
+  --storms                                 the propagation-storm sweep instead: seed profile, propagation delay ×
+                                           refused ratio × refusal window (--fleets, default 300), plus seed × 1,000
+                                           and the reference cells: bench/results/storms.json, .md and .svg
+  --storm-delays 1,3,10                    storms: grant delays in seconds (default 1,3,10)
+  --storm-ratios 0.3,0.6,0.9               storms: shares of calls refused while the grant settles (default 0.3,0.6,0.9)
+  --storm-windows 5,15                     storms: how long it settles, in seconds (default 5,15)
+  --no-references                          storms: leave out calm × 300, throttled × 1,000 and hostile × 300
+  --before DIR                             storms: a third side, "before": the worker and workflows of the checkout
+                                           DIR (its own node_modules: run npm ci there first)
 `;
 
 function list(value: string | undefined): string[] | undefined {
@@ -98,6 +122,12 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       out: { type: 'string' },
       reconcile: { type: 'boolean', default: false },
       ack: { type: 'boolean', default: false },
+      storms: { type: 'boolean', default: false },
+      'storm-delays': { type: 'string' },
+      'storm-ratios': { type: 'string' },
+      'storm-windows': { type: 'string' },
+      'no-references': { type: 'boolean', default: false },
+      before: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -112,9 +142,36 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`bad fleet size ${f}\n\n${USAGE}`);
     return n;
   });
-  const sides = (list(values.sides) ?? ['baseline', 'ours']).map((s) => {
-    if (s !== 'baseline' && s !== 'ours') throw new UsageError(`unknown side ${s}\n\n${USAGE}`);
+  const beforeDir = values.before?.trim() || undefined;
+  if (values.before !== undefined && !beforeDir)
+    throw new UsageError(`--before needs a directory: the checkout to measure as "before"\n\n${USAGE}`);
+  if (beforeDir && !values.storms)
+    throw new UsageError(`--before is a side of the storm sweep: add --storms\n\n${USAGE}`);
+  const defaultSides: BenchArgs['sides'] = beforeDir ? ['baseline', 'before', 'ours'] : ['baseline', 'ours'];
+  const sides = (list(values.sides) ?? defaultSides).map((s) => {
+    if (s === 'before' && !beforeDir) throw new UsageError(`--sides before needs --before DIR\n\n${USAGE}`);
+    if (s !== 'baseline' && s !== 'ours' && s !== 'before')
+      throw new UsageError(`unknown side ${s}\n\n${USAGE}`);
     return s;
+  });
+  const stormOnly = ['storm-delays', 'storm-ratios', 'storm-windows', 'no-references'] as const;
+  for (const flag of stormOnly)
+    if (values[flag] !== undefined && values[flag] !== false && !values.storms)
+      throw new UsageError(`--${flag} narrows the storm sweep: add --storms\n\n${USAGE}`);
+  const stormDelaysMs = numbers('--storm-delays', values['storm-delays'], STORM_DEFAULTS.delaysMs, {
+    scale: 1000,
+    min: 0,
+    max: 3_600,
+  });
+  const stormRatios = numbers('--storm-ratios', values['storm-ratios'], STORM_DEFAULTS.ratios, {
+    scale: 1,
+    min: 0,
+    max: 1,
+  });
+  const stormWindowsMs = numbers('--storm-windows', values['storm-windows'], STORM_DEFAULTS.windowsMs, {
+    scale: 1000,
+    min: 0,
+    max: 3_600,
   });
   const json = (flag: string, text: string | undefined): Record<string, unknown> => {
     if (!text) return {};
@@ -150,7 +207,38 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     outDir: values.out ?? 'bench/results',
     reconcile: values.reconcile,
     ack: values.ack,
+    storms: values.storms,
+    stormDelaysMs,
+    stormRatios,
+    stormWindowsMs,
+    stormReferences: !values['no-references'],
+    beforeDir,
   };
+}
+
+/**
+ * A comma-separated list of numbers between `min` and `max` (in the flag's own unit), times `scale`; the
+ * defaults when the flag is absent. Whole milliseconds, as the emulator's fault settings take them.
+ */
+function numbers(
+  flag: string,
+  text: string | undefined,
+  defaults: number[],
+  { scale, min, max }: { scale: number; min: number; max: number },
+): number[] {
+  const items = list(text);
+  if (text === undefined) return [...defaults];
+  if (!items?.length)
+    throw new UsageError(
+      `${flag} needs at least one value, e.g. ${flag} ${defaults.map((d) => d / scale).join(',')}`,
+    );
+  const values = items.map((item) => {
+    const n = Number(item);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new UsageError(`${flag}: ${item} is not a number from ${min} to ${max}\n\n${USAGE}`);
+    return scale === 1 ? n : Math.round(n * scale);
+  });
+  return [...new Set(values)];
 }
 
 /** Thrown for bad flags and --help; the message is the text to print. */

@@ -24,12 +24,21 @@ export function ourWorkerEnv(
   };
 }
 
-/** Starts a side's process (its stderr goes to `logFile`) and resolves once it says `ready`. */
-export function forkSide(script: string, env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
+/**
+ * Starts a side's process (its stderr goes to `logFile`) and resolves once it says `ready`. `root` is the
+ * checkout the script comes from (default: this one); the process runs there, so `--import tsx` and every
+ * import resolve in that checkout's own node_modules and sources.
+ */
+export function forkSide(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  root: string = ROOT,
+): Promise<ChildProcess> {
   return new Promise((resolveReady, reject) => {
     const logFd = openSync(logFile, 'w');
-    const child = fork(join(ROOT, script), [], {
-      cwd: ROOT,
+    const child = fork(join(root, script), [], {
+      cwd: root,
       env,
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', logFd, logFd, 'ipc'],

@@ -2,8 +2,10 @@
  * What the benchmark measures, as plain data and pure functions: the driver collects raw observations
  * (emulator state and request log, the side's own report), these turn them into the figures of the table.
  */
+import type { RequestBreakdown } from './request-breakdown';
 
-export const SIDES = ['baseline', 'ours'] as const;
+/** `before`: our worker and workflows from another checkout (--before DIR), the product before a change. */
+export const SIDES = ['baseline', 'before', 'ours'] as const;
 export type Side = (typeof SIDES)[number];
 
 /** One side of one cell: what it did to the same emulated world. */
@@ -20,6 +22,10 @@ export interface SideResult {
   requestsByStatus: Record<string, number>;
   /** All requests the emulator answered (plus dropped connections) per device. */
   requestsPerDevice: number;
+  /** Those requests by kind (token and discovery, permission checks, reads, writes), with the 403s. */
+  requestCounts?: RequestBreakdown;
+  /** From the emulator reset (where the grant's propagation clock starts) to the side's start signal. */
+  resetToStartMs?: number;
   /** Policy writes (PUT) attempted, and the 429s among them. */
   writeAttempts: number;
   write429s: number;
@@ -56,6 +62,7 @@ export interface CellResult {
   profile: string;
   fleet: number;
   baseline?: SideResult;
+  before?: SideResult;
   ours?: SideResult;
 }
 

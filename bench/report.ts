@@ -188,7 +188,7 @@ export function renderMarkdown(report: BenchReport): string {
 const escapeXml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-const COLORS = { baseline: '#9aa5b1', ours: '#2f6fde' } as const;
+export const COLORS = { baseline: '#9aa5b1', before: '#f0a030', ours: '#2f6fde' } as const;
 
 /** Two panels over the same cells: wall time (log scale) and devices in sync (%), two bars per cell. */
 export function renderSvg(report: BenchReport): string {
