@@ -3,7 +3,6 @@
  */
 import type { PolicyDocument } from '../domain/inventory';
 import type { PolicyTarget } from '../domain/policy-target';
-import type { AuthorizationGate } from './authorization-gate';
 
 export type { PolicyDocument };
 
@@ -35,8 +34,8 @@ export interface WritePolicyResult {
 /** Writes one device's security policy; throws AzureRequestError. */
 export interface PolicyWriter {
   readonly target: PolicyTarget;
-  /** The worker's authorization gate for this target's hub, when it has one. */
-  readonly gate?: AuthorizationGate;
+  /** The worker's authorization gate for this target's hub, when it has one (authorization-gate.ts). */
+  readonly gate?: { isProbing(): boolean } | undefined;
   writePolicy(options: WritePolicyOptions): Promise<WritePolicyResult>;
 }
 
