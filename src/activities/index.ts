@@ -21,9 +21,9 @@ import {
   gateWaitInMs,
   GrantEvidence,
   SETTLING_EVIDENCE_WINDOW_MS,
-  SETTLING_TRIES_PER_ATTEMPT,
   settlingDelayInMs,
   settlingPauseInMs,
+  triesAgainWithinAttempt,
 } from './retry-delay';
 import { abortableSleep } from '../azure/pacing';
 import type { ActivityDeps } from './activity-deps';
@@ -56,6 +56,13 @@ export function carriedCounters(details: unknown): CarriedCounters {
     throttled: count(record.throttled),
     unsure: count(record.unsure),
   };
+}
+
+/** The number of the last try recorded in heartbeat details (0 when none is). */
+function lastTryOf(details: unknown): number {
+  const tries =
+    typeof details === 'object' && details !== null ? (details as Record<string, unknown>).attempts : 0;
+  return typeof tries === 'number' && Number.isInteger(tries) && tries > 0 ? tries : 0;
 }
 
 /** `unsure` where there is one to carry (histories stay as they were for the usual case). */
@@ -183,10 +190,12 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
 
     async applySecurityPolicy(input) {
       const ctx = Context.current();
-      // A retry reads the counters back from its last heartbeat; the first attempt starts from `prior`.
-      const attempt = (input.prior?.attempts ?? 0) + ctx.info.attempt;
-      let counters = carriedCounters(ctx.info.heartbeatDetails ?? input.prior);
-      const log = deps.logger.child({ deviceId: input.deviceId, target: input.target, attempt });
+      // A retry reads the counters back from its last heartbeat; the first attempt starts from `prior`. `attempt`
+      // numbers the device's tries (requests that could write it), those made again within an attempt included.
+      const details: unknown = ctx.info.heartbeatDetails ?? input.prior;
+      let attempt = Math.max((input.prior?.attempts ?? 0) + ctx.info.attempt, lastTryOf(details) + 1);
+      let counters = carriedCounters(details);
+      const log = deps.logger.child({ deviceId: input.deviceId, target: input.target });
       const scope: ProductMetricScope = { hub: input.hub ?? deps.hub ?? '', target: input.target };
       const refused = wrongHubFailure(input.hub, {
         attempts: attempt,
@@ -194,7 +203,7 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
         throttled: counters.throttled,
       });
       if (refused) {
-        log.warn(refused.message);
+        log.warn(refused.message, { attempt });
         recordWrite(ctx.metricMeter, scope, 'failed', FailureType.Misconfigured);
         throw refused;
       }
@@ -222,7 +231,7 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
             ...(refusedAtInMs === undefined ? {} : { freshTokenAfterInMs: refusedAtInMs }),
           });
           grant.noteSuccess(input.target, now());
-          log.debug(`Policy '${input.policy}' ${status}`);
+          log.debug(`Policy '${input.policy}' ${status}`, { attempt });
           recordWrite(ctx.metricMeter, scope, status);
           return {
             status,
@@ -248,24 +257,33 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           });
           // The next attempt reads these back from info.heartbeatDetails. A local attempt has no heartbeats (the
           // workflow reads the failure's details instead).
-          if (!ctx.info.isLocal) ctx.heartbeat(next);
-          const retryHere = authorization && !mapping.nonRetryable && now() < attemptEndsAtInMs;
+          if (!ctx.info.isLocal) ctx.heartbeat({ attempts: attempt, ...next });
           const gated = writer.gate?.isProbing() === true;
-          const settling = grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS);
-          if (retryHere && (gated || (settling && triesHere < SETTLING_TRIES_PER_ATTEMPT))) {
+          if (
+            triesAgainWithinAttempt({
+              authorization: authorization && !mapping.nonRetryable,
+              gated,
+              settling: grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS),
+              triesHere,
+              attempt,
+              ...(input.maximumAttempts === undefined ? {} : { maximumAttempts: input.maximumAttempts }),
+              timeLeftInMs: attemptEndsAtInMs - now(),
+            })
+          ) {
             // The grant is settling: the gate holds the fleet and paces probes, or other writes of this hub pass
-            // and the next try likely will too. Try again here (with a new token: the refused one is retired)
-            // instead of a round trip through Temporal, whose retry timer adds a second or more and nothing else.
-            // The 403 is counted (heartbeat details, metrics, the device's outcome).
-            counters = next;
-            triesHere += 1;
-            refusedAtInMs = now();
+            // and the next try likely will too. Try again here (with a token issued after this refusal) instead of
+            // a round trip through Temporal, whose retry timer adds a second or more and nothing else. The 403
+            // counts as a failed attempt (heartbeat details, metrics, the device's outcome).
             log.info(`${mapping.message} Trying again within this attempt while the grant settles.`, {
               type: mapping.type,
-              authErrors: next.authErrors,
+              attempt,
               gated,
             });
             recordWrite(ctx.metricMeter, scope, 'retrying', mapping.type);
+            counters = next;
+            triesHere += 1;
+            attempt += 1;
+            refusedAtInMs = now();
             if (!gated) await abortableSleep(settlingPauseInMs(random), ctx.cancellationSignal);
             continue;
           }
@@ -291,7 +309,12 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
             deviceAttempt: attempt,
             ...(input.maximumAttempts === undefined ? {} : { deviceMaximumAttempts: input.maximumAttempts }),
           });
+          // Tries made again within attempts count against the device's budget, which Temporal's own count of
+          // attempts does not see: a device out of tries is not retried.
+          if (!retried && input.maximumAttempts !== undefined && attempt >= input.maximumAttempts)
+            mapping = { ...mapping, nonRetryable: true };
           log[retried ? 'info' : 'warn'](mapping.message, {
+            attempt,
             type: mapping.type,
             nonRetryable: mapping.nonRetryable,
             nextRetryDelayInMs: retried ? mapping.nextRetryDelayInMs : undefined,

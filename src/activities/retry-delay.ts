@@ -108,3 +108,32 @@ export const SETTLING_TRIES_PER_ATTEMPT = 6;
 export function settlingPauseInMs(random: () => number): number {
   return Math.round(50 + random() * 250);
 }
+
+/** What decides whether a refused write is tried again within its attempt. */
+export interface WithinAttemptOutlook {
+  /** The failure is a retryable RBAC refusal (403 AuthorizationFailed). */
+  authorization: boolean;
+  /** The hub's authorization gate is probing: it paces the tries. */
+  gated: boolean;
+  /** Other writes of the hub passed lately (the grant is settling). */
+  settling: boolean;
+  /** Tries made again within this attempt so far. */
+  triesHere: number;
+  /** The number of the try that was refused. */
+  attempt: number;
+  /** The device's try budget. */
+  maximumAttempts?: number;
+  /** Until the attempt must end (its own timeout, less a margin). */
+  timeLeftInMs: number;
+}
+
+/**
+ * A refusal while the grant settles is tried again within the attempt: while the gate probes (it paces them,
+ * as long as the attempt has time), or while other writes pass, up to SETTLING_TRIES_PER_ATTEMPT times; never
+ * past the device's try budget. Anything else goes to Temporal's retry policy. Pure.
+ */
+export function triesAgainWithinAttempt(o: WithinAttemptOutlook): boolean {
+  if (!o.authorization || o.timeLeftInMs <= 0) return false;
+  if (o.maximumAttempts !== undefined && o.attempt >= o.maximumAttempts) return false;
+  return o.gated || (o.settling && o.triesHere < SETTLING_TRIES_PER_ATTEMPT);
+}

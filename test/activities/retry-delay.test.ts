@@ -6,6 +6,8 @@ import {
   exponentialBackoffInMs,
   fullJitterBackoffInMs,
   retryAfterWithJitterInMs,
+  SETTLING_TRIES_PER_ATTEMPT,
+  triesAgainWithinAttempt,
 } from '../../src/activities/retry-delay';
 import { AzureRequestError } from '../../src/azure/errors';
 import { InventoryError } from '../../src/inventory/errors';
@@ -153,5 +155,32 @@ void describe('willBeRetried and benign failures', () => {
       ApplicationFailureCategory.BENIGN,
     );
     assert.equal(toApplicationFailure(forbidden).category, undefined);
+  });
+});
+
+void describe('a refused write tried again within its attempt', () => {
+  const refusal = {
+    authorization: true,
+    gated: false,
+    settling: true,
+    triesHere: 0,
+    attempt: 1,
+    maximumAttempts: 30,
+    timeLeftInMs: 20_000,
+  };
+  void it('while other writes pass, up to SETTLING_TRIES_PER_ATTEMPT times', () => {
+    assert.equal(triesAgainWithinAttempt(refusal), true);
+    assert.equal(triesAgainWithinAttempt({ ...refusal, triesHere: SETTLING_TRIES_PER_ATTEMPT - 1 }), true);
+    assert.equal(triesAgainWithinAttempt({ ...refusal, triesHere: SETTLING_TRIES_PER_ATTEMPT }), false);
+    assert.equal(triesAgainWithinAttempt({ ...refusal, settling: false }), false, 'no evidence: the backoff');
+  });
+  void it('while the gate probes, as long as the attempt has time', () => {
+    const gated = { ...refusal, gated: true, settling: false, triesHere: 100 };
+    assert.equal(triesAgainWithinAttempt(gated), true);
+    assert.equal(triesAgainWithinAttempt({ ...gated, timeLeftInMs: 0 }), false);
+  });
+  void it('never past the device budget, and never for another failure', () => {
+    assert.equal(triesAgainWithinAttempt({ ...refusal, gated: true, attempt: 30 }), false);
+    assert.equal(triesAgainWithinAttempt({ ...refusal, gated: true, authorization: false }), false);
   });
 });
