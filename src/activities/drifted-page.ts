@@ -7,8 +7,11 @@ import type { ObservationKey, ObservationStore } from '../azure/observation-stor
 import type { ReadDriftedPageResult } from '../domain/activity-contract';
 import type { DeviceAssignment, PolicyDocument } from '../domain/inventory';
 
-/** What the observation says of one device: holds its policy, holds another (or none), or is not in the hub. */
-export type DeviceVerdict = 'inSync' | 'drifted' | 'notInHub';
+/**
+ * What the observation says of one device: holds its policy, holds another, holds none (arm: not listed), or
+ * is not in the hub (twin: not listed).
+ */
+export type DeviceVerdict = 'inSync' | 'drifted' | 'absent' | 'notInHub';
 
 /** The page as the workflow takes it: the devices to write with their offsets, the rest counted unchanged. */
 export function driftedPage(
@@ -40,6 +43,7 @@ export function driftedPage(
     result.devices.push(device);
     result.offsets.push(offset + i);
     if (verdict === 'notInHub') result.notInHub.push(device.deviceId);
+    if (verdict === 'absent') (result.absent ??= []).push(device.deviceId);
   });
   return result;
 }
@@ -67,8 +71,8 @@ export async function judgeDevices(
   if (observed === 'unsupported') return 'unsupported';
   const verdicts: DeviceVerdict[] = [];
   for (const device of devices) {
-    if (!observed.has(device.deviceId) && options.listsEveryDevice) {
-      verdicts.push('notInHub');
+    if (!observed.has(device.deviceId)) {
+      verdicts.push(options.listsEveryDevice ? 'notInHub' : 'absent');
       continue;
     }
     const inSync = await store.isInSync(key, device.deviceId, await options.documentOf(device.policy));

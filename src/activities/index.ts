@@ -225,8 +225,8 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
             deviceId: input.deviceId,
             document,
             abortSignal: ctx.cancellationSignal,
-            // Refusals (403, 429) come before Azure acts: until an attempt ends unsure, the observation holds.
-            knownDrifted: input.observedDrifted === true && counters.unsure === 0,
+            // Refusals (403, 429) come before Azure acts: until a try ends unsure, the observation holds.
+            knownAbsent: input.observedAbsent === true && counters.unsure === 0,
             maxGateWaitInMs: Math.max(0, attemptEndsAtInMs - now()),
             ...(refusedAtInMs === undefined ? {} : { freshTokenAfterInMs: refusedAtInMs }),
           });

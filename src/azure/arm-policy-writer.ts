@@ -69,9 +69,10 @@ export class ArmPolicyWriter implements PolicyWriter {
     const { deviceId, document, abortSignal } = options;
     assertPolicyDepth(document, deviceId);
     const url = this.policyUrl(deviceId);
-    // A device known to hold something else is written at once: a read would only confirm it, and during a
-    // propagation storm each request is another chance of a 403.
-    if (!options.knownDrifted) {
+    // A device known to hold no policy is created at once, on the condition that it still holds none: a read
+    // would only confirm it, and while a grant settles each request is another chance of a 403.
+    const createOnly = options.knownAbsent === true;
+    if (!createOnly) {
       const readContext: ClassifyContext = {
         operation: 'reading the security policy',
         deviceId,
@@ -106,12 +107,20 @@ export class ArmPolicyWriter implements PolicyWriter {
       sendAuthorized(
         this.options.http,
         this.options.tokens,
-        { method: 'PUT', url, json: document, ...(abortSignal ? { abortSignal } : {}) },
+        {
+          method: 'PUT',
+          url,
+          json: document,
+          ...(createOnly ? { headers: { 'if-none-match': '*' } } : {}),
+          ...(abortSignal ? { abortSignal } : {}),
+        },
         writeContext,
         tokenAfter(options),
       ),
     );
     if (written.statusCode >= 200 && written.statusCode < 300) return { status: 'succeeded' };
+    // It holds a policy after all (written since the observation, by us or another): read it and decide.
+    if (createOnly && written.statusCode === 412) return this.writePolicy({ ...options, knownAbsent: false });
     throw refusalOf(written, writeContext, this.options.tokens);
   }
 

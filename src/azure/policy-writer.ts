@@ -12,11 +12,12 @@ export interface WritePolicyOptions {
   /** The activity's cancellation signal. */
   abortSignal?: AbortSignal;
   /**
-   * The device is known not to hold the document (the sync's bulk observation said so, and every earlier
-   * attempt was refused before Azure acted): write without reading first. Targets that need the read to build
-   * their write (the twin's merge patch) read anyway. @default false
+   * The device is known to hold no policy (the sync's bulk observation said so, and every earlier try was refused
+   * before Azure acted): create it without reading first, on the condition that none exists, so a write whose
+   * answer was lost (or a local attempt run again after a worker died) is not made twice. Targets that need the
+   * read to build their write (the twin's merge patch) read anyway. @default false
    */
-  knownDrifted?: boolean;
+  knownAbsent?: boolean;
   /** The longest this write waits at the hub's authorization gate before it goes anyway. @default the gate's */
   maxGateWaitInMs?: number;
   /**

@@ -16,7 +16,7 @@ export interface AttemptCounters {
   throttled: number;
   /**
    * Failures after which Azure may have acted (no answer, a server error, a timeout), unlike a refusal (403,
-   * 429): after one, a write of a device observed drifted reads it first again. @default 0
+   * 429): after one, a device observed holding no policy is read before its write again. @default 0
    */
   unsure?: number;
 }
@@ -55,10 +55,11 @@ export interface ApplyPolicyInput {
    */
   maximumAttempts?: number;
   /**
-   * The sync's bulk observation saw the device hold another document (or none). While every attempt so far was
-   * refused before Azure acted (403, 429), the write goes without a read first. @default false
+   * The sync's bulk observation saw the device hold no policy. While every try so far was refused before Azure
+   * acted (403, 429), the write creates it without a read first, on the condition that none exists
+   * (`If-None-Match: *`; where one does, it reads and decides). @default false
    */
-  observedDrifted?: boolean;
+  observedAbsent?: boolean;
 }
 
 export interface ApplyPolicyResult {
@@ -120,6 +121,8 @@ export interface ReadDriftedPageResult {
    * They are still written, and fail as the write finds them; they are not drift.
    */
   notInHub: string[];
+  /** Ids among `devices` the observation saw holding no policy (arm: creates). @default none */
+  absent?: string[];
   observation: ObservationMode;
 }
 

@@ -8,7 +8,13 @@ import {
 } from './arm-paths';
 import { continuationExpired, decodeContinuation, encodeContinuation } from './continuation';
 import { isJsonObject, type DeviceRecord, type JsonObject } from './devices';
-import { EmulatorHttpError, parseJsonBody, type EmulatorRequest, type EmulatorResponse } from './http';
+import {
+  EmulatorHttpError,
+  header,
+  parseJsonBody,
+  type EmulatorRequest,
+  type EmulatorResponse,
+} from './http';
 import type { EmulatorWorld } from './world';
 
 type SecurityPolicyTarget = Extract<ArmTarget, { kind: 'securityPolicies' }>;
@@ -61,6 +67,14 @@ export function handleSecurityPolicyRequest(
       return { status: 200, body: renderPolicy(world, device) };
     case 'PUT': {
       const { properties, resourceFields } = readPolicyDocument(request);
+      // ARM's conditional PUT: `If-None-Match: *` creates only (a client that knows the resource is absent).
+      if (header(request, 'if-none-match')?.trim() === '*' && device.policy !== null) {
+        throw new EmulatorHttpError(
+          412,
+          'PreconditionFailed',
+          `The security policy of device '${device.deviceId}' already exists; the request asked for none (If-None-Match: *).`,
+        );
+      }
       const created = device.policy === null;
       device.policy = properties;
       device.policyResourceFields = resourceFields;

@@ -92,8 +92,8 @@ export class BatchWindow {
   /** Runs one child and reconciles its result with what its progress signals already counted. Never throws. */
   private async run(batchNumber: number, snapshotId: string, batch: RunningBatch): Promise<void> {
     const { workflowId, hub, target, retry, reportEvery } = this.options;
-    const drifted = batch.devices
-      .filter((device) => batch.verdicts.get(device.deviceId) === 'drifted')
+    const absent = batch.devices
+      .filter((device) => batch.verdicts.get(device.deviceId) === 'absent')
       .map((device) => device.deviceId);
     try {
       const result = await executeChild(policyBatchWorkflow, {
@@ -108,7 +108,7 @@ export class BatchWindow {
             devices: batch.devices,
             retry,
             reportEvery,
-            ...(drifted.length > 0 ? { drifted } : {}),
+            ...(absent.length > 0 ? { absent } : {}),
           },
         ],
         staticSummary: `batch ${batchNumber}: ${batch.devices.length} devices`,

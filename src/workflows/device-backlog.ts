@@ -14,8 +14,11 @@ export interface InventoryPage {
   rest: InventoryRange[];
 }
 
-/** What a bulk observation said of a device it found not in sync (see addObservedPage). */
-export type ObservedVerdict = 'drifted' | 'notInHub';
+/**
+ * What a bulk observation said of a device it found not in sync (see addObservedPage): it holds another
+ * document, it holds none (`absent`, arm: a create), or the hub does not have it.
+ */
+export type ObservedVerdict = 'drifted' | 'absent' | 'notInHub';
 
 interface BufferedDevice {
   offset: number;
@@ -80,14 +83,25 @@ export class DeviceBacklog {
    */
   addObservedPage(
     page: InventoryPage,
-    result: { devices: readonly DeviceAssignment[]; offsets: readonly number[]; notInHub: readonly string[] },
+    result: {
+      devices: readonly DeviceAssignment[];
+      offsets: readonly number[];
+      notInHub: readonly string[];
+      absent?: readonly string[];
+    },
     observed: boolean,
   ): void {
     this.ranges = page.rest;
     const notInHub = new Set(result.notInHub);
+    const absent = new Set(result.absent ?? []);
     result.devices.forEach((device, i) => {
       const item: BufferedDevice = { offset: result.offsets[i] ?? page.offset + i, device };
-      if (observed) item.verdict = notInHub.has(device.deviceId) ? 'notInHub' : 'drifted';
+      if (observed)
+        item.verdict = notInHub.has(device.deviceId)
+          ? 'notInHub'
+          : absent.has(device.deviceId)
+            ? 'absent'
+            : 'drifted';
       this.buffer.push(item);
     });
   }

@@ -101,7 +101,10 @@ export function isDrift(
   outcome: Pick<DeviceOutcome, 'status'>,
   verdict: ObservedVerdict | undefined,
 ): boolean {
-  return outcome.status === 'succeeded' || (outcome.status === 'unchanged' && verdict === 'drifted');
+  return (
+    outcome.status === 'succeeded' ||
+    (outcome.status === 'unchanged' && (verdict === 'drifted' || verdict === 'absent'))
+  );
 }
 
 /** Takes `count` failed writes off the books, because their devices are queued again. */

@@ -111,7 +111,7 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
     }
   }
 
-  const drifted = new Set(input.drifted ?? []);
+  const absent = new Set(input.absent ?? []);
 
   async function apply(device: DeviceAssignment): Promise<DeviceOutcome> {
     let outcome: DeviceOutcome;
@@ -132,7 +132,7 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
           },
           // Only informs the activity's logging (inputs are not compared on replay): no patch needed.
           maximumAttempts: retry.maximumAttempts,
-          ...(drifted.has(device.deviceId) ? { observedDrifted: true } : {}),
+          ...(absent.has(device.deviceId) ? { observedAbsent: true } : {}),
         },
         handedOver,
       );

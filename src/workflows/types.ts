@@ -187,10 +187,10 @@ export interface PolicyBatchInput {
   /** Report to the parent after this many devices finish. @default 10 */
   reportEvery?: number;
   /**
-   * Ids among `devices` that the sync's bulk observation saw holding another document (or none): written
-   * without a read first (see ApplyPolicyInput.observedDrifted). @default none
+   * Ids among `devices` that the sync's bulk observation saw holding no policy (arm): created without a read
+   * first (see ApplyPolicyInput.observedAbsent). @default none
    */
-  drifted?: string[];
+  absent?: string[];
 }
 
 /** Signal payload from a batch to its parent: outcomes since the previous report. */

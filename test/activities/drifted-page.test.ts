@@ -54,11 +54,13 @@ void describe('readDriftedInventoryPage logic', () => {
     });
   });
 
-  void it('arm: an unlisted device holds no policy (drifted: create)', async () => {
+  void it('arm: an unlisted device holds no policy (absent: a create, written without a read)', async () => {
     const { store: s } = store(fleet);
     const key: ObservationKey = { hub: 'h', target: 'arm', snapshotId: 'inv-1', syncId: 's1' };
     const verdicts = await judgeDevices(page, { store: s, key, documentOf, listsEveryDevice: false });
-    assert.deepEqual(verdicts, ['inSync', 'drifted', 'drifted', 'drifted']);
+    assert.deepEqual(verdicts, ['inSync', 'drifted', 'drifted', 'absent']);
+    assert.deepEqual(driftedPage(page, 0, verdicts).absent, ['d4']);
+    assert.equal(driftedPage(page, 0, verdicts).notInHub.length, 0);
   });
 
   void it('observes once per sync: later pages share it, another sync of the same snapshot observes again', async () => {

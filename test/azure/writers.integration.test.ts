@@ -29,6 +29,42 @@ void describe('policy writers against the emulator (calm)', () => {
     assert.equal(world.emulator.state().devices['device-0001']?.armWrites, 1);
   });
 
+  void it('arm: a device known to hold no policy is created without a read, and never written twice', async () => {
+    const writer = world.azure.writers.arm;
+    const requests = (deviceId: string) =>
+      world.emulator
+        .requestLog()
+        .filter((r) => r.path.split('/securityPolicies/')[1] === deviceId)
+        .map((r) => `${r.method} ${r.status}`);
+    assert.deepEqual(
+      await writer.writePolicy({ deviceId: 'device-0011', document: policy, knownAbsent: true }),
+      {
+        status: 'succeeded',
+      },
+    );
+    assert.deepEqual(requests('device-0011'), ['PUT 201'], 'one request: the conditional create');
+    // The same write again (its answer lost, or a local attempt run again after a worker died): the create is
+    // refused (412), the writer reads and finds the policy there.
+    assert.deepEqual(
+      await writer.writePolicy({ deviceId: 'device-0011', document: policy, knownAbsent: true }),
+      {
+        status: 'unchanged',
+      },
+    );
+    assert.deepEqual(requests('device-0011'), ['PUT 201', 'PUT 412', 'GET 200']);
+    assert.equal(world.emulator.state().devices['device-0011']?.armWrites, 1, 'written once');
+    // Another document meanwhile: read, then written (unconditionally: the read saw what it holds).
+    assert.deepEqual(
+      await writer.writePolicy({
+        deviceId: 'device-0011',
+        document: { ...policy, version: 4 },
+        knownAbsent: true,
+      }),
+      { status: 'succeeded' },
+    );
+    assert.equal(world.emulator.state().devices['device-0011']?.armWrites, 2);
+  });
+
   void it('twin: writes with If-Match, removes keys no longer wanted, then skips', async () => {
     const writer = world.azure.writers.twin;
     await writer.writePolicy({ deviceId: 'device-0002', document: { ...policy, extra: { a: 1 } } });
