@@ -26,6 +26,7 @@ import {
   triesAgainWithinAttempt,
 } from './retry-delay';
 import { abortableSleep } from '../azure/pacing';
+import { GATE_HELD } from '../azure/authorization-gate';
 import type { ActivityDeps } from './activity-deps';
 import { driftedPage, judgeDevices } from './drifted-page';
 
@@ -37,6 +38,9 @@ export {
   type ActivityDepsOptions,
   type WorkerAzureAccess,
 } from './deps';
+
+/** How long a local first attempt waits at a probing authorization gate before it hands the device on. */
+export const LOCAL_GATE_WAIT_MS = 1_000;
 
 /** Rejections returned in a LoadInventoryResult; `rejectedCount` has the total. */
 export const MAX_RETURNED_REJECTIONS = 1000;
@@ -227,7 +231,11 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
             abortSignal: ctx.cancellationSignal,
             // Refusals (403, 429) come before Azure acts: until a try ends unsure, the observation holds.
             knownAbsent: input.observedAbsent === true && counters.unsure === 0,
-            maxGateWaitInMs: Math.max(0, attemptEndsAtInMs - now()),
+            // A local first attempt hands a held device on to the durable activity (which the UI shows) after a
+            // moment; a durable attempt waits, then goes as a probe.
+            gateWait: ctx.info.isLocal
+              ? { maxWaitInMs: LOCAL_GATE_WAIT_MS, thenGiveUp: true }
+              : { maxWaitInMs: Math.max(0, attemptEndsAtInMs - now()) },
             ...(refusedAtInMs === undefined ? {} : { freshTokenAfterInMs: refusedAtInMs }),
           });
           grant.noteSuccess(input.target, now());
@@ -242,6 +250,22 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           };
         } catch (error) {
           if (ctx.cancellationSignal.aborted) throw error;
+          if (isAzureRequestError(error) && error.azureCode === GATE_HELD) {
+            // Held at the gate, nothing sent (a local first attempt only): not a try. The durable activity takes
+            // the device on, from the same counters.
+            const mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
+            log.debug(mapping.message, { attempt });
+            throw toApplicationFailure(
+              mapping,
+              {
+                attempts: attempt - 1,
+                authErrors: counters.authErrors,
+                throttled: counters.throttled,
+                ...unsureOf(counters),
+              },
+              { benign: true },
+            );
+          }
           let mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
           const throttledStatus = throttlingStatus(error);
           const authorization = mapping.type === FailureType.AuthorizationFailed;
@@ -261,6 +285,7 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
           const gated = writer.gate?.isProbing() === true;
           if (
             triesAgainWithinAttempt({
+              isLocal: ctx.info.isLocal,
               authorization: authorization && !mapping.nonRetryable,
               gated,
               settling: grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS),

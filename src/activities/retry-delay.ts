@@ -111,6 +111,12 @@ export function settlingPauseInMs(random: () => number): number {
 
 /** What decides whether a refused write is tried again within its attempt. */
 export interface WithinAttemptOutlook {
+  /**
+   * The workflow's local first attempt: one try. Its failure reaches the workflow at once, where it counts as a
+   * device retrying (the live 403 rate, the alert) and hands the device to the durable activity, whose attempts
+   * and heartbeat details the UI shows.
+   */
+  isLocal: boolean;
   /** The failure is a retryable RBAC refusal (403 AuthorizationFailed). */
   authorization: boolean;
   /** The hub's authorization gate is probing: it paces the tries. */
@@ -128,12 +134,12 @@ export interface WithinAttemptOutlook {
 }
 
 /**
- * A refusal while the grant settles is tried again within the attempt: while the gate probes (it paces them,
+ * A refusal while the grant settles is tried again within the durable attempt: while the gate probes (it paces them,
  * as long as the attempt has time), or while other writes pass, up to SETTLING_TRIES_PER_ATTEMPT times; never
  * past the device's try budget. Anything else goes to Temporal's retry policy. Pure.
  */
 export function triesAgainWithinAttempt(o: WithinAttemptOutlook): boolean {
-  if (!o.authorization || o.timeLeftInMs <= 0) return false;
+  if (o.isLocal || !o.authorization || o.timeLeftInMs <= 0) return false;
   if (o.maximumAttempts !== undefined && o.attempt >= o.maximumAttempts) return false;
   return o.gated || (o.settling && o.triesHere < SETTLING_TRIES_PER_ATTEMPT);
 }

@@ -127,7 +127,7 @@ export class ArmPolicyWriter implements PolicyWriter {
   /** Runs one request through the authorization gate and a pacer: wait for its turn, then tell both the answer. */
   private paced(
     pacer: WritePacer | undefined,
-    { abortSignal, deviceId, maxGateWaitInMs }: WritePolicyOptions,
+    { abortSignal, deviceId, gateWait }: WritePolicyOptions,
     context: ClassifyContext,
     send: () => Promise<AuthorizedResponse>,
   ): Promise<AuthorizedResponse> {
@@ -136,7 +136,7 @@ export class ArmPolicyWriter implements PolicyWriter {
       {
         context,
         ...(abortSignal ? { abortSignal } : {}),
-        ...(maxGateWaitInMs === undefined ? {} : { maxWaitInMs: maxGateWaitInMs }),
+        ...(gateWait === undefined ? {} : { wait: gateWait }),
       },
       () => this.pacedOnly(pacer, abortSignal, deviceId, send),
     );

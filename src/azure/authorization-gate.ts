@@ -20,7 +20,7 @@
  * two-thirds mark on a short run of refusals. `decideAdmission` / `observeAnswer` are pure; `AuthorizationGate` queues.
  */
 import { FailureType } from '../domain/failure-codes';
-import { classifyAzureError, type ClassifyContext } from './errors';
+import { AzureRequestError, classifyAzureError, type ClassifyContext } from './errors';
 import type { HttpResponse } from './http';
 
 export interface AuthorizationGateOptions {
@@ -159,10 +159,34 @@ export function observeAnswer(
   return { ...state, credit, recent, allowedInARow };
 }
 
+/** A request that waited its longest at a probing gate, for a caller that would rather hand it on than send it. */
+export class GateHeldError extends Error {
+  override readonly name = 'GateHeldError';
+  readonly code = 'GateHeld';
+  constructor(readonly waitedInMs: number) {
+    super(
+      `held ${waitedInMs} ms at the hub's authorization gate: most requests are refused while a grant settles`,
+    );
+  }
+}
+
+/** The `azureCode` of the Throttled error a request held at the gate fails with: nothing was sent. */
+export const GATE_HELD = 'GateHeld';
+
+/** How long a request waits at a probing gate, and what happens then. */
+export interface GateWait {
+  /** @default the gate's `maxWaitInMs` */
+  maxWaitInMs?: number;
+  /** Then go anyway, as a probe (default), or reject with GateHeldError without sending. */
+  thenGiveUp?: boolean;
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (reason: unknown) => void;
   deadlineInMs: number;
+  startedAtInMs: number;
+  thenGiveUp: boolean;
   abortSignal?: AbortSignal;
   onAbort?: () => void;
 }
@@ -180,16 +204,22 @@ export class AuthorizationGate {
     this.state = initialGateState(options, this.now());
   }
 
-  /** Resolves when a request may be sent: at once while open, else with a credit or after `maxWaitInMs`. */
-  admit(abortSignal?: AbortSignal, maxWaitInMs?: number): Promise<void> {
+  /**
+   * Resolves when a request may be sent: at once while open, else with a credit, or after the longest wait
+   * (`wait.thenGiveUp`: rejects with GateHeldError then).
+   */
+  admit(abortSignal?: AbortSignal, wait: GateWait = {}): Promise<void> {
     if (abortSignal?.aborted) return Promise.reject(abortSignal.reason);
     if (this.queue.length === 0 && this.tryAdmit()) return Promise.resolve();
     this.counters.waited += 1;
     return new Promise<void>((resolve, reject) => {
+      const startedAtInMs = this.now();
       const waiter: Waiter = {
         resolve,
         reject,
-        deadlineInMs: this.now() + (maxWaitInMs ?? this.options.maxWaitInMs ?? 20_000),
+        startedAtInMs,
+        thenGiveUp: wait.thenGiveUp === true,
+        deadlineInMs: startedAtInMs + (wait.maxWaitInMs ?? this.options.maxWaitInMs ?? 20_000),
         ...(abortSignal ? { abortSignal } : {}),
       };
       if (abortSignal) {
@@ -238,7 +268,10 @@ export class AuthorizationGate {
     for (const waiter of this.queue.filter((w) => nowInMs >= w.deadlineInMs)) {
       this.counters.waitedOut += 1;
       this.remove(waiter);
-      this.release(waiter);
+      if (waiter.thenGiveUp) {
+        this.detach(waiter);
+        waiter.reject(new GateHeldError(nowInMs - waiter.startedAtInMs));
+      } else this.release(waiter);
     }
     while (this.queue.length > 0 && this.tryAdmit()) this.release(this.queue.shift()!);
     if (this.queue.length === 0) return;
@@ -255,8 +288,12 @@ export class AuthorizationGate {
   }
 
   private release(waiter: Waiter): void {
-    if (waiter.abortSignal && waiter.onAbort) waiter.abortSignal.removeEventListener('abort', waiter.onAbort);
+    this.detach(waiter);
     waiter.resolve();
+  }
+
+  private detach(waiter: Waiter): void {
+    if (waiter.abortSignal && waiter.onAbort) waiter.abortSignal.removeEventListener('abort', waiter.onAbort);
   }
 
   private remove(waiter: Waiter): void {
@@ -284,11 +321,24 @@ export function gateAnswerOf(response: HttpResponse | undefined, context: Classi
 /** Sends through the gate (when there is one) and tells it the answer. */
 export async function sendThroughGate<T extends HttpResponse>(
   gate: AuthorizationGate | undefined,
-  options: { context: ClassifyContext; abortSignal?: AbortSignal; maxWaitInMs?: number },
+  options: { context: ClassifyContext; abortSignal?: AbortSignal; wait?: GateWait },
   send: () => Promise<T>,
 ): Promise<T> {
   if (!gate) return send();
-  await gate.admit(options.abortSignal, options.maxWaitInMs);
+  try {
+    await gate.admit(options.abortSignal, options.wait);
+  } catch (error) {
+    if (!(error instanceof GateHeldError)) throw error;
+    throw new AzureRequestError({
+      code: FailureType.Throttled,
+      azureCode: GATE_HELD,
+      ...(options.context.deviceId === undefined ? {} : { deviceId: options.context.deviceId }),
+      retryAfterInMs: 250,
+      message: `Nothing was sent for ${options.context.operation}${
+        options.context.deviceId === undefined ? '' : ` of device '${options.context.deviceId}'`
+      }: ${error.message}; handed on to a durable attempt.`,
+    });
+  }
   let response: T | undefined;
   try {
     response = await send();

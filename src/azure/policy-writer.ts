@@ -18,8 +18,12 @@ export interface WritePolicyOptions {
    * read to build their write (the twin's merge patch) read anyway. @default false
    */
   knownAbsent?: boolean;
-  /** The longest this write waits at the hub's authorization gate before it goes anyway. @default the gate's */
-  maxGateWaitInMs?: number;
+  /**
+   * How long this write's requests wait at the hub's authorization gate while it probes, and then: go anyway (a
+   * probe) or, with `thenGiveUp`, fail as Throttled without sending (authorization-gate.ts's GateWait).
+   * @default the gate's longest wait, then go
+   */
+  gateWait?: { maxWaitInMs?: number; thenGiveUp?: boolean };
   /**
    * The device's last try was refused (403) at this moment: its requests carry a token issued after it (a new
    * credential, shared with the other retries of the moment). @default any valid token

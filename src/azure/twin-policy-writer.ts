@@ -101,14 +101,14 @@ export class TwinPolicyWriter implements PolicyWriter {
   }
 
   async writePolicy(options: WritePolicyOptions): Promise<WritePolicyResult> {
-    const { deviceId, document, abortSignal, maxGateWaitInMs } = options;
+    const { deviceId, document, abortSignal, gateWait } = options;
     assertPolicyDepth(document, deviceId);
     const url = this.twinUrl(deviceId);
     const signal = abortSignal ? { abortSignal } : {};
     const gated = (context: ClassifyContext) => ({
       context,
       ...signal,
-      ...(maxGateWaitInMs === undefined ? {} : { maxWaitInMs: maxGateWaitInMs }),
+      ...(gateWait === undefined ? {} : { wait: gateWait }),
     });
     const readContext: ClassifyContext = { operation: 'reading the device twin', deviceId, target: 'twin' };
     const writeContext: ClassifyContext = { operation: 'updating the device twin', deviceId, target: 'twin' };

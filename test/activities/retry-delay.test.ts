@@ -160,6 +160,7 @@ void describe('willBeRetried and benign failures', () => {
 
 void describe('a refused write tried again within its attempt', () => {
   const refusal = {
+    isLocal: false,
     authorization: true,
     gated: false,
     settling: true,
@@ -179,7 +180,8 @@ void describe('a refused write tried again within its attempt', () => {
     assert.equal(triesAgainWithinAttempt(gated), true);
     assert.equal(triesAgainWithinAttempt({ ...gated, timeLeftInMs: 0 }), false);
   });
-  void it('never past the device budget, and never for another failure', () => {
+  void it('never in the local first attempt, never past the device budget, never for another failure', () => {
+    assert.equal(triesAgainWithinAttempt({ ...refusal, gated: true, isLocal: true }), false);
     assert.equal(triesAgainWithinAttempt({ ...refusal, gated: true, attempt: 30 }), false);
     assert.equal(triesAgainWithinAttempt({ ...refusal, gated: true, authorization: false }), false);
   });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   AuthorizationGate,
   decideAdmission,
+  GateHeldError,
   gateAnswerOf,
   initialGateState,
   observeAnswer,
@@ -145,13 +146,14 @@ void describe('AuthorizationGate', () => {
     const gate = new AuthorizationGate({ probeIntervalInMs: 1_000_000 });
     await gate.admit();
     const started = Date.now();
-    await gate.admit(undefined, 50);
+    await gate.admit(undefined, { maxWaitInMs: 50 });
     assert.ok(Date.now() - started >= 45, 'waited');
     assert.equal(gate.snapshot().waitedOut, 1);
     const abort = new AbortController();
-    const aborted = gate.admit(abort.signal, 10_000);
+    const aborted = gate.admit(abort.signal, { maxWaitInMs: 10_000 });
     abort.abort(new Error('cancelled'));
     await assert.rejects(aborted, /cancelled/);
     assert.equal(gate.snapshot().waiting, 0);
+    await assert.rejects(gate.admit(undefined, { maxWaitInMs: 20, thenGiveUp: true }), GateHeldError);
   });
 });

@@ -136,10 +136,7 @@ void describe('storm cells from the flags', () => {
       /--storm-delays narrows the storm sweep: add --storms/,
     );
     assert.throws(() => parseBenchArgs(['--no-references']), /add --storms/);
-    assert.throws(
-      () => parseBenchArgs(['--before', '../before']),
-      /--before is a side of the storm sweep/,
-    );
+    assert.throws(() => parseBenchArgs(['--before', '../before']), /--before is a side of the storm sweep/);
     assert.throws(
       () => parseBenchArgs(['--storms', '--sides', 'before']),
       /--sides before needs --before DIR/,
