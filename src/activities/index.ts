@@ -214,7 +214,6 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       const writer = deps.writers[input.target];
       // The attempt ends in time for its own timeout, however long the gate holds it.
       const attemptEndsAtInMs = now() + gateWaitInMs(ctx.info.startToCloseTimeoutMs);
-      let triesHere = 0;
       // A device refused before (403) writes with a token issued after that: its last refusal, or this attempt's
       // start when the refusal was an earlier attempt's.
       let refusedAtInMs = counters.authErrors > 0 ? now() : undefined;
@@ -289,7 +288,6 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
               authorization: authorization && !mapping.nonRetryable,
               gated,
               settling: grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS),
-              triesHere,
               attempt,
               ...(input.maximumAttempts === undefined ? {} : { maximumAttempts: input.maximumAttempts }),
               timeLeftInMs: attemptEndsAtInMs - now(),
@@ -306,7 +304,6 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
             });
             recordWrite(ctx.metricMeter, scope, 'retrying', mapping.type);
             counters = next;
-            triesHere += 1;
             attempt += 1;
             refusedAtInMs = now();
             if (!gated) await abortableSleep(settlingPauseInMs(random), ctx.cancellationSignal);

@@ -97,13 +97,6 @@ export function gateWaitInMs(startToCloseTimeoutInMs: number): number {
   return Math.max(1_000, Math.min(20_000, startToCloseTimeoutInMs - 5_000));
 }
 
-/**
- * 403s tried again within one attempt while other writes of the hub pass (the grant settling), before the attempt
- * fails and Temporal's retry policy takes over (a retry the UI shows). At a 60% refusal rate, 1 device in 20 needs
- * more; a device refused for good (while others pass) costs 7 requests per attempt, not 1.
- */
-export const SETTLING_TRIES_PER_ATTEMPT = 6;
-
 /** The pause before such a try: 50 to 300 ms, so the fleet's tries spread out. */
 export function settlingPauseInMs(random: () => number): number {
   return Math.round(50 + random() * 250);
@@ -123,8 +116,6 @@ export interface WithinAttemptOutlook {
   gated: boolean;
   /** Other writes of the hub passed lately (the grant is settling). */
   settling: boolean;
-  /** Tries made again within this attempt so far. */
-  triesHere: number;
   /** The number of the try that was refused. */
   attempt: number;
   /** The device's try budget. */
@@ -134,12 +125,13 @@ export interface WithinAttemptOutlook {
 }
 
 /**
- * A refusal while the grant settles is tried again within the durable attempt: while the gate probes (it paces them,
- * as long as the attempt has time), or while other writes pass, up to SETTLING_TRIES_PER_ATTEMPT times; never
- * past the device's try budget. Anything else goes to Temporal's retry policy. Pure.
+ * A refusal while the grant settles is tried again within the durable attempt, as long as the attempt has time and
+ * the device tries left: while the gate probes (it paces the tries), or while other writes of the hub pass (a pause
+ * of 50–300 ms between tries). A device refused for good while others pass so spends its tries in seconds, not
+ * minutes. Anything else goes to Temporal's retry policy. Pure.
  */
 export function triesAgainWithinAttempt(o: WithinAttemptOutlook): boolean {
   if (o.isLocal || !o.authorization || o.timeLeftInMs <= 0) return false;
   if (o.maximumAttempts !== undefined && o.attempt >= o.maximumAttempts) return false;
-  return o.gated || (o.settling && o.triesHere < SETTLING_TRIES_PER_ATTEMPT);
+  return o.gated || o.settling;
 }

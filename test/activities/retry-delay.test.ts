@@ -6,7 +6,6 @@ import {
   exponentialBackoffInMs,
   fullJitterBackoffInMs,
   retryAfterWithJitterInMs,
-  SETTLING_TRIES_PER_ATTEMPT,
   triesAgainWithinAttempt,
 } from '../../src/activities/retry-delay';
 import { AzureRequestError } from '../../src/azure/errors';
@@ -164,19 +163,19 @@ void describe('a refused write tried again within its attempt', () => {
     authorization: true,
     gated: false,
     settling: true,
-    triesHere: 0,
     attempt: 1,
     maximumAttempts: 30,
     timeLeftInMs: 20_000,
   };
-  void it('while other writes pass, up to SETTLING_TRIES_PER_ATTEMPT times', () => {
+  void it('while other writes pass, as long as the attempt has time and the device tries left', () => {
     assert.equal(triesAgainWithinAttempt(refusal), true);
-    assert.equal(triesAgainWithinAttempt({ ...refusal, triesHere: SETTLING_TRIES_PER_ATTEMPT - 1 }), true);
-    assert.equal(triesAgainWithinAttempt({ ...refusal, triesHere: SETTLING_TRIES_PER_ATTEMPT }), false);
+    assert.equal(triesAgainWithinAttempt({ ...refusal, attempt: 29 }), true);
+    assert.equal(triesAgainWithinAttempt({ ...refusal, attempt: 30 }), false);
+    assert.equal(triesAgainWithinAttempt({ ...refusal, timeLeftInMs: 0 }), false);
     assert.equal(triesAgainWithinAttempt({ ...refusal, settling: false }), false, 'no evidence: the backoff');
   });
   void it('while the gate probes, as long as the attempt has time', () => {
-    const gated = { ...refusal, gated: true, settling: false, triesHere: 100 };
+    const gated = { ...refusal, gated: true, settling: false };
     assert.equal(triesAgainWithinAttempt(gated), true);
     assert.equal(triesAgainWithinAttempt({ ...gated, timeLeftInMs: 0 }), false);
   });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { SETTLING_MAXIMUM_DELAY_MS, SETTLING_TRIES_PER_ATTEMPT } from '../../src/activities/retry-delay';
+import { SETTLING_MAXIMUM_DELAY_MS } from '../../src/activities/retry-delay';
 import type { ApplyPolicyResult, PolicySyncActivities } from '../../src/domain/activity-contract';
 import type { DeviceAssignment } from '../../src/workflows/types';
 import { FailureType } from '../../src/domain/failure-codes';
@@ -103,12 +103,11 @@ void describe('the delay after a 403 while the role assignment settles', () => {
         `a 403 while settling waits at most 2 s, not ${delay} ms`,
       );
     // 60% are refused while settling: most devices got a 403 and were written within the same attempt, each
-    // 403 counted; none was tried more than SETTLING_TRIES_PER_ATTEMPT times again within it.
+    // 403 counted as a try.
     const triedAgain = after.written.filter((w) => w.authErrors > 0);
     assert.ok(triedAgain.length >= 5, `${triedAgain.length} devices written after a 403 within one attempt`);
     const refusals = emulator.requestLog().filter((r) => r.status === 403);
     for (const { deviceId, authErrors } of after.written) {
-      assert.ok(authErrors <= SETTLING_TRIES_PER_ATTEMPT);
       const seen = refusals.filter((r) => r.path.split('/securityPolicies/')[1] === deviceId);
       assert.equal(seen.length, authErrors, `${deviceId}: the 403s the emulator sent, counted`);
     }
