@@ -160,7 +160,9 @@ export const configSchema = z.object({
         error: 'must be an IP address to listen on, e.g. 0.0.0.0 (every interface) or 127.0.0.1',
       }),
     ),
-  WORKER_MAX_CONCURRENT_ACTIVITIES: intInRange(1, 2000, 200),
+  // As many as a sync has devices in flight (50 × 10): a device waiting at the authorization gate or the pacer
+  // holds a slot, and costs a promise, not a thread.
+  WORKER_MAX_CONCURRENT_ACTIVITIES: intInRange(1, 2000, 500),
 });
 
 /** The variables every command reads: where Temporal is, and which hub's workflows (their ids name it). */
