@@ -212,6 +212,15 @@ void describe('storm targets', () => {
     assert.equal(just({ requestsPerDevice: 3.01 }).requests, false);
   });
 
+  void it('says when the bound against the baseline comes before the limit', () => {
+    const early = judgeStormSide(side({ wallMs: 26_000 }), side({ side: 'baseline', wallMs: 31_000 }), 25_000);
+    const check = early.find((c) => c.target === 'vsBaseline')!;
+    assert.equal(check.met, false);
+    assert.match(check.detail, /the bound, 23\.3 s, comes before the limit, 25\.0 s/);
+    const later = judgeStormSide(side({ wallMs: 18_000 }), baseline, limitMs);
+    assert.doesNotMatch(later.find((c) => c.target === 'vsBaseline')!.detail, /before the limit/);
+  });
+
   void it('cannot judge against a missing baseline, and a side that failed misses everything', () => {
     assert.equal(metOf(judgeStormSide(side({}), undefined, limitMs)).vsBaseline, null);
     assert.equal(metOf(judgeStormSide(side({}), side({ error: 'boom' }), limitMs)).vsBaseline, null);
