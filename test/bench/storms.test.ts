@@ -213,7 +213,11 @@ void describe('storm targets', () => {
   });
 
   void it('says when the bound against the baseline comes before the limit', () => {
-    const early = judgeStormSide(side({ wallMs: 26_000 }), side({ side: 'baseline', wallMs: 31_000 }), 25_000);
+    const early = judgeStormSide(
+      side({ wallMs: 26_000 }),
+      side({ side: 'baseline', wallMs: 31_000 }),
+      25_000,
+    );
     const check = early.find((c) => c.target === 'vsBaseline')!;
     assert.equal(check.met, false);
     assert.match(check.detail, /the bound, 23\.3 s, comes before the limit, 25\.0 s/);
