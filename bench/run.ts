@@ -9,7 +9,7 @@
  * and --storms are other runs on the same dev server (bench/reconcile.ts, bench/ack.ts, bench/storms.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../src/devserver/dev-server';
@@ -54,8 +54,10 @@ function summaryLine(cell: CellResult): string {
   return [part(cell.baseline), part(cell.ours)].filter(Boolean).join(' | ');
 }
 
+/** The command as typed, an absolute path written relative to this checkout (results name no machine path). */
 function commandLine(): string {
-  return ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const args = process.argv.slice(2).map((arg) => (isAbsolute(arg) ? relative(ROOT, arg) || '.' : arg));
+  return ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' ');
 }
 
 /** One dev server and one workflow bundle for a whole run. */

@@ -238,7 +238,7 @@ export function renderStormMarkdown(report: StormReport): string {
     `Measured ${report.finishedAt} on ${report.machine.cpus} CPUs / ${report.machine.memoryGiB} GiB, Node ${report.machine.node}. ` +
       `Command: \`${report.command}\`. Emulator seed ${report.settings.emulatorSeed}.`,
     '',
-    `- ours: ${report.settings.ours.dir} at ${report.settings.ours.commit}`,
+    `- ours: ${report.settings.ours.dir === '.' ? 'this checkout' : report.settings.ours.dir} at ${report.settings.ours.commit}`,
     ...(report.settings.before
       ? [`- before: ${report.settings.before.dir} at ${report.settings.before.commit}`]
       : []),

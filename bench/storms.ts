@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { resolveFaultSettings, startEmulator, type FaultOverrides } from '../src/emulator';
 import type { BenchArgs } from './args';
@@ -156,8 +156,9 @@ export async function runStorms(
       workerMaxConcurrentActivities: args.workerActivities ?? null,
       workerOptions: args.workerOptions,
       baselineTokenReset: args.baselineTokenReset,
-      ours: { dir: ROOT, commit: commitOf(ROOT) },
-      before: beforeDir ? { dir: beforeDir, commit: commitOf(beforeDir) } : null,
+      // Directories relative to this checkout: the results name no path of the machine they ran on.
+      ours: { dir: '.', commit: commitOf(ROOT) },
+      before: beforeDir ? { dir: relative(ROOT, beforeDir) || '.', commit: commitOf(beforeDir) } : null,
     },
     cells: [],
     summary: { ours: [] },
