@@ -3,7 +3,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { createAzureAccess, type AzureAccess, type AzureAccessOptions } from '../azure/access';
-import { observeArmPolicies } from '../azure/arm-observer';
+import { observeArmPolicies, type ArmObserverOptions } from '../azure/arm-observer';
 import { ObservationStore } from '../azure/observation-store';
 import { checkRolePropagation } from '../azure/preflight';
 import {
@@ -50,6 +50,43 @@ export function inventorySourceOptions(config: WorkerConfig, azure: AzureAccess)
 }
 
 /**
+ * How this worker's Azure access reads the ARM target's policies: ARM's list (or one GET per device) through the
+ * ARM read pacer and the hub's authorization gate. The sync's observation and `policy-sync plan` read alike.
+ */
+export function armObserverOptions(
+  config: AzureConfig,
+  azure: AzureAccess,
+  abortSignal?: AbortSignal,
+): ArmObserverOptions {
+  return {
+    http: azure.http,
+    tokens: azure.armTokens,
+    armEndpoint: config.azure.armEndpoint,
+    hubScope: config.hub.scope,
+    apiVersion: config.policy.apiVersion,
+    ...(azure.armReadPacer ? { readPacer: azure.armReadPacer } : {}),
+    ...(azure.armGate ? { gate: azure.armGate } : {}),
+    ...(abortSignal ? { abortSignal } : {}),
+  };
+}
+
+/** How this worker's Azure access reads twins: the device query through `queryPacer` (one per hub), or a GET each. */
+export function twinObserverOptions(
+  config: AzureConfig,
+  azure: AzureAccess,
+  queryPacer: WritePacer,
+  abortSignal?: AbortSignal,
+): TwinObserverOptions {
+  return {
+    http: azure.http,
+    tokens: azure.iotHubTokens,
+    hubHost: config.hub.host,
+    queryPacer,
+    ...(abortSignal ? { abortSignal } : {}),
+  };
+}
+
+/**
  * The twins as assessCompliance reads them: the device query through one query pacer per worker (IoT Hub
  * counts queries per hub, not per call), or one GET per device.
  */
@@ -58,17 +95,11 @@ export function twinObservationAccess(
   azure: AzureAccess,
   queryPacer: WritePacer = createQueryPacer(config.hub.queriesPerMinute),
 ): TwinObservationAccess {
-  const base: TwinObserverOptions = {
-    http: azure.http,
-    tokens: azure.iotHubTokens,
-    hubHost: config.hub.host,
-    queryPacer,
-  };
   return {
     observeAll: (onPage, abortSignal) =>
-      observeTwinPolicies({ ...base, onPage, ...(abortSignal ? { abortSignal } : {}) }),
+      observeTwinPolicies({ ...twinObserverOptions(config, azure, queryPacer, abortSignal), onPage }),
     observeOne: (deviceId, abortSignal) =>
-      observeTwinPolicy({ ...base, ...(abortSignal ? { abortSignal } : {}) }, deviceId),
+      observeTwinPolicy(twinObserverOptions(config, azure, queryPacer, abortSignal), deviceId),
   };
 }
 
@@ -84,23 +115,8 @@ export function createObservationStore(
   return new ObservationStore({
     observe: (key, abortSignal) =>
       key.target === 'arm'
-        ? observeArmPolicies({
-            http: azure.http,
-            tokens: azure.armTokens,
-            armEndpoint: config.azure.armEndpoint,
-            hubScope: config.hub.scope,
-            apiVersion: config.policy.apiVersion,
-            ...(azure.armReadPacer ? { readPacer: azure.armReadPacer } : {}),
-            ...(azure.armGate ? { gate: azure.armGate } : {}),
-            ...(abortSignal ? { abortSignal } : {}),
-          })
-        : observeTwinPolicies({
-            http: azure.http,
-            tokens: azure.iotHubTokens,
-            hubHost: config.hub.host,
-            queryPacer,
-            ...(abortSignal ? { abortSignal } : {}),
-          }),
+        ? observeArmPolicies(armObserverOptions(config, azure, abortSignal))
+        : observeTwinPolicies(twinObserverOptions(config, azure, queryPacer, abortSignal)),
   });
 }
 

@@ -5,19 +5,14 @@
  * read on its own, and the command says so once.
  */
 import { createAzureAccess, type AzureAccess } from '../azure/access';
-import { observeArmPolicies, observeArmPolicy, type ArmObserverOptions } from '../azure/arm-observer';
+import { observeArmPolicies, observeArmPolicy } from '../azure/arm-observer';
 import {
   comparableObservation,
   isObservationUnsupportedError,
   type ObservedDevice,
 } from '../azure/observation';
-import {
-  createQueryPacer,
-  observeTwinPolicies,
-  observeTwinPolicy,
-  type TwinObserverOptions,
-} from '../azure/twin-observer';
-import { inventorySourceOptions } from '../activities/deps';
+import { createQueryPacer, observeTwinPolicies, observeTwinPolicy } from '../azure/twin-observer';
+import { armObserverOptions, inventorySourceOptions, twinObserverOptions } from '../activities/deps';
 import type { WorkerConfig } from '../config';
 import { hasPendingChanges, planFleet, type FleetPlan, type PlanAssignment } from '../domain/policy-plan';
 import { isInventoryError } from '../inventory/errors';
@@ -152,22 +147,8 @@ async function observeAndPlan(
   ctx: CommandContext,
 ): Promise<FleetPlan> {
   const target = config.policy.target;
-  const arm: ArmObserverOptions = {
-    http: azure.http,
-    tokens: azure.armTokens,
-    armEndpoint: config.azure.armEndpoint,
-    hubScope: config.hub.scope,
-    apiVersion: config.policy.apiVersion,
-    ...(azure.armReadPacer ? { readPacer: azure.armReadPacer } : {}),
-    abortSignal: ctx.signal,
-  };
-  const twin: TwinObserverOptions = {
-    http: azure.http,
-    tokens: azure.iotHubTokens,
-    hubHost: config.hub.host,
-    queryPacer: createQueryPacer(config.hub.queriesPerMinute),
-    abortSignal: ctx.signal,
-  };
+  const arm = armObserverOptions(config, azure, ctx.signal);
+  const twin = twinObserverOptions(config, azure, createQueryPacer(config.hub.queriesPerMinute), ctx.signal);
   const observations: ObservedDevice[] = [];
   try {
     const bulk = target === 'arm' ? observeArmPolicies(arm) : observeTwinPolicies(twin);
