@@ -133,30 +133,19 @@ async function main(): Promise<void> {
     );
     return;
   }
+  await withTemporal((temporal) => runMatrix(temporal, args));
+}
+
+/** The profile × fleet matrix: both sides per cell, bench/results/latest.*. */
+async function runMatrix(temporal: ReconcileTemporal & BenchTemporal, args: BenchArgs): Promise<void> {
   const { cells, note } = benchMatrix(args);
   log(note);
   log(`cells: ${cells.map((c) => `${c.profile}×${c.fleet}`).join(', ')}; sides: ${args.sides.join(', ')}`);
   const outDir = resolve(ROOT, args.outDir);
-  const tmpDir = join(ROOT, 'bench', 'results', 'tmp');
-  mkdirSync(tmpDir, { recursive: true });
-
-  const server = await startDevServer({ ui: false });
-  log(`Temporal dev server at ${server.address}`);
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../src/workflows'),
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-  });
-  const bundlePath = join(tmpDir, `workflow-bundle-${process.pid}.js`);
-  writeFileSync(bundlePath, code);
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: 'default' });
-
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     finishedAt: '',
-    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
-      ' ',
-    ),
+    command: commandLine(),
     machine: { ...machineDescription(), platform: `${process.platform}-${process.arch}` },
     matrixNote: note,
     settings: {
@@ -172,51 +161,43 @@ async function main(): Promise<void> {
     targets: [],
   };
 
-  try {
-    for (const cell of cells) {
-      log(`cell ${cell.profile} × ${cell.fleet}: starting the emulator`);
-      const emulator = await startEmulator({
-        port: 0,
-        devices: cell.fleet,
-        profile: cell.profile,
-        seed: args.seed,
-        faults: args.faults as FaultOverrides,
-      });
-      const result: CellResult = { profile: cell.profile, fleet: cell.fleet };
-      try {
-        const inventory = readInventory(emulator.env);
-        for (const side of args.sides) {
-          if (args.maxLoad !== undefined) await waitForLoad(args.maxLoad);
-          log(`cell ${cell.profile} × ${cell.fleet}: ${side}`);
-          const sideCell = { fleet: cell.fleet, slug: `${cell.profile}-${cell.fleet}` };
-          try {
-            result[side] =
-              side === 'baseline'
-                ? await runBaseline(emulator, sideCell, inventory, args, server.process.pid)
-                : await runWorkerSide(
-                    emulator,
-                    sideCell,
-                    inventory,
-                    args,
-                    { client, address: server.address, serverPid: server.process.pid },
-                    { side: 'ours', root: ROOT, bundlePath },
-                  );
-          } catch (error) {
-            log(`cell ${cell.profile} × ${cell.fleet}: ${side} failed: ${String(error)}`);
-            result[side] = failedSide(side, cell.fleet, error);
-          }
+  for (const cell of cells) {
+    log(`cell ${cell.profile} × ${cell.fleet}: starting the emulator`);
+    const emulator = await startEmulator({
+      port: 0,
+      devices: cell.fleet,
+      profile: cell.profile,
+      seed: args.seed,
+      faults: args.faults as FaultOverrides,
+    });
+    const result: CellResult = { profile: cell.profile, fleet: cell.fleet };
+    try {
+      const inventory = readInventory(emulator.env);
+      for (const side of args.sides) {
+        if (args.maxLoad !== undefined) await waitForLoad(args.maxLoad);
+        log(`cell ${cell.profile} × ${cell.fleet}: ${side}`);
+        const sideCell = { fleet: cell.fleet, slug: `${cell.profile}-${cell.fleet}` };
+        try {
+          result[side] =
+            side === 'baseline'
+              ? await runBaseline(emulator, sideCell, inventory, args, temporal.serverPid)
+              : await runWorkerSide(emulator, sideCell, inventory, args, temporal, {
+                  side: 'ours',
+                  root: ROOT,
+                  bundlePath: temporal.bundlePath,
+                });
+        } catch (error) {
+          log(`cell ${cell.profile} × ${cell.fleet}: ${side} failed: ${String(error)}`);
+          result[side] = failedSide(side, cell.fleet, error);
         }
-      } finally {
-        await emulator.close();
       }
-      log(`cell ${cell.profile} × ${cell.fleet}: ${summaryLine(result)}`);
-      report.cells.push(result);
-      report.finishedAt = new Date().toISOString();
-      writeResults(report, outDir);
+    } finally {
+      await emulator.close();
     }
-  } finally {
-    await connection.close();
-    await server.stop();
+    log(`cell ${cell.profile} × ${cell.fleet}: ${summaryLine(result)}`);
+    report.cells.push(result);
+    report.finishedAt = new Date().toISOString();
+    writeResults(report, outDir);
   }
   report.finishedAt = new Date().toISOString();
   writeResults(report, outDir);
