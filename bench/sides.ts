@@ -174,6 +174,23 @@ async function parentRuns(client: Client, workflowId: string, firstRunId: string
     const list = history.events ?? [];
     events.push(list.length);
     children += list.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
+    if (process.env.BENCH_DUMP_HISTORIES) {
+      const ms = (e: temporal.api.history.v1.IHistoryEvent) =>
+        Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6);
+      const dump = async (id: string) => {
+        const h = await client.workflow.getHandle(id).fetchHistory();
+        return (h.events ?? []).map((e) => [ms(e), String(e.eventType)]);
+      };
+      const all: Record<string, unknown> = { parent: list.map((e) => [ms(e), String(e.eventType)]) };
+      for (const e of list) {
+        const id = e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+        if (id) all[id] = await dump(id);
+      }
+      writeFileSync(
+        join(ROOT, 'bench', 'results', 'tmp', `histories-${Date.now()}.json`),
+        JSON.stringify(all),
+      );
+    }
     runId = list.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   return { events, children };

@@ -7,7 +7,7 @@ import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/comm
 import { classifyAzureError, isAzureRequestError, type AzureRequestError } from '../azure/errors';
 import { isInventoryError, type InventoryError, type InventoryErrorCode } from '../inventory/errors';
 import { redact } from '../logger';
-import type { AttemptCounters, AttemptFailureDetails } from '../domain/activity-contract';
+import type { AttemptFailureDetails } from '../domain/activity-contract';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failure-codes';
 import { fullJitterBackoffInMs, retryAfterWithJitterInMs, type BackoffOptions } from './retry-delay';
 
@@ -66,7 +66,7 @@ export function mapFailure(
   return { type, nonRetryable, message: azure.message, nextRetryDelayInMs };
 }
 
-function failureDetails(counters: AttemptCounters, mapping: FailureMapping): AttemptFailureDetails {
+function failureDetails(counters: AttemptFailureDetails, mapping: FailureMapping): AttemptFailureDetails {
   return mapping.nextRetryDelayInMs === undefined
     ? counters
     : { ...counters, nextRetryDelayInMs: mapping.nextRetryDelayInMs };
@@ -84,7 +84,7 @@ export interface ToApplicationFailureOptions {
 /** The ApplicationFailure for a mapping, carrying the counters (and the delay, see AttemptFailureDetails). */
 export function toApplicationFailure(
   mapping: FailureMapping,
-  counters?: AttemptCounters,
+  counters?: AttemptFailureDetails,
   options: ToApplicationFailureOptions = {},
 ): ApplicationFailure {
   return ApplicationFailure.create({

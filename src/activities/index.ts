@@ -4,34 +4,19 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { isAzureRequestError } from '../azure/errors';
-import type { AttemptCounters, PolicySyncActivities } from '../domain/activity-contract';
+import type { AttemptCounters, GroupedDeviceResult, PolicySyncActivities } from '../domain/activity-contract';
 import { FailureType } from '../domain/failure-codes';
-import { mapFailure, toApplicationFailure, willBeRetried } from './failures';
+import { mapFailure, toApplicationFailure } from './failures';
 import { assessFleetCompliance } from './assess-compliance';
-import {
-  recordAlert,
-  recordCompliance,
-  recordResponses,
-  recordWrite,
-  type ProductMetricScope,
-} from './product-metrics';
-import {
-  gatedRetryDelayInMs,
-  gateWaitInMs,
-  GrantEvidence,
-  SETTLING_EVIDENCE_WINDOW_MS,
-  settlingDelayInMs,
-  settlingPauseInMs,
-  triesAgainWithinAttempt,
-} from './retry-delay';
-import { abortableSleep } from '../azure/pacing';
-import { GATE_HELD } from '../azure/authorization-gate';
+import { recordAlert, recordCompliance } from './product-metrics';
+import { GrantEvidence } from './retry-delay';
 import type { ActivityDeps } from './activity-deps';
+import { groupedFailure, writeDevice, type DeviceWriteContext } from './device-write';
 import { driftedPage, judgeDevices } from './drifted-page';
 
 export type * from '../domain/activity-contract';
 export type { ActivityDeps, InventoryAccess, PermissionChecker } from './activity-deps';
+export { LOCAL_GATE_WAIT_MS } from './device-write';
 export {
   createActivityDeps,
   inventorySourceOptions,
@@ -39,47 +24,11 @@ export {
   type WorkerAzureAccess,
 } from './deps';
 
-/** How long a local first attempt waits at a probing authorization gate before it hands the device on. */
-export const LOCAL_GATE_WAIT_MS = 1_000;
-
 /** Rejections returned in a LoadInventoryResult; `rejectedCount` has the total. */
 export const MAX_RETURNED_REJECTIONS = 1000;
 
 /** How often readDriftedInventoryPage heartbeats while the fleet is observed (a large fleet takes minutes). */
 export const OBSERVATION_HEARTBEAT_INTERVAL_MS = 5_000;
-
-/** What a device's earlier attempts came to, carried in heartbeat details (or `prior`). */
-export type CarriedCounters = Required<Pick<AttemptCounters, 'authErrors' | 'throttled' | 'unsure'>>;
-
-/** Counters carried from earlier attempts in heartbeat details. */
-export function carriedCounters(details: unknown): CarriedCounters {
-  const record = (typeof details === 'object' && details !== null ? details : {}) as Record<string, unknown>;
-  const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
-  return {
-    authErrors: count(record.authErrors),
-    throttled: count(record.throttled),
-    unsure: count(record.unsure),
-  };
-}
-
-/** The number of the last try recorded in heartbeat details (0 when none is). */
-function lastTryOf(details: unknown): number {
-  const tries =
-    typeof details === 'object' && details !== null ? (details as Record<string, unknown>).attempts : 0;
-  return typeof tries === 'number' && Number.isInteger(tries) && tries > 0 ? tries : 0;
-}
-
-/** `unsure` where there is one to carry (histories stay as they were for the usual case). */
-function unsureOf(counters: CarriedCounters): { unsure?: number } {
-  return counters.unsure > 0 ? { unsure: counters.unsure } : {};
-}
-
-/** The status of a throttling answer (429, or 503 asking to wait), else undefined. */
-function throttlingStatus(error: unknown): number | undefined {
-  return isAzureRequestError(error) && (error.statusCode === 429 || error.statusCode === 503)
-    ? error.statusCode
-    : undefined;
-}
 
 export function createActivities(deps: ActivityDeps): PolicySyncActivities {
   const random = deps.random ?? Math.random;
@@ -99,6 +48,8 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       `that hub's syncs there`;
     return toApplicationFailure({ type: FailureType.Misconfigured, nonRetryable: true, message }, counters);
   }
+
+  const writing: DeviceWriteContext = { deps, random, now, grant, wrongHubFailure };
 
   /** Runs `fn`, turning every failure into a typed ApplicationFailure (cancellation passes through). */
   async function boundary<T>(name: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
@@ -194,160 +145,73 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
 
     async applySecurityPolicy(input) {
       const ctx = Context.current();
-      // A retry reads the counters back from its last heartbeat; the first attempt starts from `prior`. `attempt`
-      // numbers the device's tries (requests that could write it), those made again within an attempt included.
-      const details: unknown = ctx.info.heartbeatDetails ?? input.prior;
-      let attempt = Math.max((input.prior?.attempts ?? 0) + ctx.info.attempt, lastTryOf(details) + 1);
-      let counters = carriedCounters(details);
-      const log = deps.logger.child({ deviceId: input.deviceId, target: input.target });
-      const scope: ProductMetricScope = { hub: input.hub ?? deps.hub ?? '', target: input.target };
-      const refused = wrongHubFailure(input.hub, {
-        attempts: attempt,
-        authErrors: counters.authErrors,
-        throttled: counters.throttled,
-      });
-      if (refused) {
-        log.warn(refused.message, { attempt });
-        recordWrite(ctx.metricMeter, scope, 'failed', FailureType.Misconfigured);
-        throw refused;
-      }
-      const writer = deps.writers[input.target];
-      // The attempt ends in time for its own timeout, however long the gate holds it.
-      const attemptEndsAtInMs = now() + gateWaitInMs(ctx.info.startToCloseTimeoutMs);
-      // A device refused before (403) writes with a token issued after that: its last refusal, or this attempt's
-      // start when the refusal was an earlier attempt's.
-      let refusedAtInMs = counters.authErrors > 0 ? now() : undefined;
-      for (;;) {
-        try {
-          const document = await deps.inventory.policyDocument(
-            input.snapshotId,
-            input.policy,
-            ctx.cancellationSignal,
-          );
-          const { status } = await writer.writePolicy({
-            deviceId: input.deviceId,
-            document,
-            abortSignal: ctx.cancellationSignal,
-            // Refusals (403, 429) come before Azure acts: until a try ends unsure, the observation holds.
-            knownAbsent: input.observedAbsent === true && counters.unsure === 0,
-            // A local first attempt hands a held device on to the durable activity (which the UI shows) after a
-            // moment; a durable attempt waits, then goes as a probe.
-            gateWait: ctx.info.isLocal
-              ? { maxWaitInMs: LOCAL_GATE_WAIT_MS, thenGiveUp: true }
-              : { maxWaitInMs: Math.max(0, attemptEndsAtInMs - now()) },
-            ...(refusedAtInMs === undefined ? {} : { freshTokenAfterInMs: refusedAtInMs }),
-          });
-          grant.noteSuccess(input.target, now());
-          log.debug(`Policy '${input.policy}' ${status}`, { attempt });
-          recordWrite(ctx.metricMeter, scope, status);
-          return {
-            status,
-            attempts: attempt,
-            authErrors: counters.authErrors,
-            throttled: counters.throttled,
-            ...unsureOf(counters),
-          };
-        } catch (error) {
-          if (ctx.cancellationSignal.aborted) throw error;
-          if (isAzureRequestError(error) && error.azureCode === GATE_HELD) {
-            // Held at the gate, nothing sent (a local first attempt only): not a try. The durable activity takes
-            // the device on, from the same counters.
-            const mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
-            log.debug(mapping.message, { attempt });
-            throw toApplicationFailure(
-              mapping,
-              {
-                attempts: attempt - 1,
-                authErrors: counters.authErrors,
-                throttled: counters.throttled,
-                ...unsureOf(counters),
-              },
-              { benign: true },
-            );
-          }
-          let mapping = mapFailure(error, attempt, random, { ...deps.backoff, ...input.backoff });
-          const throttledStatus = throttlingStatus(error);
-          const authorization = mapping.type === FailureType.AuthorizationFailed;
-          const next: CarriedCounters = {
-            authErrors: counters.authErrors + (authorization ? 1 : 0),
-            throttled: counters.throttled + (throttledStatus === undefined ? 0 : 1),
-            unsure: counters.unsure + (authorization || mapping.type === FailureType.Throttled ? 0 : 1),
-          };
-          recordResponses(ctx.metricMeter, scope, {
-            forbidden: next.authErrors - counters.authErrors,
-            throttled: next.throttled - counters.throttled,
-            ...(throttledStatus === undefined ? {} : { throttledStatus }),
-          });
+      return writeDevice(
+        input,
+        {
+          isLocal: ctx.info.isLocal,
+          activityAttempt: ctx.info.attempt,
+          heartbeatDetails: ctx.info.heartbeatDetails,
+          startToCloseTimeoutMs: ctx.info.startToCloseTimeoutMs,
+          cancellationSignal: ctx.cancellationSignal,
+          metricMeter: ctx.metricMeter,
           // The next attempt reads these back from info.heartbeatDetails. A local attempt has no heartbeats (the
           // workflow reads the failure's details instead).
-          if (!ctx.info.isLocal) ctx.heartbeat({ attempts: attempt, ...next });
-          const gated = writer.gate?.isProbing() === true;
-          if (
-            triesAgainWithinAttempt({
-              isLocal: ctx.info.isLocal,
-              authorization: authorization && !mapping.nonRetryable,
-              gated,
-              settling: grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS),
-              attempt,
-              ...(input.maximumAttempts === undefined ? {} : { maximumAttempts: input.maximumAttempts }),
-              timeLeftInMs: attemptEndsAtInMs - now(),
-            })
-          ) {
-            // The grant is settling: the gate holds the fleet and paces probes, or other writes of this hub pass
-            // and the next try likely will too. Try again here (with a token issued after this refusal) instead of
-            // a round trip through Temporal, whose retry timer adds a second or more and nothing else. The 403
-            // counts as a failed attempt (heartbeat details, metrics, the device's outcome).
-            log.info(`${mapping.message} Trying again within this attempt while the grant settles.`, {
-              type: mapping.type,
-              attempt,
-              gated,
-            });
-            recordWrite(ctx.metricMeter, scope, 'retrying', mapping.type);
-            counters = next;
-            attempt += 1;
-            refusedAtInMs = now();
-            if (!gated) await abortableSleep(settlingPauseInMs(random), ctx.cancellationSignal);
-            continue;
-          }
-          if (authorization && mapping.nextRetryDelayInMs !== undefined) {
-            if (writer.gate?.isProbing()) {
-              // The gate paces the retries while the grant settles: come back soon and wait there.
-              mapping = {
-                ...mapping,
-                nextRetryDelayInMs: gatedRetryDelayInMs(mapping.nextRetryDelayInMs, random),
-              };
-            } else if (grant.seenWithin(input.target, now(), SETTLING_EVIDENCE_WINDOW_MS)) {
-              mapping = {
-                ...mapping,
-                nextRetryDelayInMs: settlingDelayInMs(mapping.nextRetryDelayInMs, random),
-              };
+          ...(ctx.info.isLocal ? {} : { heartbeat: (details: AttemptCounters) => ctx.heartbeat(details) }),
+          outlook: ctx.info,
+        },
+        writing,
+      );
+    },
+
+    async applySecurityPolicies(input) {
+      const ctx = Context.current();
+      const refused = wrongHubFailure(input.hub);
+      if (refused) throw refused;
+      const { devices, ...common } = input;
+      // Each device's counters after its last failed try, in the heartbeat details (the Temporal UI shows them).
+      const tries: Record<string, AttemptCounters> = {};
+      const beat = () => ctx.heartbeat({ devices: tries });
+      const alive = setInterval(beat, OBSERVATION_HEARTBEAT_INTERVAL_MS);
+      try {
+        const results = await Promise.all(
+          devices.map(async ({ deviceId, policy, prior, observedAbsent }): Promise<GroupedDeviceResult> => {
+            try {
+              const written = await writeDevice(
+                { ...common, deviceId, policy, prior, ...(observedAbsent ? { observedAbsent } : {}) },
+                {
+                  isLocal: false,
+                  activityAttempt: 1,
+                  heartbeatDetails: undefined,
+                  startToCloseTimeoutMs: ctx.info.startToCloseTimeoutMs,
+                  cancellationSignal: ctx.cancellationSignal,
+                  metricMeter: ctx.metricMeter,
+                  heartbeat: (counters) => {
+                    tries[deviceId] = counters;
+                    beat();
+                  },
+                  // A failure goes back to the batch, which hands the device to its own durable activity, as after
+                  // a local first attempt: retried, unless it cannot heal or the device's attempts are spent.
+                  outlook: { isLocal: true, attempt: 1 },
+                },
+                writing,
+              );
+              return { deviceId, written };
+            } catch (error) {
+              if (ctx.cancellationSignal.aborted || !(error instanceof ApplicationFailure)) throw error;
+              return groupedFailure(deviceId, error, prior);
             }
-          }
-          // An attempt that will be retried is expected (RBAC propagating, throttling): one INFO line here, and
-          // benign for Temporal, so its worker does not add a WARN with a stack per attempt. A device's final
-          // failure stays a WARN and a regular failure.
-          const retried = willBeRetried(mapping, {
-            ...ctx.info,
-            deviceAttempt: attempt,
-            ...(input.maximumAttempts === undefined ? {} : { deviceMaximumAttempts: input.maximumAttempts }),
-          });
-          // Tries made again within attempts count against the device's budget, which Temporal's own count of
-          // attempts does not see: a device out of tries is not retried.
-          if (!retried && input.maximumAttempts !== undefined && attempt >= input.maximumAttempts)
-            mapping = { ...mapping, nonRetryable: true };
-          log[retried ? 'info' : 'warn'](mapping.message, {
-            attempt,
-            type: mapping.type,
-            nonRetryable: mapping.nonRetryable,
-            nextRetryDelayInMs: retried ? mapping.nextRetryDelayInMs : undefined,
-          });
-          recordWrite(ctx.metricMeter, scope, retried ? 'retrying' : 'failed', mapping.type);
-          throw toApplicationFailure(
-            mapping,
-            { attempts: attempt, authErrors: next.authErrors, throttled: next.throttled, ...unsureOf(next) },
-            { benign: retried },
-          );
-        }
+          }),
+        );
+        const written = results.filter((result) => result.written).length;
+        deps.logger.info('Devices held at the authorization gate written together', {
+          devices: devices.length,
+          written,
+          handedOn: results.filter((result) => result.handOn).length,
+          failed: results.filter((result) => result.failed).length,
+        });
+        return { devices: results };
+      } finally {
+        clearInterval(alive);
       }
     },
 

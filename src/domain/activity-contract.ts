@@ -28,6 +28,11 @@ export interface AttemptCounters {
  */
 export interface AttemptFailureDetails extends AttemptCounters {
   nextRetryDelayInMs?: number;
+  /**
+   * A local first attempt held at the hub's authorization gate: nothing was sent. The batch writes the devices
+   * held together in one applySecurityPolicies activity. @default false
+   */
+  heldAtGate?: boolean;
 }
 
 export interface ApplyPolicyInput {
@@ -70,6 +75,44 @@ export interface ApplyPolicyResult {
   authErrors: number;
   /** 429/503s seen across all attempts. */
   throttled: number;
+}
+
+/**
+ * applySecurityPolicies: the devices of one batch that its local first attempts left held at the hub's
+ * authorization gate (a grant settling: most calls refused), written in one activity instead of one each. The
+ * gate releases them together; as one activity their completion is one round trip through Temporal, not one
+ * per device. Each device is written as applySecurityPolicy writes it (its tries, counters and tokens its own).
+ */
+export interface ApplyPoliciesInput extends Omit<
+  ApplyPolicyInput,
+  'deviceId' | 'policy' | 'prior' | 'observedAbsent'
+> {
+  /** At most a batch (50). */
+  devices: GroupedDevice[];
+}
+
+export interface GroupedDevice {
+  deviceId: string;
+  policy: string;
+  /** What the device's local first attempt came to. */
+  prior: AttemptCounters;
+  /** See ApplyPolicyInput.observedAbsent. @default false */
+  observedAbsent?: boolean;
+}
+
+/** What became of one device of applySecurityPolicies: exactly one of `written`, `handOn`, `failed`. */
+export interface GroupedDeviceResult {
+  deviceId: string;
+  written?: ApplyPolicyResult;
+  /** A retryable failure that the device's own applySecurityPolicy activity takes on after `delayInMs`. */
+  handOn?: { prior: AttemptCounters; delayInMs: number };
+  /** A failure no retry heals, or the device's attempts are spent: its final outcome. */
+  failed?: { type: string; message: string; counters: AttemptCounters };
+}
+
+export interface ApplyPoliciesResult {
+  /** One per input device, in input order. */
+  devices: GroupedDeviceResult[];
 }
 
 export interface LoadInventoryInput {
@@ -186,6 +229,7 @@ export interface PolicySyncActivities {
   readDriftedInventoryPage(input: ReadDriftedPageInput): Promise<ReadDriftedPageResult>;
   findDevices(input: FindDevicesInput): Promise<FindDevicesResult>;
   applySecurityPolicy(input: ApplyPolicyInput): Promise<ApplyPolicyResult>;
+  applySecurityPolicies(input: ApplyPoliciesInput): Promise<ApplyPoliciesResult>;
   sendAlert(input: SendAlertInput): Promise<void>;
   assessCompliance(input: AssessComplianceInput): Promise<AssessComplianceResult>;
 }

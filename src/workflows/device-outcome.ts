@@ -162,3 +162,15 @@ export function sanitizeMessage(message: string): string {
     ? `${redacted.slice(0, MAX_FAILURE_MESSAGE_LENGTH - 1)}…`
     : redacted;
 }
+
+/** Whether a local first attempt failed held at the hub's authorization gate, having sent nothing. */
+export function heldAtGate(error: unknown): boolean {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (!(cause instanceof ApplicationFailure)) return false;
+  const details: unknown = cause.details?.[0];
+  return (
+    typeof details === 'object' &&
+    details !== null &&
+    (details as { heldAtGate?: unknown }).heldAtGate === true
+  );
+}

@@ -25,9 +25,17 @@ import type {
   ApplyPolicyInput,
   ApplyPolicyResult,
   AttemptCounters,
+  GroupedDeviceResult,
   PolicySyncActivities,
 } from '../domain/activity-contract';
-import { durableRetryAfterLocalAttempt, outcomeFromFailure, outcomeFromResult } from './device-outcome';
+import {
+  durableRetryAfterLocalAttempt,
+  heldAtGate,
+  outcomeFromFailure,
+  outcomeFromResult,
+  type DurableRetry,
+} from './device-outcome';
+import { HeldDevices } from './held-devices';
 import { NON_RETRYABLE_FAILURE_TYPES, RunFailureCode } from '../domain/failure-codes';
 import { batchProgressSignal } from './messages';
 import { MAX_BATCH_SIZE, resolveRetryOptions, SYNC_DEFAULTS, validateRetryOptions } from './options';
@@ -44,6 +52,16 @@ import type {
 export const LOCAL_FIRST_ATTEMPT_PATCH = 'local-first-attempt';
 /** Marks histories whose progress signals coalesce (ProgressReporter); older ones replay one signal per step. */
 export const COALESCED_PROGRESS_PATCH = 'coalesced-progress-signals';
+/**
+ * Marks histories whose devices held at the authorization gate are written in one applySecurityPolicies
+ * activity; histories from before it replay with one durable activity per held device.
+ */
+export const GROUPED_HOLD_PATCH = 'gate-held-devices-grouped';
+/**
+ * Marks histories whose batches leave their last outcomes to their result (the parent counts them from it)
+ * instead of a final progress signal first, one round trip less at the end of each batch.
+ */
+export const FINAL_OUTCOMES_IN_RESULT_PATCH = 'final-outcomes-in-result';
 
 export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<PolicyBatchResult> {
   const retry = resolveRetryOptions(input.retry);
@@ -77,15 +95,42 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   const localFirst = retry.localFirstAttempt && patched(LOCAL_FIRST_ATTEMPT_PATCH);
+  const deviceRetry = {
+    backoff: {
+      initialIntervalInMs: retry.initialIntervalInMs,
+      backoffCoefficient: retry.backoffCoefficient,
+      maximumIntervalInMs: retry.maximumIntervalInMs,
+    },
+    // Only informs the activity's logging and its within-attempt tries (inputs are not compared on replay).
+    maximumAttempts: retry.maximumAttempts,
+  };
+  const coalesce = patched(COALESCED_PROGRESS_PATCH);
   const reporter = new ProgressReporter(
     input,
     input.reportEvery ?? SYNC_DEFAULTS.reportEvery,
-    patched(COALESCED_PROGRESS_PATCH),
+    coalesce,
+    coalesce && patched(FINAL_OUTCOMES_IN_RESULT_PATCH),
+  );
+
+  const absent = new Set(input.absent ?? []);
+  // After the local first attempts: the devices the gate held go together in one activity (see HeldDevices).
+  const groupsHeld = localFirst && patched(GROUPED_HOLD_PATCH);
+  const { applySecurityPolicies: applyTogether } = proxyActivities<PolicySyncActivities>({
+    startToCloseTimeout: retry.startToCloseTimeoutInMs,
+    // A group that fails as a whole hands each device to its own durable activity instead.
+    retry: { maximumAttempts: 1 },
+  });
+  const held = new HeldDevices(input.devices.length, (devices) =>
+    applyTogether.executeWithOptions(
+      { summary: `${devices.length} devices held at the authorization gate` },
+      [{ hub: input.hub, target: input.target, snapshotId: input.snapshotId, ...deviceRetry, devices }],
+    ),
   );
 
   /**
-   * One local try; on a retryable failure, its delay, then the durable activity with the attempts left.
-   * `handedOver.prior` is set when the durable activity took over (what the local attempt came to).
+   * One local try; on a retryable failure, its delay, then the durable activity with the attempts left (after
+   * the group's try, for a device the gate held). `handedOver.prior` is set when a durable activity took over
+   * (what the attempts before it came to).
    */
   async function write(
     device: DeviceAssignment,
@@ -93,25 +138,51 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
     handedOver: { prior?: AttemptCounters },
   ): Promise<ApplyPolicyResult> {
     if (!localFirst) return applyDurably.executeWithOptions({ summary: device.deviceId }, [args]);
+    let next: DurableRetry | undefined;
+    let grouped: Promise<GroupedDeviceResult | undefined> | undefined;
     try {
       return await applyLocally.executeWithOptions({ summary: `${device.deviceId} (local first attempt)` }, [
         args,
       ]);
     } catch (error) {
-      const next = durableRetryAfterLocalAttempt(error, retry.initialIntervalInMs);
-      const attemptsLeft = retry.maximumAttempts - (next?.prior.attempts ?? retry.maximumAttempts);
-      if (!next || attemptsLeft < 1) throw error;
+      next = durableRetryAfterLocalAttempt(error, retry.initialIntervalInMs);
+      if (!next || retry.maximumAttempts - next.prior.attempts < 1) throw error;
       reporter.retrying(device.deviceId, next.prior);
       handedOver.prior = next.prior;
-      // Within the device's time budget, whatever a Retry-After asked for.
-      await sleep(Math.min(next.delayInMs, retry.scheduleToCloseTimeoutInMs));
-      return durable(attemptsLeft).executeWithOptions({ summary: device.deviceId }, [
-        { ...args, prior: next.prior },
-      ]);
+      if (groupsHeld && heldAtGate(error))
+        grouped = held.hold({
+          deviceId: device.deviceId,
+          policy: device.policy,
+          prior: next.prior,
+          ...(args.observedAbsent ? { observedAbsent: true } : {}),
+        });
+    } finally {
+      held.settled();
     }
+    if (!next) throw new Error('unreachable: a local attempt that failed leaves a durable retry');
+    // Only a held device waits for its group here: another's timer must start in the same step as before (the
+    // order of commands is what replay checks).
+    if (grouped) {
+      const result = await grouped;
+      if (result?.written) return result.written;
+      if (result?.failed) {
+        const { type, message, counters } = result.failed;
+        throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [counters] });
+      }
+      if (result?.handOn) {
+        next = result.handOn;
+        handedOver.prior = next.prior;
+        reporter.retrying(device.deviceId, next.prior);
+      }
+    }
+    // Within the device's time budget, whatever a Retry-After asked for.
+    await sleep(Math.min(next.delayInMs, retry.scheduleToCloseTimeoutInMs));
+    // (The group hands a device on only with attempts left; 0 would mean unlimited to Temporal.)
+    const attemptsLeft = Math.max(1, retry.maximumAttempts - next.prior.attempts);
+    return durable(attemptsLeft).executeWithOptions({ summary: device.deviceId }, [
+      { ...args, prior: next.prior },
+    ]);
   }
-
-  const absent = new Set(input.absent ?? []);
 
   async function apply(device: DeviceAssignment): Promise<DeviceOutcome> {
     let outcome: DeviceOutcome;
@@ -125,13 +196,7 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
           policy: device.policy,
           target: input.target,
           snapshotId: input.snapshotId,
-          backoff: {
-            initialIntervalInMs: retry.initialIntervalInMs,
-            backoffCoefficient: retry.backoffCoefficient,
-            maximumIntervalInMs: retry.maximumIntervalInMs,
-          },
-          // Only informs the activity's logging (inputs are not compared on replay): no patch needed.
-          maximumAttempts: retry.maximumAttempts,
+          ...deviceRetry,
           ...(absent.has(device.deviceId) ? { observedAbsent: true } : {}),
         },
         handedOver,
@@ -146,6 +211,7 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
   }
 
   const outcomes = await Promise.all(input.devices.map(apply));
+  // A signal still on its way goes first: completing while its answer arrives would fail the workflow task.
   await reporter.drained();
   return { batchNumber: input.batchNumber, outcomes };
 }
@@ -171,6 +237,8 @@ class ProgressReporter {
     private readonly input: PolicyBatchInput,
     private readonly reportEvery: number,
     private readonly coalesce: boolean,
+    /** The last outcomes go in the batch's result only (coalescing reporters). */
+    private readonly finalInResult = false,
   ) {}
 
   add(outcome: DeviceOutcome): void {
@@ -201,6 +269,12 @@ class ProgressReporter {
     const final = this.done === this.input.devices.length;
     const changes = this.pending.length + this.newlyRetrying;
     if (changes === 0 || (changes < this.reportEvery && !final)) return;
+    if (final && this.finalInResult) {
+      // The batch returns now: its result carries these outcomes to the parent, a signal would only delay it.
+      this.pending = [];
+      this.newlyRetrying = 0;
+      return;
+    }
     const outcomes = this.pending;
     this.pending = [];
     if (!this.coalesce) {

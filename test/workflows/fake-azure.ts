@@ -13,6 +13,7 @@ import type {
 } from '../../src/domain/activity-contract';
 import { emptyComplianceCounts } from '../../src/domain/compliance';
 import { toApplicationFailure } from '../../src/activities/failures';
+import { groupedFailure } from '../../src/activities/device-write';
 import type { AttemptCounters } from '../../src/domain/activity-contract';
 import type { FailureType } from '../../src/domain/failure-codes';
 import type { AlertRecord, DeviceAssignment, PermissionReport } from '../../src/workflows/types';
@@ -23,6 +24,8 @@ export interface ApplyCall {
   attempt: number;
   /** Whether this attempt ran as the local first attempt. */
   local: boolean;
+  /** Whether it ran in applySecurityPolicies (the devices the gate held, together). */
+  grouped?: boolean;
 }
 
 /** Decides what one attempt at one device does: return a result, throw, or wait. */
@@ -41,7 +44,7 @@ export function applyFailure(
   type: FailureType,
   message: string,
   counters: AttemptCounters,
-  options: { nonRetryable?: boolean; nextRetryDelayInMs?: number } = {},
+  options: { nonRetryable?: boolean; nextRetryDelayInMs?: number; heldAtGate?: boolean } = {},
 ): ApplicationFailure {
   // The real activity's failure builder, so the workflow sees the same details (delay included).
   return toApplicationFailure(
@@ -51,7 +54,7 @@ export function applyFailure(
       nonRetryable: options.nonRetryable ?? false,
       ...(options.nextRetryDelayInMs === undefined ? {} : { nextRetryDelayInMs: options.nextRetryDelayInMs }),
     },
-    counters,
+    options.heldAtGate ? { ...counters, heldAtGate: true } : counters,
   );
 }
 
@@ -194,6 +197,23 @@ export class FakeAzure {
         };
         this.applyCalls.push(call);
         return this.behavior(call, this);
+      },
+      applySecurityPolicies: async ({ devices }) => {
+        // Like the real activity: each device's try continues from its local first attempt; a failure that a
+        // retry may heal is handed back to the batch, a final one is its outcome.
+        const results = await Promise.all(
+          devices.map(async ({ deviceId, prior }) => {
+            const call = { deviceId, attempt: prior.attempts + 1, local: false, grouped: true };
+            this.applyCalls.push(call);
+            try {
+              return { deviceId, written: await this.behavior(call, this) };
+            } catch (error) {
+              if (!(error instanceof ApplicationFailure)) throw error;
+              return groupedFailure(deviceId, error, prior);
+            }
+          }),
+        );
+        return { devices: results };
       },
       sendAlert: async ({ alert }) => {
         this.alertsSent.push(alert);

@@ -486,6 +486,109 @@ void describe('policySyncWorkflow', () => {
     });
   });
 
+  void it('writes the devices the gate held in one activity; hands on what a retry may heal', async () => {
+    const fake = new FakeAzure(deviceIds(8));
+    const fresh = { attempts: 0, authErrors: 0, throttled: 0 };
+    fake.behavior = ({ deviceId, attempt, local, grouped }, f) => {
+      const n = Number(deviceId.slice(4));
+      // dev-1..6: held at the gate by their local attempts (nothing sent: not a try).
+      if (local && n <= 6)
+        throw applyFailure(FailureType.Throttled, 'held at the gate', fresh, {
+          nextRetryDelayInMs: 250,
+          heldAtGate: true,
+        });
+      if (local && n === 7)
+        throw applyFailure(
+          FailureType.AuthorizationFailed,
+          '403',
+          { ...fresh, attempts: 1, authErrors: 1 },
+          {
+            nextRetryDelayInMs: 20,
+          },
+        );
+      if (grouped && n === 4)
+        throw applyFailure(
+          FailureType.Throttled,
+          '429',
+          { attempts: attempt, authErrors: 0, throttled: 1 },
+          {
+            nextRetryDelayInMs: 20,
+          },
+        );
+      if (grouped && n === 5)
+        throw applyFailure(
+          FailureType.InvalidPolicy,
+          'refused',
+          { ...fresh, attempts: attempt },
+          {
+            nonRetryable: true,
+          },
+        );
+      if (grouped && n === 6)
+        throw applyFailure(
+          FailureType.AuthorizationFailed,
+          '403',
+          { attempts: attempt, authErrors: 2, throttled: 0 },
+          {
+            nextRetryDelayInMs: 20,
+          },
+        );
+      // The real activity's result carries the 403s of the tries before it (the group's, the local one's).
+      const authErrors = grouped && n === 1 ? 3 : n === 6 ? 2 : n === 7 ? 1 : 0;
+      return f.succeed(deviceId, attempt, { authErrors });
+    };
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, { retry: fast });
+      const summary = await handle.result();
+      const calls = (id: string) =>
+        fake.applyCalls
+          .filter((c) => c.deviceId === id)
+          .map((c) => `${c.attempt}${c.local ? 'L' : c.grouped ? 'G' : 'D'}`);
+      for (const id of ['dev-1', 'dev-2', 'dev-3']) assert.deepEqual(calls(id), ['1L', '1G']);
+      assert.deepEqual(calls('dev-4'), ['1L', '1G', '2D'], 'a 429 in the group: its own activity after');
+      assert.deepEqual(calls('dev-5'), ['1L', '1G'], 'a final failure in the group ends the device');
+      assert.deepEqual(calls('dev-6'), ['1L', '1G', '2D']);
+      assert.deepEqual(calls('dev-7'), ['1L', '2D'], 'refused, not held: its own activity, as before');
+      assert.deepEqual(calls('dev-8'), ['1L']);
+      assert.equal(summary.succeeded, 7);
+      assert.deepEqual(
+        (await handle.query(failuresQuery)).map((f) => [f.deviceId, f.code, f.attempts]),
+        [['dev-5', 'InvalidPolicy', 1]],
+      );
+      assert.equal(summary.authErrors, 3 + 2 + 1, "the group's 403s, the handed-on device's, dev-7's");
+
+      // In history: one applySecurityPolicies for the six held devices, applySecurityPolicy for dev-4, dev-6 and
+      // dev-7, and no progress signal marked final (the batch's result carries its last outcomes).
+      const batch = env.client.workflow.getHandle(`${handle.workflowId}/batch-1`);
+      const events = (await batch.fetchHistory()).events ?? [];
+      const scheduled = events.flatMap((e) => {
+        const attributes = e.activityTaskScheduledEventAttributes;
+        return attributes ? [attributes] : [];
+      });
+      assert.deepEqual(scheduled.map((a) => a.activityType?.name).sort(), [
+        'applySecurityPolicies',
+        'applySecurityPolicy',
+        'applySecurityPolicy',
+        'applySecurityPolicy',
+      ]);
+      const groupInput = JSON.parse(
+        Buffer.from(
+          scheduled.find((a) => a.activityType?.name === 'applySecurityPolicies')!.input!.payloads![0]!.data!,
+        ).toString(),
+      ) as { devices: { deviceId: string }[] };
+      assert.deepEqual(
+        groupInput.devices.map((d) => d.deviceId),
+        ['dev-1', 'dev-2', 'dev-3', 'dev-4', 'dev-5', 'dev-6'],
+      );
+      const finals = events.filter((e) => {
+        const payload = e.signalExternalWorkflowExecutionInitiatedEventAttributes?.input?.payloads?.[0]?.data;
+        return payload && (JSON.parse(Buffer.from(payload).toString()) as { final?: boolean }).final === true;
+      });
+      assert.equal(finals.length, 0, 'no final progress signal');
+      await recordHistoryFixture(batch, 'policy-batch-gate-held-grouped');
+    });
+  });
+
   void it('raises the 403-rate alert during a retry storm, before the retried devices finish', async () => {
     const fake = new FakeAzure(deviceIds(30));
     const gate = new Gate();

@@ -36,6 +36,8 @@ void it('has recorded histories of a rerun with pause/resume, a preflight wait, 
     'policy-sync-permissions-not-propagated-alert-budget.json',
     // Recorded with the sync-defaults-v3 patch: the preflight's waits a quarter longer each time.
     'policy-sync-preflight-waited-v3.json',
+    // Recorded with the gate-held-devices-grouped and final-outcomes-in-result patches.
+    'policy-batch-gate-held-grouped.json',
   ])
     assert.ok(fixtures.includes(name), `${name} in ${HISTORY_FIXTURES_DIR}`);
 });
