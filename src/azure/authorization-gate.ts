@@ -6,7 +6,7 @@
  * start), so the fan-out is back to full speed within a few round trips once the refusals fade.
  *
  * - `open`: every request goes. When most recent answers are refusals (at least `closeRefusedShare` of at least
- *   `minSamples` answers within `sampleWindowInMs`), the gate starts probing.
+ *   `minSamples` answers within `sampleWindowInMs`, the latest `maxSamples` of them), the gate starts probing.
  * - `probing`: a request needs a credit. Every `probeIntervalInMs` the credit is topped up to
  *   `probesPerInterval`; an allowed answer adds `successAdmits`; other answers (429, 5xx, no answer) give back
  *   the credit they took. The gate opens after `openAfterAllowed` allowed answers in a row, or when the credit
@@ -38,6 +38,8 @@ export interface AuthorizationGateOptions {
   closeRefusedShare?: number;
   /** @default 20 */
   minSamples?: number;
+  /** The share of refusals is taken over at most this many of the latest answers. @default 50 */
+  maxSamples?: number;
   /** @default 2000 */
   sampleWindowInMs?: number;
   /** @default 60000 */
@@ -74,6 +76,7 @@ function resolve(options: AuthorizationGateOptions): Resolved {
     openCredit: options.openCredit ?? 64,
     closeRefusedShare: options.closeRefusedShare ?? 0.8,
     minSamples: options.minSamples ?? 20,
+    maxSamples: Math.max(options.maxSamples ?? 50, options.minSamples ?? 20, 1),
     sampleWindowInMs: options.sampleWindowInMs ?? 2_000,
     idleResetInMs: options.idleResetInMs ?? 60_000,
     maxWaitInMs: options.maxWaitInMs ?? 20_000,
@@ -141,7 +144,10 @@ export function observeAnswer(
     return state.mode === 'probing' ? { ...state, credit: state.credit + 1 } : state;
   }
   const refused = answer === 'refused';
-  const recent = [...state.recent, { atInMs: nowInMs, refused }].filter(
+  // The last answers within the window, at most maxSamples of them (a burst of hundreds of answers would
+  // otherwise copy hundreds of entries per answer).
+  const kept = state.recent.slice(-(o.maxSamples - 1));
+  const recent = [...kept, { atInMs: nowInMs, refused }].filter(
     (entry) => nowInMs - entry.atInMs <= o.sampleWindowInMs,
   );
   const allowedInARow = refused ? 0 : state.allowedInARow + 1;

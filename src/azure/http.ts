@@ -3,6 +3,7 @@
  * Agent, per-request timeouts, the caller's abort signal, the bearer token from a TokenProvider, and
  * one in-call retry after a 401 with a new token (as Azure's bearer-token policy does for CAE challenges).
  */
+import { createSecureContext } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { HeaderBag } from './throttling';
 import { FailureType } from '../domain/failure-codes';
@@ -28,7 +29,9 @@ export function createAzureAgent(options: AzureAgentOptions = {}): Agent {
     keepAliveMaxTimeout: 600_000,
     connect: {
       timeout: options.connectTimeoutInMs ?? 10_000,
-      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      // One TLS context for every connection. Without it, Node builds one per connection from the options (the
+      // CA store parsed each time): when a propagation storm ends, dozens of connections open at once.
+      secureContext: createSecureContext(options.ca === undefined ? {} : { ca: options.ca }),
     },
   });
 }

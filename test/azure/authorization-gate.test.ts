@@ -33,6 +33,18 @@ void describe('authorization gate decisions', () => {
     assert.equal(decision.admit, true, 'topped up after the interval');
   });
 
+  void it('an open gate judges the share of refusals over the latest 50 answers of the window', () => {
+    let state = openState(0);
+    // A burst of 200 allowed answers, then refusals: 40 of the latest 50 (80%) close it, however many
+    // answers the window holds in all (40 of 240 would not).
+    for (let i = 0; i < 200; i++) state = observeAnswer(state, 'allowed', 100);
+    for (let i = 0; i < 39; i++) state = observeAnswer(state, 'refused', 200);
+    assert.equal(state.mode, 'open', '39 of the latest 50');
+    assert.ok(state.recent.length <= 50, `${state.recent.length} answers kept`);
+    state = observeAnswer(state, 'refused', 200);
+    assert.equal(state.mode, 'probing');
+  });
+
   void it('an allowed answer lets three more go; eight allowed in a row open the gate', () => {
     let state = decideAdmission(initialGateState({}, 0), 0).state;
     state = observeAnswer(state, 'allowed', 5);
