@@ -33,6 +33,12 @@ import {
 /** How long a local first attempt waits at a probing authorization gate before it hands the device on. */
 export const LOCAL_GATE_WAIT_MS = 1_000;
 
+/** applySecurityPolicies stops a device still writing this long before its start-to-close timeout. */
+export const GROUP_DEADLINE_MARGIN_MS = 3_000;
+
+/** How often applySecurityPolicies heartbeats its progress (the workflow sets a heartbeat timeout of 10 s). */
+export const GROUP_HEARTBEAT_INTERVAL_MS = 2_000;
+
 /** What a device's earlier attempts came to, carried in heartbeat details (or `prior`). */
 export type CarriedCounters = Required<Pick<AttemptCounters, 'authErrors' | 'throttled' | 'unsure'>>;
 
@@ -275,5 +281,24 @@ export function groupedFailure(
   return {
     deviceId,
     handOn: { prior: counters, delayInMs: typeof delay === 'number' && delay >= 0 ? delay : 1_000 },
+  };
+}
+
+/**
+ * A grouped device whose write was stopped at the group's deadline: handed on. The write in flight counts as a
+ * try after which Azure may have acted (`unsure`), so the next one reads before it writes.
+ */
+export function stoppedAtDeadline(deviceId: string, last: AttemptCounters): GroupedDeviceResult {
+  return {
+    deviceId,
+    handOn: {
+      prior: {
+        attempts: last.attempts + 1,
+        authErrors: last.authErrors,
+        throttled: last.throttled,
+        unsure: (last.unsure ?? 0) + 1,
+      },
+      delayInMs: 0,
+    },
   };
 }

@@ -4,14 +4,26 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AttemptCounters, GroupedDeviceResult, PolicySyncActivities } from '../domain/activity-contract';
+import type {
+  AttemptCounters,
+  GroupedDeviceResult,
+  GroupProgress,
+  PolicySyncActivities,
+} from '../domain/activity-contract';
 import { FailureType } from '../domain/failure-codes';
 import { mapFailure, toApplicationFailure } from './failures';
 import { assessFleetCompliance } from './assess-compliance';
 import { recordAlert, recordCompliance } from './product-metrics';
 import { GrantEvidence } from './retry-delay';
 import type { ActivityDeps } from './activity-deps';
-import { groupedFailure, writeDevice, type DeviceWriteContext } from './device-write';
+import {
+  GROUP_DEADLINE_MARGIN_MS,
+  GROUP_HEARTBEAT_INTERVAL_MS,
+  groupedFailure,
+  stoppedAtDeadline,
+  writeDevice,
+  type DeviceWriteContext,
+} from './device-write';
 import { driftedPage, judgeDevices } from './drifted-page';
 
 export type * from '../domain/activity-contract';
@@ -168,10 +180,19 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
       const refused = wrongHubFailure(input.hub);
       if (refused) throw refused;
       const { devices, ...common } = input;
-      // Each device's counters after its last failed try, in the heartbeat details (the Temporal UI shows them).
-      const tries: Record<string, AttemptCounters> = {};
-      const beat = () => ctx.heartbeat({ devices: tries });
-      const alive = setInterval(beat, OBSERVATION_HEARTBEAT_INTERVAL_MS);
+      // What the group has come to, in the heartbeat details: the Temporal UI shows them, and a batch whose group
+      // was lost (its worker gone) takes each device on from there (GroupProgress).
+      const progress: GroupProgress = { devices: {}, written: {} };
+      const beat = () => ctx.heartbeat(progress);
+      const alive = setInterval(beat, GROUP_HEARTBEAT_INTERVAL_MS);
+      // A device still writing near the group's timeout is stopped and handed on: the group itself never times
+      // out while its worker lives, and no device's write outlives it.
+      const deadline = new AbortController();
+      const stop = setTimeout(
+        () => deadline.abort(new Error('the group of held devices is near its timeout')),
+        Math.max(1_000, ctx.info.startToCloseTimeoutMs - GROUP_DEADLINE_MARGIN_MS),
+      );
+      const signal = AbortSignal.any([ctx.cancellationSignal, deadline.signal]);
       try {
         const results = await Promise.all(
           devices.map(async ({ deviceId, policy, prior, observedAbsent }): Promise<GroupedDeviceResult> => {
@@ -183,11 +204,10 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
                   activityAttempt: 1,
                   heartbeatDetails: undefined,
                   startToCloseTimeoutMs: ctx.info.startToCloseTimeoutMs,
-                  cancellationSignal: ctx.cancellationSignal,
+                  cancellationSignal: signal,
                   metricMeter: ctx.metricMeter,
                   heartbeat: (counters) => {
-                    tries[deviceId] = counters;
-                    beat();
+                    progress.devices[deviceId] = counters;
                   },
                   // A failure goes back to the batch, which hands the device to its own durable activity, as after
                   // a local first attempt: retried, unless it cannot heal or the device's attempts are spent.
@@ -195,23 +215,27 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
                 },
                 writing,
               );
+              progress.written[deviceId] = written;
               return { deviceId, written };
             } catch (error) {
-              if (ctx.cancellationSignal.aborted || !(error instanceof ApplicationFailure)) throw error;
+              if (ctx.cancellationSignal.aborted) throw error;
+              if (deadline.signal.aborted)
+                return stoppedAtDeadline(deviceId, progress.devices[deviceId] ?? prior);
+              if (!(error instanceof ApplicationFailure)) throw error;
               return groupedFailure(deviceId, error, prior);
             }
           }),
         );
-        const written = results.filter((result) => result.written).length;
         deps.logger.info('Devices held at the authorization gate written together', {
           devices: devices.length,
-          written,
+          written: results.filter((result) => result.written).length,
           handedOn: results.filter((result) => result.handOn).length,
           failed: results.filter((result) => result.failed).length,
         });
         return { devices: results };
       } finally {
         clearInterval(alive);
+        clearTimeout(stop);
       }
     },
 

@@ -146,7 +146,7 @@ export function observeAnswer(
   const refused = answer === 'refused';
   // The last answers within the window, at most maxSamples of them (a burst of hundreds of answers would
   // otherwise copy hundreds of entries per answer).
-  const kept = state.recent.slice(-(o.maxSamples - 1));
+  const kept = state.recent.slice(Math.max(0, state.recent.length - (o.maxSamples - 1)));
   const recent = [...kept, { atInMs: nowInMs, refused }].filter(
     (entry) => nowInMs - entry.atInMs <= o.sampleWindowInMs,
   );

@@ -110,6 +110,12 @@ export interface GroupedDeviceResult {
   failed?: { type: string; message: string; counters: AttemptCounters };
 }
 
+/** applySecurityPolicies' heartbeat details: the counters of each device's last failed try, and what it wrote. */
+export interface GroupProgress {
+  devices: Record<string, AttemptCounters>;
+  written: Record<string, ApplyPolicyResult>;
+}
+
 export interface ApplyPoliciesResult {
   /** One per input device, in input order. */
   devices: GroupedDeviceResult[];

@@ -7,7 +7,9 @@
  * delay, then goes to the durable applySecurityPolicy activity, whose retry policy does the rest (403 backoff
  * with a fresh token, 429 Retry-After); errors that will not heal end the device at once. In a calm fleet
  * nearly every device is done by its local attempt; in a propagation storm the retries are durable activities,
- * visible in the Temporal UI with their attempt counts.
+ * visible in the Temporal UI with their attempt counts. Devices whose local attempt the hub's authorization gate
+ * held (nothing sent) are written together in one applySecurityPolicies activity (HeldDevices), and go on to
+ * their own durable activity only if the group cannot finish them.
  */
 import {
   ActivityCancellationType,
@@ -36,7 +38,7 @@ import {
   type DurableRetry,
 } from './device-outcome';
 import { HeldDevices } from './held-devices';
-import { NON_RETRYABLE_FAILURE_TYPES, RunFailureCode } from '../domain/failure-codes';
+import { NON_RETRYABLE_FAILURE_TYPES, OutcomeCode, RunFailureCode } from '../domain/failure-codes';
 import { batchProgressSignal } from './messages';
 import { MAX_BATCH_SIZE, resolveRetryOptions, SYNC_DEFAULTS, validateRetryOptions } from './options';
 import type {
@@ -62,6 +64,8 @@ export const GROUPED_HOLD_PATCH = 'gate-held-devices-grouped';
  * instead of a final progress signal first, one round trip less at the end of each batch.
  */
 export const FINAL_OUTCOMES_IN_RESULT_PATCH = 'final-outcomes-in-result';
+/** applySecurityPolicies' heartbeat timeout (the activity heartbeats every 2 s). */
+export const GROUP_HEARTBEAT_TIMEOUT_MS = 10_000;
 
 export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<PolicyBatchResult> {
   const retry = resolveRetryOptions(input.retry);
@@ -117,8 +121,12 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
   const groupsHeld = localFirst && patched(GROUPED_HOLD_PATCH);
   const { applySecurityPolicies: applyTogether } = proxyActivities<PolicySyncActivities>({
     startToCloseTimeout: retry.startToCloseTimeoutInMs,
+    // The group heartbeats every 2 s: a lost worker is noticed in 10 s, and its last heartbeat says what it did.
+    heartbeatTimeout: GROUP_HEARTBEAT_TIMEOUT_MS,
     // A group that fails as a whole hands each device to its own durable activity instead.
     retry: { maximumAttempts: 1 },
+    // A cancelled batch ends once the group has stopped writing.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   const held = new HeldDevices(input.devices.length, (devices) =>
     applyTogether.executeWithOptions(
@@ -134,6 +142,7 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
    */
   async function write(
     device: DeviceAssignment,
+    index: number,
     args: ApplyPolicyInput,
     handedOver: { prior?: AttemptCounters },
   ): Promise<ApplyPolicyResult> {
@@ -150,12 +159,15 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
       reporter.retrying(device.deviceId, next.prior);
       handedOver.prior = next.prior;
       if (groupsHeld && heldAtGate(error))
-        grouped = held.hold({
-          deviceId: device.deviceId,
-          policy: device.policy,
-          prior: next.prior,
-          ...(args.observedAbsent ? { observedAbsent: true } : {}),
-        });
+        grouped = held.hold(
+          {
+            deviceId: device.deviceId,
+            policy: device.policy,
+            prior: next.prior,
+            ...(args.observedAbsent ? { observedAbsent: true } : {}),
+          },
+          index,
+        );
     } finally {
       held.settled();
     }
@@ -175,21 +187,34 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
         reporter.retrying(device.deviceId, next.prior);
       }
     }
-    // Within the device's time budget, whatever a Retry-After asked for.
-    await sleep(Math.min(next.delayInMs, retry.scheduleToCloseTimeoutInMs));
-    // (The group hands a device on only with attempts left; 0 would mean unlimited to Temporal.)
-    const attemptsLeft = Math.max(1, retry.maximumAttempts - next.prior.attempts);
+    // A live group hands a device on only with tries left; a lost one may have spent them (and 0 would mean
+    // unlimited to Temporal).
+    const attemptsLeft = retry.maximumAttempts - next.prior.attempts;
+    if (attemptsLeft < 1) {
+      delete handedOver.prior; // no try follows these counters: the failure's details are the outcome's
+      throw ApplicationFailure.create({
+        type: OutcomeCode.Timeout,
+        message: `its ${next.prior.attempts} tries were spent in a group of held devices that was lost (its worker stopped)`,
+        nonRetryable: true,
+        details: [next.prior],
+      });
+    }
+    // Within the device's time budget, whatever a Retry-After asked for. A group's hand-on without a delay (a
+    // write stopped at its deadline, a lost group) goes at once: a timer would add a second on the dev server.
+    if (!(grouped && next.delayInMs <= 0))
+      await sleep(Math.min(next.delayInMs, retry.scheduleToCloseTimeoutInMs));
     return durable(attemptsLeft).executeWithOptions({ summary: device.deviceId }, [
       { ...args, prior: next.prior },
     ]);
   }
 
-  async function apply(device: DeviceAssignment): Promise<DeviceOutcome> {
+  async function apply(device: DeviceAssignment, index: number): Promise<DeviceOutcome> {
     let outcome: DeviceOutcome;
     const handedOver: { prior?: AttemptCounters } = {};
     try {
       const result = await write(
         device,
+        index,
         {
           hub: input.hub,
           deviceId: device.deviceId,
@@ -217,7 +242,8 @@ export async function policyBatchWorkflow(input: PolicyBatchInput): Promise<Poli
 }
 
 /**
- * Sends outcomes to the parent by signal every `reportEvery` devices and with the last device, one signal at a
+ * Sends outcomes to the parent by signal every `reportEvery` devices (and, with `finalInResult` off, with the last
+ * device: otherwise the batch's result carries the last ones), one signal at a
  * time. With `coalesce`, outcomes that arrive while a signal is on its way go together in the next one (local
  * first attempts tend to finish together, and each signal is a round trip); without it (histories from before
  * the patch), each step's outcomes wait for their own signal. A signal that cannot be delivered is only

@@ -122,6 +122,39 @@ void describe('applySecurityPolicies: the devices held at the authorization gate
     }
   });
 
+  void it('stops a device still writing near the group timeout and hands it on, unsure', async () => {
+    // Every answer takes 5 s; the group's start-to-close is 5 s: it stops its writes 3 s before.
+    emulator.setProfile('seed', {
+      propagation: { delayMs: 0, flakyWindowMs: 0, flakyRatio: 0 },
+      latency: { fixedMs: 5_000, jitterMs: 0 },
+    });
+    try {
+      const group = devices.slice(24, 27);
+      const started = Date.now();
+      const result = await runActivity(
+        () =>
+          activities.applySecurityPolicies({
+            target: 'arm',
+            snapshotId,
+            maximumAttempts: 30,
+            devices: grouped(group),
+          }),
+        { startToCloseTimeoutMs: 5_000 },
+      );
+      const elapsedInMs = Date.now() - started;
+      assert.ok(elapsedInMs < 4_000, `returned after ${elapsedInMs} ms, before its timeout`);
+      for (const device of result.devices) {
+        assert.deepEqual(
+          device.handOn,
+          { prior: { attempts: 1, authErrors: 0, throttled: 0, unsure: 1 }, delayInMs: 0 },
+          `${device.deviceId}: the stopped write counts as a try Azure may have acted on`,
+        );
+      }
+    } finally {
+      emulator.setProfile('seed', { propagation: { delayMs: 0, flakyWindowMs: 0, flakyRatio: 0 } });
+    }
+  });
+
   void it('refuses a group of another hub as a whole (Misconfigured), writing nothing', async () => {
     const before = emulator.requestLog().length;
     await assert.rejects(

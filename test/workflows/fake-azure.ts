@@ -14,7 +14,7 @@ import type {
 import { emptyComplianceCounts } from '../../src/domain/compliance';
 import { toApplicationFailure } from '../../src/activities/failures';
 import { groupedFailure } from '../../src/activities/device-write';
-import type { AttemptCounters } from '../../src/domain/activity-contract';
+import type { AttemptCounters, GroupProgress } from '../../src/domain/activity-contract';
 import type { FailureType } from '../../src/domain/failure-codes';
 import type { AlertRecord, DeviceAssignment, PermissionReport } from '../../src/workflows/types';
 
@@ -97,6 +97,11 @@ export class FakeAzure {
     grantingRole: 'IoT Policy Writer',
   });
   behavior: ApplyBehavior = ({ deviceId, attempt }, fake) => fake.succeed(deviceId, attempt);
+  /**
+   * When set, applySecurityPolicies reports this progress in one heartbeat and then stops answering, as a group
+   * whose worker died: the workflow sees it time out (heartbeat timeout) with these details.
+   */
+  loseGroupWith: GroupProgress | undefined;
   readonly assessCalls: AssessComplianceInput[] = [];
   /** The answer to assessment number n (1-based). @default every device that holds the policy applied it */
   compliance: (input: AssessComplianceInput, call: number) => AssessComplianceResult = () => ({
@@ -199,6 +204,15 @@ export class FakeAzure {
         return this.behavior(call, this);
       },
       applySecurityPolicies: async ({ devices }) => {
+        const lost = this.loseGroupWith;
+        if (lost) {
+          for (const { deviceId, prior } of devices)
+            this.applyCalls.push({ deviceId, attempt: prior.attempts + 1, local: false, grouped: true });
+          const ctx = Context.current();
+          ctx.heartbeat(lost);
+          await Promise.race([new Promise((resolve) => setTimeout(resolve, 20_000)), ctx.cancelled]);
+          throw new Error('the group stopped answering');
+        }
         // Like the real activity: each device's try continues from its local first attempt; a failure that a
         // retry may heal is handed back to the batch, a final one is its outcome.
         const results = await Promise.all(

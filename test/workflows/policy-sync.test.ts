@@ -589,6 +589,65 @@ void describe('policySyncWorkflow', () => {
     });
   });
 
+  void it('takes each device of a lost group on from its last heartbeat', { timeout: 60_000 }, async () => {
+    const fake = new FakeAzure(deviceIds(4));
+    const fresh = { attempts: 0, authErrors: 0, throttled: 0 };
+    fake.behavior = ({ deviceId, attempt, local }, f) => {
+      if (local)
+        throw applyFailure(FailureType.Throttled, 'held at the gate', fresh, {
+          nextRetryDelayInMs: 250,
+          heldAtGate: true,
+        });
+      // dev-2's durable activity: its tries in the group carried on (2 tries, 2 403s, one maybe unreported).
+      return f.succeed(deviceId, attempt, deviceId === 'dev-2' ? { authErrors: 2 } : {});
+    };
+    // The group wrote dev-1, tried dev-2 twice (403s), and dev-4 until its tries were spent; then its worker died.
+    fake.loseGroupWith = {
+      devices: {
+        'dev-2': { attempts: 2, authErrors: 2, throttled: 0 },
+        'dev-4': { attempts: 3, authErrors: 3, throttled: 0 },
+      },
+      written: { 'dev-1': { status: 'succeeded', attempts: 1, authErrors: 0, throttled: 0 } },
+    };
+    await withFake(fake, async (taskQueue) => {
+      const handle = await startSync(taskQueue, { retry: fast });
+      const summary = await handle.result();
+      const calls = (id: string) =>
+        fake.applyCalls
+          .filter((c) => c.deviceId === id)
+          .map((c) => `${c.attempt}${c.local ? 'L' : c.grouped ? 'G' : 'D'}`);
+      assert.deepEqual(calls('dev-1'), ['1L', '1G'], 'written by the group: done');
+      assert.deepEqual(calls('dev-2'), ['1L', '1G', '3D'], 'goes on from the tries the heartbeat reported');
+      assert.deepEqual(calls('dev-3'), ['1L', '1G', '1D'], 'nothing reported: from its local attempt');
+      assert.deepEqual(calls('dev-4'), ['1L', '1G'], 'its tries spent (maximumAttempts 3): failed');
+      assert.equal(summary.succeeded, 3);
+      assert.deepEqual(
+        (await handle.query(failuresQuery)).map((f) => [f.deviceId, f.code, f.attempts]),
+        [['dev-4', 'Timeout', 3]],
+      );
+      // dev-2's durable attempt was told its next try reads first (a try may have followed the heartbeat).
+      const batch = env.client.workflow.getHandle(`${handle.workflowId}/batch-1`);
+      const events = (await batch.fetchHistory()).events ?? [];
+      const inputs = events.flatMap((e) => {
+        const a = e.activityTaskScheduledEventAttributes;
+        if (a?.activityType?.name !== 'applySecurityPolicy') return [];
+        return [
+          JSON.parse(Buffer.from(a.input!.payloads![0]!.data!).toString()) as {
+            deviceId: string;
+            prior?: unknown;
+          },
+        ];
+      });
+      assert.deepEqual(inputs.find((i) => i.deviceId === 'dev-2')?.prior, {
+        attempts: 2,
+        authErrors: 2,
+        throttled: 0,
+        unsure: 1,
+      });
+      await recordHistoryFixture(batch, 'policy-batch-gate-held-group-lost');
+    });
+  });
+
   void it('raises the 403-rate alert during a retry storm, before the retried devices finish', async () => {
     const fake = new FakeAzure(deviceIds(30));
     const gate = new Gate();

@@ -38,6 +38,7 @@ void it('has recorded histories of a rerun with pause/resume, a preflight wait, 
     'policy-sync-preflight-waited-v3.json',
     // Recorded with the gate-held-devices-grouped and final-outcomes-in-result patches.
     'policy-batch-gate-held-grouped.json',
+    'policy-batch-gate-held-group-lost.json',
   ])
     assert.ok(fixtures.includes(name), `${name} in ${HISTORY_FIXTURES_DIR}`);
 });
