@@ -219,10 +219,11 @@ export function createActivities(deps: ActivityDeps): PolicySyncActivities {
               return { deviceId, written };
             } catch (error) {
               if (ctx.cancellationSignal.aborted) throw error;
+              // A try that ended on its own is judged as such, even as the deadline passes.
+              if (error instanceof ApplicationFailure) return groupedFailure(deviceId, error, prior);
               if (deadline.signal.aborted)
                 return stoppedAtDeadline(deviceId, progress.devices[deviceId] ?? prior);
-              if (!(error instanceof ApplicationFailure)) throw error;
-              return groupedFailure(deviceId, error, prior);
+              throw error;
             }
           }),
         );
