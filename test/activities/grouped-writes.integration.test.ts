@@ -45,19 +45,16 @@ void describe('applySecurityPolicies: the devices held at the authorization gate
     await close();
   });
 
+  /** The group of `some` (fresh devices, 30 tries each) in an activity with this start-to-close timeout. */
+  function writeTogether(some: DeviceAssignment[], startToCloseTimeoutMs: number) {
+    const input = { target: 'arm' as const, snapshotId, maximumAttempts: 30, devices: grouped(some) };
+    return runActivity(() => activities.applySecurityPolicies(input), { startToCloseTimeoutMs });
+  }
+
   void it('waits at the gate while the grant is missing, then writes each device once', async () => {
     const group = devices.slice(0, 20);
     const started = Date.now();
-    const running = runActivity(
-      () =>
-        activities.applySecurityPolicies({
-          target: 'arm',
-          snapshotId,
-          maximumAttempts: 30,
-          devices: grouped(group),
-        }),
-      { startToCloseTimeoutMs: 30_000 },
-    );
+    const running = writeTogether(group, 30_000);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     emulator.setProfile('seed', { propagation: { delayMs: 0, flakyWindowMs: 0, flakyRatio: 0 } });
     const result = await running;
@@ -131,16 +128,7 @@ void describe('applySecurityPolicies: the devices held at the authorization gate
     try {
       const group = devices.slice(24, 27);
       const started = Date.now();
-      const result = await runActivity(
-        () =>
-          activities.applySecurityPolicies({
-            target: 'arm',
-            snapshotId,
-            maximumAttempts: 30,
-            devices: grouped(group),
-          }),
-        { startToCloseTimeoutMs: 5_000 },
-      );
+      const result = await writeTogether(group, 5_000);
       const elapsedInMs = Date.now() - started;
       assert.ok(elapsedInMs < 4_000, `returned after ${elapsedInMs} ms, before its timeout`);
       for (const device of result.devices) {
